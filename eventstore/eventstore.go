@@ -1,0 +1,229 @@
+// Package eventstore defines the event store the product is built on: streams
+// appended with an expected revision, read forwards and backwards, and one
+// global log that can be read and subscribed to from a position.
+//
+// The semantics are EventStoreDB's (the production store), so that every
+// implementation, the embedded SQLite file included, behaves the same and
+// passes the same conformance suite (package eventstoretest):
+//
+//   - A stream's revisions start at 0 and have no gaps.
+//   - An append is atomic: all of its events are written or none is.
+//   - An append whose events' ids are already the events written at the
+//     expected revision is a retry: it succeeds and writes nothing.
+//   - The global log orders every event of every stream; a Position is
+//     strictly increasing along it.
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Store is what the rest of the product needs from an event store.
+// Implementations must be safe for concurrent use.
+type Store interface {
+	// Append writes events to the end of stream if the stream's state matches
+	// expected, and returns where they landed. A mismatch is a
+	// *WrongExpectedRevisionError (errors.Is(err, ErrWrongExpectedRevision)).
+	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
+
+	// ReadStream returns up to max events of stream starting at revision from
+	// (inclusive), in the given direction. Reading backwards from StreamEnd
+	// starts at the last event. A stream that has no events is ErrStreamNotFound.
+	ReadStream(ctx context.Context, stream string, dir Direction, from uint64, max int) ([]RecordedEvent, error)
+
+	// ReadAll returns up to max events of the global log whose position is
+	// strictly after `after`, in log order. Start reads from the beginning.
+	ReadAll(ctx context.Context, after Position, max int) ([]RecordedEvent, error)
+
+	// SubscribeAll calls fn for every event after `after`, in log order: first
+	// the events already written (catch-up), then new ones as they are
+	// appended (live), with no gap and no duplicate between the two. It blocks
+	// until ctx is done (returning ctx.Err()), fn returns an error (returned
+	// as is), or the store fails.
+	SubscribeAll(ctx context.Context, after Position, fn func(RecordedEvent) error) error
+
+	// Close releases the store. Appends acknowledged before Close are durable.
+	Close() error
+}
+
+// Direction of a stream read.
+type Direction int
+
+const (
+	Forwards Direction = iota
+	Backwards
+)
+
+// StreamEnd, as the `from` of a backwards read, starts at a stream's last event.
+const StreamEnd = ^uint64(0)
+
+// EventData is an event to append. The store does not interpret Data or
+// Metadata; both are JSON documents written by the domain layer.
+type EventData struct {
+	ID       uuid.UUID
+	Type     string
+	Data     []byte
+	Metadata []byte
+}
+
+// RecordedEvent is an event as stored.
+type RecordedEvent struct {
+	ID       uuid.UUID
+	Stream   string
+	Revision uint64
+	Position Position
+	Type     string
+	Data     []byte
+	Metadata []byte
+}
+
+// AppendResult tells where an append landed: the revision of its last event
+// and the global position of its last event.
+type AppendResult struct {
+	NextRevision uint64
+	Position     Position
+}
+
+// Position is a place in the global log. EventStoreDB names it by a
+// (commit, prepare) pair; the embedded store uses its sequence number for
+// both. Positions compare by Commit, then Prepare.
+type Position struct {
+	Commit  uint64
+	Prepare uint64
+}
+
+// Start is the position before the first event of the log.
+var Start = Position{}
+
+// Less reports whether p comes before q in the log.
+func (p Position) Less(q Position) bool {
+	if p.Commit != q.Commit {
+		return p.Commit < q.Commit
+	}
+	return p.Prepare < q.Prepare
+}
+
+// String encodes the position losslessly as "commit-prepare" in hex digits:
+// the opaque form used in the API and in checkpoints.
+func (p Position) String() string {
+	return strconv.FormatUint(p.Commit, 16) + "-" + strconv.FormatUint(p.Prepare, 16)
+}
+
+// ParsePosition decodes a Position encoded by String.
+func ParsePosition(s string) (Position, error) {
+	c, pr, ok := strings.Cut(s, "-")
+	if !ok {
+		return Position{}, fmt.Errorf("%w: %q", ErrBadPosition, s)
+	}
+	commit, err1 := strconv.ParseUint(c, 16, 64)
+	prepare, err2 := strconv.ParseUint(pr, 16, 64)
+	if err1 != nil || err2 != nil || len(s) > 33 {
+		return Position{}, fmt.Errorf("%w: %q", ErrBadPosition, s)
+	}
+	return Position{Commit: commit, Prepare: prepare}, nil
+}
+
+// ExpectedRevision is the condition an append places on the stream's state.
+type ExpectedRevision struct {
+	kind     expectKind
+	revision uint64
+}
+
+type expectKind uint8
+
+const (
+	expectAny expectKind = iota
+	expectNoStream
+	expectStreamExists
+	expectExact
+)
+
+// Any appends whatever the stream's state.
+func Any() ExpectedRevision { return ExpectedRevision{kind: expectAny} }
+
+// NoStream appends only if the stream has no events.
+func NoStream() ExpectedRevision { return ExpectedRevision{kind: expectNoStream} }
+
+// StreamExists appends only if the stream has at least one event.
+func StreamExists() ExpectedRevision { return ExpectedRevision{kind: expectStreamExists} }
+
+// Exact appends only if the stream's last event has revision rev.
+func Exact(rev uint64) ExpectedRevision { return ExpectedRevision{kind: expectExact, revision: rev} }
+
+// IsAny, IsNoStream and IsStreamExists report the mode; Revision reports the
+// exact revision and whether the mode is exact.
+func (e ExpectedRevision) IsAny() bool          { return e.kind == expectAny }
+func (e ExpectedRevision) IsNoStream() bool     { return e.kind == expectNoStream }
+func (e ExpectedRevision) IsStreamExists() bool { return e.kind == expectStreamExists }
+func (e ExpectedRevision) Revision() (uint64, bool) {
+	return e.revision, e.kind == expectExact
+}
+
+func (e ExpectedRevision) String() string {
+	switch e.kind {
+	case expectNoStream:
+		return "no stream"
+	case expectStreamExists:
+		return "stream exists"
+	case expectExact:
+		return "revision " + strconv.FormatUint(e.revision, 10)
+	default:
+		return "any"
+	}
+}
+
+// Matches reports whether a stream whose last revision is last (exists false
+// when it has no events) satisfies e.
+func (e ExpectedRevision) Matches(last uint64, exists bool) bool {
+	switch e.kind {
+	case expectNoStream:
+		return !exists
+	case expectStreamExists:
+		return exists
+	case expectExact:
+		return exists && last == e.revision
+	default:
+		return true
+	}
+}
+
+var (
+	// ErrWrongExpectedRevision is the sentinel of *WrongExpectedRevisionError.
+	ErrWrongExpectedRevision = errors.New("wrong expected revision")
+	// ErrStreamNotFound is returned when reading a stream that has no events.
+	ErrStreamNotFound = errors.New("stream not found")
+	// ErrBadPosition is returned for a position string the store did not issue.
+	ErrBadPosition = errors.New("bad position")
+	// ErrUnavailable wraps failures to reach the store (retryable by the caller).
+	ErrUnavailable = errors.New("event store unavailable")
+	// ErrClosed is returned by a store used after Close.
+	ErrClosed = errors.New("event store closed")
+	// ErrLocked is returned when another process already writes the store.
+	ErrLocked = errors.New("event store is locked by another process")
+)
+
+// WrongExpectedRevisionError reports an optimistic-concurrency conflict.
+type WrongExpectedRevisionError struct {
+	Stream   string
+	Expected ExpectedRevision
+	// Actual is the stream's last revision; ActualExists is false when the
+	// stream has no events.
+	Actual       uint64
+	ActualExists bool
+}
+
+func (e *WrongExpectedRevisionError) Error() string {
+	actual := "no stream"
+	if e.ActualExists {
+		actual = "revision " + strconv.FormatUint(e.Actual, 10)
+	}
+	return fmt.Sprintf("append to %s: expected %s, stream is at %s", e.Stream, e.Expected, actual)
+}
+
+func (e *WrongExpectedRevisionError) Unwrap() error { return ErrWrongExpectedRevision }
