@@ -1,0 +1,394 @@
+package projections
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/eventstore"
+)
+
+// header is what the event index keeps of an event: enough to filter and
+// order the `events` query, not the payload (fetched from the store for
+// the page only). About 72 bytes, so a million events fit in ~70 MB.
+type header struct {
+	pos         eventstore.Position
+	rev         uint64
+	recordedAt  int64 // UnixNano of the metadata's recordedAt
+	correlation uuid.UUID
+	stream      int32 // index into streamList
+	actor       int32 // index into actorList
+	typ         uint8 // index into eventTypes
+}
+
+type category uint8
+
+const (
+	catOther category = iota
+	catPartner
+	catCustomer
+	catSubscription
+	catRelationship
+)
+
+func categoryOf(s string) category {
+	switch s {
+	case domain.CategoryPartner:
+		return catPartner
+	case domain.CategoryCustomer:
+		return catCustomer
+	case domain.CategorySubscription:
+		return catSubscription
+	case domain.CategoryRelationship:
+		return catRelationship
+	}
+	return catOther
+}
+
+type streamState struct {
+	name   string
+	cat    category
+	id     uuid.UUID
+	next   uint64  // the revision the stream's next event must have
+	events []int32 // indices into headers
+}
+
+// eventTypes numbers the known event types for the compact header.
+var eventTypes = []string{
+	domain.TypePartnerEnrolled,
+	domain.TypeCustomerOnboarded,
+	domain.TypeExternalSubscriptionRecorded,
+	domain.TypeRelationshipRequested,
+	domain.TypeRelationshipAccepted,
+	domain.TypeRelationshipDeclined,
+	domain.TypeRelationshipExpired,
+	domain.TypeRelationshipTerminated,
+	domain.TypeSubscriptionCancelled,
+	domain.TypeSubscriptionSwitched,
+	domain.TypeAzureSubscriptionCreated,
+	domain.TypeLegacyServiceCancelled,
+}
+
+var eventTypeCode = func() map[string]uint8 {
+	m := make(map[string]uint8, len(eventTypes))
+	for i, t := range eventTypes {
+		m[t] = uint8(i)
+	}
+	return m
+}()
+
+// metaLite is the part of the metadata document the fold needs; decoding
+// into a small struct (no maps, no hash) keeps replay fast.
+type metaLite struct {
+	SchemaVersion          int          `json:"schemaVersion"`
+	RecordedAt             time.Time    `json:"recordedAt"`
+	Actor                  domain.Actor `json:"actor"`
+	CorrelationID          uuid.UUID    `json:"correlationId"`
+	IdempotencyKey         string       `json:"idempotencyKey"`
+	IdempotencyFingerprint string       `json:"idempotencyFingerprint"`
+}
+
+// Apply folds one event of the global log into the model. An event at or
+// before the checkpoint is ignored (a redelivery); one whose stream
+// revision is not its stream's next is ErrOutOfOrder. Events of types the
+// registry does not know are an error in the product's streams and skipped
+// elsewhere (a stream outside the four categories is not a read model's).
+func (m *Model) Apply(e eventstore.RecordedEvent) error {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	// m.pos and m.started change only under applyMu, so reading them here
+	// without mu is race-free.
+	if m.started && !m.pos.Less(e.Position) {
+		return nil
+	}
+
+	catName, aggID, okStream := domain.SplitStream(e.Stream)
+	cat := categoryOf(catName)
+	typ, known := eventTypeCode[e.Type]
+	if !known || !okStream || cat == catOther {
+		if cat != catOther && okStream {
+			return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, domain.ErrUnknownEventType)
+		}
+		m.mu.Lock()
+		m.pos, m.started = e.Position, true
+		m.mu.Unlock()
+		m.wake(e.Position)
+		return nil
+	}
+
+	var md metaLite
+	if err := json.Unmarshal(e.Metadata, &md); err != nil {
+		return fmt.Errorf("apply %s at %s: decode metadata: %w", e.Type, e.Position, err)
+	}
+	ev, err := domain.DecodeEvent(e.Type, md.SchemaVersion, e.Data)
+	if err != nil {
+		return fmt.Errorf("apply %s at %s: %w", e.Type, e.Position, err)
+	}
+	at := domain.Now(md.RecordedAt)
+
+	m.mu.Lock()
+	si, exists := m.streams[e.Stream]
+	var next uint64
+	if exists {
+		next = m.streamList[si].next
+	}
+	if e.Revision != next {
+		m.mu.Unlock()
+		return fmt.Errorf("apply %s at %s: %s revision %d, expected %d: %w",
+			e.Type, e.Position, e.Stream, e.Revision, next, ErrOutOfOrder)
+	}
+	if err := m.fold(ev, e, at); err != nil {
+		m.mu.Unlock()
+		return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, err)
+	}
+	if !exists {
+		si = int32(len(m.streamList))
+		m.streamList = append(m.streamList, streamState{name: e.Stream, cat: cat, id: aggID})
+		m.streams[e.Stream] = si
+	}
+	st := &m.streamList[si]
+	st.next = e.Revision + 1
+	st.events = append(st.events, int32(len(m.headers)))
+	ai, ok := m.actors[md.Actor]
+	if !ok {
+		ai = int32(len(m.actorList))
+		m.actorList = append(m.actorList, md.Actor)
+		m.actors[md.Actor] = ai
+	}
+	m.headers = append(m.headers, header{
+		pos: e.Position, rev: e.Revision, recordedAt: at.UnixNano(),
+		correlation: md.CorrelationID, stream: si, actor: ai, typ: typ,
+	})
+	if md.IdempotencyKey != "" {
+		// The first event of an append made under an Idempotency-Key: the
+		// mutation returned the aggregate of the stream it appended to.
+		m.idem[idemKey{tenant: md.Actor.TenantID, user: md.Actor.UserID, key: md.IdempotencyKey}] =
+			idemEntry{fingerprint: md.IdempotencyFingerprint, id: aggID}
+	}
+	m.pos, m.started = e.Position, true
+	m.mu.Unlock()
+	m.wake(e.Position)
+	return nil
+}
+
+var errUnknownObject = errors.New("event refers to an object the log has not created")
+
+// fold changes the state for one decoded event. It is the only code that
+// changes the objects; it runs under mu. Events that refer to an object the
+// model lacks are errors, except a customer or partner missing from a
+// partial fold (CustomerAsOf reads only one customer's streams).
+func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) error {
+	switch ev := ev.(type) {
+	case domain.PartnerEnrolled:
+		m.partners[ev.PartnerID] = &Partner{ID: ev.PartnerID, Name: ev.Name, Cloud: ev.Cloud, EnrolledAt: at}
+
+	case domain.CustomerOnboarded:
+		c := m.customers[ev.CustomerID]
+		if c == nil {
+			c = &customerState{pos: e.Position}
+			m.customers[ev.CustomerID] = c
+			m.customerOrder = append(m.customerOrder, c)
+			c.view.CreatedAt = at
+		}
+		c.view.ID, c.view.Name, c.view.Domain, c.view.Cloud = ev.CustomerID, ev.Name, ev.Domain, ev.Cloud
+		c.view.IsCSPPartner, c.view.OnboardedBy = ev.IsCSPPartner, ev.OnboardedBy
+		c.lowerName = lower(ev.Name)
+
+	case domain.ExternalSubscriptionRecorded:
+		if _, dup := m.subs[ev.SubscriptionID]; dup {
+			return fmt.Errorf("subscription %s recorded twice", ev.SubscriptionID)
+		}
+		s := &subState{pos: e.Position, view: Subscription{
+			ID: ev.SubscriptionID, CustomerID: ev.CustomerID, Offer: ev.Offer,
+			BillingModel: ev.BillingModel, Channel: ev.Channel,
+			SellerPartnerID: cloneUUID(ev.SellerPartnerID), Quantity: ev.Quantity,
+			Status: domain.StatusActive, CreatedAt: at,
+			Services: make([]Service, len(ev.Services)),
+		}}
+		if ev.TermEndsAt != nil {
+			t := domain.Now(*ev.TermEndsAt)
+			s.view.TermEndsAt = &t
+		}
+		for i, sv := range ev.Services {
+			s.view.Services[i] = Service{ID: sv.ID, Name: sv.Name, Status: domain.StatusActive}
+		}
+		m.addSubscription(s)
+
+	case domain.AzureSubscriptionCreated:
+		if _, dup := m.subs[ev.SubscriptionID]; dup {
+			return fmt.Errorf("subscription %s created twice", ev.SubscriptionID)
+		}
+		seller, legacyID, details := ev.PartnerID, ev.LegacySubscriptionID, ev.LegacyDetails
+		s := &subState{pos: e.Position, view: Subscription{
+			ID: ev.SubscriptionID, CustomerID: ev.CustomerID, Offer: ev.Offer,
+			BillingModel: domain.UsageBased, Channel: domain.ChannelCSPPartner,
+			SellerPartnerID: &seller, Quantity: 1, Status: domain.StatusActive, CreatedAt: at,
+			Services: []Service{}, LegacyDetails: &details, ReplacesID: &legacyID,
+		}}
+		if legacy := m.subs[legacyID]; legacy != nil {
+			// Copy on write: a reader may hold the old slice.
+			legacy.view.ReplacedByIDs = append(slices.Clip(legacy.view.ReplacedByIDs), ev.SubscriptionID)
+			legacy.replacedBy = append(legacy.replacedBy, ev.PartnerID)
+		}
+		m.addSubscription(s)
+
+	case domain.SubscriptionCancelled:
+		s := m.subs[ev.SubscriptionID]
+		if s == nil {
+			return fmt.Errorf("cancel subscription %s: %w", ev.SubscriptionID, errUnknownObject)
+		}
+		cancelSubscription(s, at)
+
+	case domain.SubscriptionSwitched:
+		s := m.subs[ev.SubscriptionID]
+		if s == nil {
+			return fmt.Errorf("switch subscription %s: %w", ev.SubscriptionID, errUnknownObject)
+		}
+		if s.view.SellerPartnerID != nil {
+			m.accessOf(*s.view.SellerPartnerID, s.view.CustomerID).sells--
+		}
+		to := ev.ToPartnerID
+		s.view.SellerPartnerID = &to
+		m.accessOf(to, s.view.CustomerID).sells++
+
+	case domain.LegacyServiceCancelled:
+		s := m.subs[ev.SubscriptionID]
+		if s == nil {
+			return fmt.Errorf("cancel legacy service of %s: %w", ev.SubscriptionID, errUnknownObject)
+		}
+		if ev.ServiceID == nil {
+			cancelSubscription(s, at)
+			break
+		}
+		// Cancelling the last service leaves the subscription ACTIVE: Azure
+		// CSP coexists with the other channels.
+		services := slices.Clone(s.view.Services)
+		for i := range services {
+			if services[i].ID == *ev.ServiceID {
+				services[i].Status = domain.StatusCancelled
+			}
+		}
+		s.view.Services = services
+
+	case domain.RelationshipRequested:
+		if _, dup := m.rels[ev.RelationshipID]; dup {
+			return fmt.Errorf("relationship %s requested twice", ev.RelationshipID)
+		}
+		r := &relState{pos: e.Position, view: Relationship{
+			ID: ev.RelationshipID, PartnerID: ev.PartnerID, CustomerID: ev.CustomerID,
+			Status: domain.Pending, Message: cloneString(ev.Message),
+			RequestedAt: domain.Now(ev.RequestedAt), ExpiresAt: domain.Now(ev.ExpiresAt),
+		}}
+		m.rels[r.view.ID] = r
+		m.relOrder = append(m.relOrder, r)
+		m.pending[r.view.ID] = r
+		if c := m.customers[r.view.CustomerID]; c != nil {
+			c.rels = append(c.rels, r)
+		}
+		m.accessOf(r.view.PartnerID, r.view.CustomerID).relationships++
+
+	case domain.RelationshipAccepted:
+		r, err := m.moveRelationship(ev.RelationshipID, domain.Accepted)
+		if err != nil {
+			return err
+		}
+		r.view.RespondedAt = &at
+		m.accessOf(r.view.PartnerID, r.view.CustomerID).accepted++
+
+	case domain.RelationshipDeclined:
+		r, err := m.moveRelationship(ev.RelationshipID, domain.Declined)
+		if err != nil {
+			return err
+		}
+		r.view.RespondedAt = &at
+
+	case domain.RelationshipExpired:
+		// respondedAt stays nil: nobody answered.
+		if _, err := m.moveRelationship(ev.RelationshipID, domain.Expired); err != nil {
+			return err
+		}
+
+	case domain.RelationshipTerminated:
+		r := m.rels[ev.RelationshipID]
+		if r == nil {
+			return fmt.Errorf("relationship %s: %w", ev.RelationshipID, errUnknownObject)
+		}
+		if r.view.Status == domain.Accepted {
+			m.accessOf(r.view.PartnerID, r.view.CustomerID).accepted--
+		}
+		if _, err := m.moveRelationship(ev.RelationshipID, domain.Terminated); err != nil {
+			return err
+		}
+		r.view.TerminatedAt = &at
+
+	default:
+		return fmt.Errorf("no fold for %T: %w", ev, domain.ErrUnknownEventType)
+	}
+	return nil
+}
+
+func (m *Model) addSubscription(s *subState) {
+	m.subs[s.view.ID] = s
+	m.subOrder = append(m.subOrder, s)
+	if c := m.customers[s.view.CustomerID]; c != nil {
+		c.subs = append(c.subs, s)
+	}
+	if s.view.SellerPartnerID != nil {
+		m.accessOf(*s.view.SellerPartnerID, s.view.CustomerID).sells++
+	}
+}
+
+// moveRelationship sets a relationship's recorded status; pointer fields
+// are replaced, never written through, so views handed out stay intact.
+func (m *Model) moveRelationship(id uuid.UUID, to domain.RelationshipStatus) (*relState, error) {
+	r := m.rels[id]
+	if r == nil {
+		return nil, fmt.Errorf("relationship %s: %w", id, errUnknownObject)
+	}
+	r.view.Status = to
+	delete(m.pending, id)
+	return r, nil
+}
+
+func (m *Model) accessOf(partner, customer uuid.UUID) *access {
+	k := pairKey{partner: partner, customer: customer}
+	a := m.access[k]
+	if a == nil {
+		a = &access{}
+		m.access[k] = a
+	}
+	return a
+}
+
+// cancelSubscription cancels a subscription and every service of it.
+func cancelSubscription(s *subState, at time.Time) {
+	s.view.Status = domain.StatusCancelled
+	t := at
+	s.view.CancelledAt = &t
+	services := slices.Clone(s.view.Services)
+	for i := range services {
+		services[i].Status = domain.StatusCancelled
+	}
+	s.view.Services = services
+}
+
+func cloneUUID(p *uuid.UUID) *uuid.UUID {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+func cloneString(p *string) *string {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}

@@ -1,0 +1,264 @@
+// Package projections holds the read models: one in-memory Model folded
+// from the global log, and the caller-scoped reads the API answers from it.
+//
+// The Model is rebuilt from the log when the server starts (New, then Run
+// from the start) and kept current by the same subscription. It guards:
+//
+//   - Each event is applied once: an event at or before the checkpoint
+//     (Position) is ignored, so a redelivered event changes nothing.
+//   - Nothing is skipped: a stream's events must arrive with revisions
+//     0, 1, 2, ... (ErrOutOfOrder otherwise), which a gap or a reordering
+//     of the log would break.
+//   - Reads never see a half-applied event and never share memory with
+//     the writer: every view is a copy.
+//   - Visibility is DOMAIN.md's "What each caller sees", decided here and
+//     nowhere else.
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/eventstore"
+)
+
+var (
+	// ErrCatchUpTimeout is returned by WaitFor when its context ends before
+	// the model reaches the position; it wraps the context's error too.
+	ErrCatchUpTimeout = errors.New("read model did not catch up in time")
+	// ErrOutOfOrder is returned by Apply for an event whose stream revision
+	// is not the next one of its stream: the log was skipped or reordered.
+	ErrOutOfOrder = errors.New("event out of order")
+)
+
+// Model is the read model. It is safe for many concurrent readers and one
+// writer (Apply, usually called by Run).
+type Model struct {
+	clock func() time.Time
+
+	// applyMu serialises Apply so that decoding, which is most of its cost,
+	// happens outside mu and readers are held up only by the mutation.
+	applyMu sync.Mutex
+
+	mu      sync.RWMutex
+	pos     eventstore.Position
+	started bool // an event has been applied (Start itself may be a real position)
+
+	partners      map[uuid.UUID]*Partner
+	customers     map[uuid.UUID]*customerState
+	customerOrder []*customerState
+	subs          map[uuid.UUID]*subState
+	subOrder      []*subState
+	rels          map[uuid.UUID]*relState
+	relOrder      []*relState
+	// access answers "what does partner p have to do with customer c" in
+	// one lookup, for visibility.
+	access map[pairKey]*access
+	// pending holds the relationships whose recorded status is PENDING,
+	// for DueExpiries.
+	pending map[uuid.UUID]*relState
+	idem    map[idemKey]idemEntry
+
+	// The event index: compact headers in log order, and every stream.
+	headers    []header
+	streams    map[string]int32
+	streamList []streamState
+	actors     map[domain.Actor]int32
+	actorList  []domain.Actor
+
+	waitMu  sync.Mutex
+	waiters []waiter
+}
+
+type customerState struct {
+	view      Customer // IsCSPPartner holds the onboarding flag only
+	lowerName string
+	pos       eventstore.Position
+	subs      []*subState
+	rels      []*relState
+}
+
+type subState struct {
+	view Subscription
+	pos  eventstore.Position
+	// replacedBy lists, for a legacy subscription, the partners that made
+	// each replacement, parallel to view.ReplacedByIDs.
+	replacedBy []uuid.UUID
+}
+
+type relState struct {
+	view Relationship // Status is the recorded one
+	pos  eventstore.Position
+}
+
+type pairKey struct{ partner, customer uuid.UUID }
+
+// access counts what ties a partner to a customer.
+type access struct {
+	accepted      int // ACCEPTED relationships (0 or 1)
+	relationships int // relationships of any status
+	sells         int // subscriptions it sells
+}
+
+type idemKey struct {
+	tenant    uuid.UUID
+	user, key string
+}
+
+type idemEntry struct {
+	fingerprint string
+	id          uuid.UUID
+}
+
+type waiter struct {
+	pos eventstore.Position
+	ch  chan struct{}
+}
+
+// New returns an empty model at the start of the log. clock gives "now" for
+// effective statuses (a PENDING request past its expiry reads EXPIRED) and
+// the support plan; nil means time.Now.
+func New(clock func() time.Time) *Model {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Model{
+		clock:     clock,
+		partners:  make(map[uuid.UUID]*Partner),
+		customers: make(map[uuid.UUID]*customerState),
+		subs:      make(map[uuid.UUID]*subState),
+		rels:      make(map[uuid.UUID]*relState),
+		access:    make(map[pairKey]*access),
+		pending:   make(map[uuid.UUID]*relState),
+		idem:      make(map[idemKey]idemEntry),
+		streams:   make(map[string]int32),
+		actors:    make(map[domain.Actor]int32),
+	}
+}
+
+func (m *Model) now() time.Time { return domain.Now(m.clock()) }
+
+// Position is the checkpoint: the position of the last event applied.
+func (m *Model) Position() eventstore.Position {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.pos
+}
+
+// reached reports whether the model has applied the event at pos.
+func (m *Model) reached(pos eventstore.Position) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.started && !m.pos.Less(pos)
+}
+
+// WaitFor blocks until the model has applied the event at pos (for
+// read-your-writes: pos is an append's result) or ctx ends, in which case
+// the error wraps both ErrCatchUpTimeout and ctx's error.
+func (m *Model) WaitFor(ctx context.Context, pos eventstore.Position) error {
+	m.waitMu.Lock()
+	// Checked under waitMu: Apply moves the checkpoint before it takes
+	// waitMu to wake waiters, so either this check sees the new position
+	// or the waiter is registered when Apply looks.
+	if m.reached(pos) {
+		m.waitMu.Unlock()
+		return nil
+	}
+	w := waiter{pos: pos, ch: make(chan struct{})}
+	m.waiters = append(m.waiters, w)
+	m.waitMu.Unlock()
+
+	select {
+	case <-w.ch:
+		return nil
+	case <-ctx.Done():
+		m.waitMu.Lock()
+		for i := range m.waiters {
+			if m.waiters[i].ch == w.ch {
+				m.waiters = append(m.waiters[:i], m.waiters[i+1:]...)
+				break
+			}
+		}
+		m.waitMu.Unlock()
+		select {
+		case <-w.ch: // applied while we gave up: report success
+			return nil
+		default:
+		}
+		return fmt.Errorf("wait for position %s: %w: %w", pos, ErrCatchUpTimeout, ctx.Err())
+	}
+}
+
+func (m *Model) wake(pos eventstore.Position) {
+	m.waitMu.Lock()
+	defer m.waitMu.Unlock()
+	if len(m.waiters) == 0 {
+		return
+	}
+	kept := m.waiters[:0]
+	for _, w := range m.waiters {
+		if pos.Less(w.pos) {
+			kept = append(kept, w)
+			continue
+		}
+		close(w.ch)
+	}
+	clear(m.waiters[len(kept):])
+	m.waiters = kept
+}
+
+// Run keeps m current: it subscribes to the global log after m's checkpoint
+// and applies every event, until ctx ends or an event cannot be applied.
+func Run(ctx context.Context, store eventstore.Store, m *Model) error {
+	if err := store.SubscribeAll(ctx, m.Position(), m.Apply); err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	return nil
+}
+
+// LookupIdempotency finds the append made by (tenant, user) under key: the
+// request's fingerprint and the id of the object the mutation returned.
+func (m *Model) LookupIdempotency(tenant uuid.UUID, user, key string) (fingerprint string, resultID uuid.UUID, found bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e, ok := m.idem[idemKey{tenant: tenant, user: user, key: key}]
+	return e.fingerprint, e.id, ok
+}
+
+// DueExpiries lists the relationships still recorded PENDING whose
+// expiresAt is at or before now, oldest expiry first: those the sweep must
+// record RelationshipExpired for.
+func (m *Model) DueExpiries(now time.Time) []uuid.UUID {
+	m.mu.RLock()
+	due := make([]*relState, 0)
+	for _, r := range m.pending {
+		if !now.Before(r.view.ExpiresAt) {
+			due = append(due, r)
+		}
+	}
+	m.mu.RUnlock()
+	sortRelsByExpiry(due)
+	ids := make([]uuid.UUID, len(due))
+	for i, r := range due {
+		ids[i] = r.view.ID
+	}
+	return ids
+}
+
+// effectiveStatus is a relationship's status at now: PENDING reads EXPIRED
+// from expiresAt on, before (or without) RelationshipExpired.
+func effectiveStatus(r *Relationship, now time.Time) domain.RelationshipStatus {
+	if r.Status == domain.Pending && !now.Before(r.ExpiresAt) {
+		return domain.Expired
+	}
+	return r.Status
+}
+
+func lower(s string) string { return strings.ToLower(s) }
