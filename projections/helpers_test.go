@@ -88,7 +88,7 @@ func (f *fixture) sync() {
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
 func user(tenant uuid.UUID, role domain.Role) domain.Actor {
-	return domain.Actor{UserID: "user-" + tenant.String()[:8], TenantID: tenant, Role: role}
+	return domain.Actor{UserID: "user-" + tenant.String(), TenantID: tenant, Role: role}
 }
 
 var auditor = domain.Actor{UserID: "auditor", TenantID: uuid.MustParse("00000000-0000-7000-8000-00000000a0d1"), Role: domain.RoleAuditor}
