@@ -1,0 +1,406 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/partnercenter/multichannel/eventstore"
+)
+
+// appendRequest is one Append waiting for the writer.
+type appendRequest struct {
+	stream   string
+	expected eventstore.ExpectedRevision
+	events   []eventstore.EventData
+
+	// state settles the race between a caller giving up (its ctx ended) and
+	// the writer taking the request into a batch: whoever moves it out of
+	// statePending first wins. Once the writer has taken it, the append is
+	// committed or failed with its batch whatever the caller's ctx says.
+	state atomic.Int32
+	done  chan appendResponse // buffered: the writer never blocks on it
+}
+
+const (
+	statePending int32 = iota
+	stateTaken
+	stateAbandoned
+)
+
+type appendResponse struct {
+	result eventstore.AppendResult
+	err    error
+}
+
+// Append implements eventstore.Store. The append is queued for the writer
+// goroutine, which commits it with whatever else is waiting in one
+// transaction. If ctx ends before the writer takes the append into a batch,
+// Append returns ctx.Err() and nothing is written; once the append is in a
+// committing batch, Append waits for the commit and its outcome stands (the
+// events are durable if it succeeded), whatever ctx says.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if s.readOnly {
+		return eventstore.AppendResult{}, fmt.Errorf("sqlite: append to %s: %w", stream, ErrReadOnly)
+	}
+	if stream == "" {
+		return eventstore.AppendResult{}, errors.New("sqlite: append: empty stream name")
+	}
+	if err := ctx.Err(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	req := &appendRequest{
+		stream:   stream,
+		expected: expected,
+		events:   events,
+		done:     make(chan appendResponse, 1),
+	}
+	// The read lock keeps Close from closing the queue under a send.
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return eventstore.AppendResult{}, fmt.Errorf("sqlite: append to %s: %w", stream, eventstore.ErrClosed)
+	}
+	select {
+	case s.queue <- req:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return eventstore.AppendResult{}, ctx.Err()
+	}
+	select {
+	case resp := <-req.done:
+		return resp.result, resp.err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(statePending, stateAbandoned) {
+			return eventstore.AppendResult{}, ctx.Err()
+		}
+		resp := <-req.done // already in a batch: its outcome stands
+		return resp.result, resp.err
+	}
+}
+
+// head is a stream's last event: its revision and global position.
+type head struct {
+	exists   bool
+	revision uint64
+	seq      int64
+}
+
+// maxCachedHeads bounds the head cache. The database is the truth and only
+// the writer writes it, so forgetting every cached head is always safe.
+const maxCachedHeads = 200_000
+
+// writer owns the write connection and the head cache.
+type writer struct {
+	s     *Store
+	db    *sql.DB
+	heads map[string]head
+
+	insert, loadHead, byRevision, byID *sql.Stmt
+}
+
+func newWriter(s *Store) (*writer, error) {
+	w := &writer{s: s, db: s.wdb, heads: make(map[string]head)}
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = w.db.Prepare(q)
+		return st
+	}
+	w.insert = prep(`INSERT INTO events (stream, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)`)
+	w.loadHead = prep(`SELECT revision, seq FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1`)
+	w.byRevision = prep(`SELECT id, seq FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
+	w.byID = prep(`SELECT revision FROM events WHERE id = ? AND stream = ? ORDER BY revision LIMIT 1`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare writer statements: %w", err)
+	}
+	return w, nil
+}
+
+// run is the writer goroutine: it takes every append waiting in the queue,
+// commits them in one transaction, answers them, and repeats until Close
+// closes the queue and the queue is drained.
+func (w *writer) run() {
+	defer close(w.s.done)
+	defer func() {
+		for _, st := range []*sql.Stmt{w.insert, w.loadHead, w.byRevision, w.byID} {
+			st.Close()
+		}
+	}()
+	batch := make([]*appendRequest, 0, w.s.opts.maxBatch)
+	for {
+		req, ok := <-w.s.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < w.s.opts.maxBatch {
+			select {
+			case req, ok := <-w.s.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+		clear(batch) // let the answered requests be collected
+	}
+}
+
+// outcome is an append's result within a batch, sent once the batch's fate
+// is known.
+type outcome struct {
+	req    *appendRequest
+	result eventstore.AppendResult
+	err    error // a per-append failure (wrong expected revision), not a batch failure
+}
+
+// commit writes one batch in one transaction.
+func (w *writer) commit(batch []*appendRequest) {
+	outcomes := make([]outcome, 0, len(batch))
+	for _, req := range batch {
+		if req.state.CompareAndSwap(statePending, stateTaken) {
+			outcomes = append(outcomes, outcome{req: req})
+		}
+	}
+	if len(outcomes) == 0 {
+		return
+	}
+	// batchHeads holds the heads this batch moved; they reach w.heads only
+	// after the commit succeeds, so a failed commit leaves the cache true.
+	batchHeads := make(map[string]head, len(outcomes))
+	wrote := false
+	err := func() error {
+		tx, err := w.db.Begin()
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer tx.Rollback()
+		b := &batchTx{
+			heads:      batchHeads,
+			insert:     tx.Stmt(w.insert),
+			loadHead:   tx.Stmt(w.loadHead),
+			byRevision: tx.Stmt(w.byRevision),
+			byID:       tx.Stmt(w.byID),
+		}
+		for i := range outcomes {
+			o := &outcomes[i]
+			n, err := w.apply(b, o)
+			if err != nil {
+				return err
+			}
+			wrote = wrote || n > 0
+		}
+		if !wrote {
+			return nil // nothing to make durable; the deferred rollback ends the read
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	}()
+	if err != nil {
+		err = fmt.Errorf("sqlite: append batch of %d: %w", len(outcomes), err)
+		for _, o := range outcomes {
+			o.req.done <- appendResponse{err: err}
+		}
+		// Heads read inside the failed transaction were not changed by it,
+		// but forget them all: the cache must never run ahead of the file.
+		clear(w.heads)
+		return
+	}
+	if len(w.heads)+len(batchHeads) > maxCachedHeads {
+		clear(w.heads)
+	}
+	for stream, h := range batchHeads {
+		w.heads[stream] = h
+	}
+	if wrote {
+		w.s.committed()
+	}
+	for _, o := range outcomes {
+		o.req.done <- appendResponse{result: o.result, err: o.err}
+	}
+}
+
+// batchTx is one batch's transaction: its statements and the heads it moved.
+type batchTx struct {
+	heads                              map[string]head
+	insert, loadHead, byRevision, byID *sql.Stmt
+}
+
+// head returns stream's head as of this point in the batch.
+func (w *writer) head(b *batchTx, stream string) (head, error) {
+	if h, ok := b.heads[stream]; ok {
+		return h, nil
+	}
+	if h, ok := w.heads[stream]; ok {
+		return h, nil
+	}
+	var h head
+	var rev int64
+	err := b.loadHead.QueryRow(stream).Scan(&rev, &h.seq)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		h = head{}
+	case err != nil:
+		return head{}, fmt.Errorf("load head of %s: %w", stream, err)
+	default:
+		h.exists, h.revision = true, uint64(rev)
+	}
+	b.heads[stream] = h
+	return h, nil
+}
+
+// apply checks one append against its stream's head and writes it. It
+// returns how many events it wrote; a wrong expected revision is recorded in
+// o.err and is not an error of the batch.
+func (w *writer) apply(b *batchTx, o *outcome) (int, error) {
+	req := o.req
+	h, err := w.head(b, req.stream)
+	if err != nil {
+		return 0, err
+	}
+	matches := req.expected.Matches(h.revision, h.exists)
+	if matches && req.expected.IsAny() && len(req.events) > 0 && h.exists {
+		// EventStoreDB's best effort for Any: an append whose first event
+		// is already in the stream is a retry.
+		var rev int64
+		err := b.byID.QueryRow(req.events[0].ID[:], req.stream).Scan(&rev)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return 0, fmt.Errorf("find event id in %s: %w", req.stream, err)
+		default:
+			ok, res, err := sameEvents(b, req, uint64(rev))
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				o.result = res
+				return 0, nil
+			}
+			o.err = wrongRevision(req, h)
+			return 0, nil
+		}
+	}
+	if !matches {
+		// A retry of an append that was committed: the events where it
+		// would have written carry its ids, in order.
+		if first, ok := retryStart(req.expected); ok && len(req.events) > 0 && h.exists {
+			same, res, err := sameEvents(b, req, first)
+			if err != nil {
+				return 0, err
+			}
+			if same {
+				o.result = res
+				return 0, nil
+			}
+		}
+		o.err = wrongRevision(req, h)
+		return 0, nil
+	}
+	if len(req.events) == 0 {
+		o.result = eventstore.AppendResult{NextRevision: h.revision, Position: position(h.seq)}
+		return 0, nil
+	}
+	next := uint64(0)
+	if h.exists {
+		next = h.revision + 1
+	}
+	if next > math.MaxInt64-uint64(len(req.events)) {
+		return 0, fmt.Errorf("stream %s is full", req.stream)
+	}
+	var seq int64
+	for i, ev := range req.events {
+		res, err := b.insert.Exec(req.stream, int64(next)+int64(i), ev.ID[:], ev.Type, nonNil(ev.Data), nonNil(ev.Metadata))
+		if err != nil {
+			return 0, fmt.Errorf("insert into %s: %w", req.stream, err)
+		}
+		if seq, err = res.LastInsertId(); err != nil {
+			return 0, fmt.Errorf("insert into %s: %w", req.stream, err)
+		}
+	}
+	last := next + uint64(len(req.events)) - 1
+	b.heads[req.stream] = head{exists: true, revision: last, seq: seq}
+	o.result = eventstore.AppendResult{NextRevision: last, Position: position(seq)}
+	return len(req.events), nil
+}
+
+// retryStart is the first revision an append with expected would have
+// written, for the modes where that is known.
+func retryStart(expected eventstore.ExpectedRevision) (uint64, bool) {
+	if expected.IsNoStream() {
+		return 0, true
+	}
+	if rev, ok := expected.Revision(); ok && rev < math.MaxInt64 {
+		return rev + 1, true
+	}
+	return 0, false
+}
+
+// sameEvents reports whether the events of stream from revision first on
+// carry req's event ids in order, and if so the result the original append
+// returned.
+func sameEvents(b *batchTx, req *appendRequest, first uint64) (bool, eventstore.AppendResult, error) {
+	if first > math.MaxInt64 {
+		return false, eventstore.AppendResult{}, nil
+	}
+	rows, err := b.byRevision.Query(req.stream, int64(first), len(req.events))
+	if err != nil {
+		return false, eventstore.AppendResult{}, fmt.Errorf("read %s for a retry: %w", req.stream, err)
+	}
+	defer rows.Close()
+	n := 0
+	var id sql.RawBytes
+	var seq int64
+	for rows.Next() {
+		if err := rows.Scan(&id, &seq); err != nil {
+			return false, eventstore.AppendResult{}, fmt.Errorf("read %s for a retry: %w", req.stream, err)
+		}
+		if n >= len(req.events) || len(id) != 16 || uuid.UUID(id) != req.events[n].ID {
+			return false, eventstore.AppendResult{}, nil
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return false, eventstore.AppendResult{}, fmt.Errorf("read %s for a retry: %w", req.stream, err)
+	}
+	if n != len(req.events) {
+		return false, eventstore.AppendResult{}, nil
+	}
+	return true, eventstore.AppendResult{NextRevision: first + uint64(n) - 1, Position: position(seq)}, nil
+}
+
+func wrongRevision(req *appendRequest, h head) error {
+	return &eventstore.WrongExpectedRevisionError{
+		Stream:       req.stream,
+		Expected:     req.expected,
+		Actual:       h.revision,
+		ActualExists: h.exists,
+	}
+}
+
+func position(seq int64) eventstore.Position {
+	return eventstore.Position{Commit: uint64(seq), Prepare: uint64(seq)}
+}
+
+// nonNil keeps NOT NULL columns satisfied by an event without data.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

@@ -1,0 +1,257 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/partnercenter/multichannel/eventstore"
+)
+
+// readStmts are the reader pool's prepared statements.
+type readStmts struct {
+	all, forwards, backwards, exists *sql.Stmt
+}
+
+func (r *readStmts) prepare(db *sql.DB) error {
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.Prepare(q)
+		return st
+	}
+	r.all = prep(`SELECT seq, stream, revision, id, type, data, metadata FROM events WHERE seq > ? ORDER BY seq LIMIT ?`)
+	r.forwards = prep(`SELECT seq, revision, id, type, data, metadata FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
+	r.backwards = prep(`SELECT seq, revision, id, type, data, metadata FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`)
+	r.exists = prep(`SELECT 1 FROM events WHERE stream = ? LIMIT 1`)
+	if err != nil {
+		r.close()
+		return fmt.Errorf("prepare read statements: %w", err)
+	}
+	return nil
+}
+
+func (r *readStmts) close() {
+	for _, st := range []*sql.Stmt{r.all, r.forwards, r.backwards, r.exists} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// maxPageHint bounds the capacity allocated up front for a page, so that a
+// caller asking for "everything" (a huge max) does not allocate it at once.
+const maxPageHint = 4096
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, max int) ([]eventstore.RecordedEvent, error) {
+	if s.isClosed() {
+		return nil, fmt.Errorf("sqlite: read %s: %w", stream, eventstore.ErrClosed)
+	}
+	if max <= 0 {
+		return nil, fmt.Errorf("sqlite: read %s: max must be positive, got %d", stream, max)
+	}
+	// SQLite integers are signed: clamp, since no revision exceeds MaxInt64.
+	fromArg := int64(math.MaxInt64)
+	if from < math.MaxInt64 {
+		fromArg = int64(from)
+	}
+	st := s.reads.forwards
+	if dir == eventstore.Backwards {
+		st = s.reads.backwards
+	} else if from > math.MaxInt64 {
+		return nil, s.streamExists(ctx, stream)
+	}
+	rows, err := st.QueryContext(ctx, stream, fromArg, max)
+	if err != nil {
+		return nil, s.readErr(ctx, "read "+stream, err)
+	}
+	defer rows.Close()
+	events := make([]eventstore.RecordedEvent, 0, min(max, maxPageHint))
+	var sc scanner
+	for rows.Next() {
+		var ev eventstore.RecordedEvent
+		ev.Stream = stream
+		if err := sc.scan(rows, &ev, false); err != nil {
+			return nil, fmt.Errorf("sqlite: read %s: %w", stream, err)
+		}
+		events = append(events, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.readErr(ctx, "read "+stream, err)
+	}
+	if len(events) == 0 {
+		// Past either end of a stream that exists is an empty read, as in
+		// EventStoreDB; only a stream with no events is not found.
+		return nil, s.streamExists(ctx, stream)
+	}
+	return events, nil
+}
+
+func (s *Store) streamExists(ctx context.Context, stream string) error {
+	var one int
+	err := s.reads.exists.QueryRowContext(ctx, stream).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: read %s: %w", stream, eventstore.ErrStreamNotFound)
+	case err != nil:
+		return s.readErr(ctx, "read "+stream, err)
+	}
+	return nil
+}
+
+// ReadAll implements eventstore.Store.
+func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int) ([]eventstore.RecordedEvent, error) {
+	if s.isClosed() {
+		return nil, fmt.Errorf("sqlite: read all: %w", eventstore.ErrClosed)
+	}
+	if max <= 0 {
+		return nil, fmt.Errorf("sqlite: read all: max must be positive, got %d", max)
+	}
+	// An event at seq is at Position{seq, seq}; it is after `after` when seq
+	// > after.Commit, or seq == after.Commit and after.Prepare < seq (a
+	// position this store did not issue, but still ordered correctly).
+	if after.Commit >= math.MaxInt64 {
+		return nil, nil
+	}
+	minSeq := int64(after.Commit) // events with seq > minSeq
+	if after.Commit > 0 && after.Prepare < after.Commit {
+		minSeq--
+	}
+	rows, err := s.reads.all.QueryContext(ctx, minSeq, max)
+	if err != nil {
+		return nil, s.readErr(ctx, "read all", err)
+	}
+	defer rows.Close()
+	events := make([]eventstore.RecordedEvent, 0, min(max, maxPageHint))
+	var sc scanner
+	for rows.Next() {
+		events = append(events, eventstore.RecordedEvent{})
+		if err := sc.scan(rows, &events[len(events)-1], true); err != nil {
+			return nil, fmt.Errorf("sqlite: read all: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.readErr(ctx, "read all", err)
+	}
+	return events, nil
+}
+
+// readErr reports a cancelled read as the ctx error and a read on a closed
+// store as ErrClosed.
+func (s *Store) readErr(ctx context.Context, what string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if s.isClosed() || errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("sqlite: %s: %w", what, eventstore.ErrClosed)
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
+// scanner decodes rows into RecordedEvents. Data and Metadata are copied
+// from the driver's buffers (valid only until the next row) into a shared
+// slab, so a page costs a few large allocations instead of two per event.
+type scanner struct {
+	slab           []byte
+	seq, revision  int64
+	id, data, meta sql.RawBytes
+	stream, typ    string
+	dest           []any // the columns of a stream read
+	destWithStream []any // the columns of a read of the global log
+}
+
+// slabSize is the size of one shared buffer for event payloads.
+const slabSize = 256 << 10
+
+func (sc *scanner) scan(rows *sql.Rows, ev *eventstore.RecordedEvent, withStream bool) error {
+	if sc.dest == nil {
+		sc.dest = []any{&sc.seq, &sc.revision, &sc.id, &sc.typ, &sc.data, &sc.meta}
+		sc.destWithStream = []any{&sc.seq, &sc.stream, &sc.revision, &sc.id, &sc.typ, &sc.data, &sc.meta}
+	}
+	dest := sc.dest
+	if withStream {
+		dest = sc.destWithStream
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	if len(sc.id) != len(ev.ID) {
+		return fmt.Errorf("event at position %d has a %d-byte id", sc.seq, len(sc.id))
+	}
+	copy(ev.ID[:], sc.id)
+	ev.Position = position(sc.seq)
+	ev.Revision = uint64(sc.revision)
+	ev.Type = sc.typ // the driver made a new string for this row
+	if withStream {
+		ev.Stream = sc.stream
+	}
+	ev.Data = sc.keep(sc.data)
+	ev.Metadata = sc.keep(sc.meta)
+	return nil
+}
+
+// keep copies b into the slab and returns the copy, capped so that an
+// append to it cannot overwrite the next event's bytes.
+func (sc *scanner) keep(b []byte) []byte {
+	n := len(b)
+	if cap(sc.slab)-len(sc.slab) < n {
+		sc.slab = make([]byte, 0, max(slabSize, n))
+	}
+	start := len(sc.slab)
+	sc.slab = append(sc.slab, b...)
+	return sc.slab[start : start+n : start+n]
+}
+
+// subscribePage is how many events SubscribeAll reads at a time.
+const subscribePage = 1024
+
+// SubscribeAll implements eventstore.Store. It reads pages from `after`
+// until it is caught up, then waits for the next commit (or, on a read-only
+// store, the poll interval) and reads again, always from the last event it
+// delivered, so the catch-up and live phases meet with no gap and no
+// duplicate. A closed store ends it with ErrClosed.
+func (s *Store) SubscribeAll(ctx context.Context, after eventstore.Position, fn func(eventstore.RecordedEvent) error) error {
+	var tick <-chan time.Time
+	if s.readOnly {
+		t := time.NewTicker(s.opts.pollInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	pos := after
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Take the signal before reading: a commit that lands after the
+		// read then closes it, and is never missed.
+		signal := s.commitSignal()
+		events, err := s.ReadAll(ctx, pos, subscribePage)
+		if err != nil {
+			return err
+		}
+		for _, ev := range events {
+			if err := fn(ev); err != nil {
+				return err
+			}
+			pos = ev.Position
+		}
+		if len(events) == subscribePage {
+			continue // still catching up
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closedCh:
+			return fmt.Errorf("sqlite: subscribe: %w", eventstore.ErrClosed)
+		case <-signal:
+		case <-tick:
+		}
+	}
+}

@@ -1,0 +1,359 @@
+// Package sqlite is the embedded event store: one SQLite file, written by one
+// process, with EventStoreDB's semantics (see package eventstore).
+//
+// # Schema (PRAGMA user_version = 1)
+//
+//	CREATE TABLE events (
+//	    seq      INTEGER PRIMARY KEY,  -- the global position: Commit = Prepare = seq
+//	    stream   TEXT    NOT NULL,
+//	    revision INTEGER NOT NULL,     -- 0, 1, 2, ... within stream, no gaps
+//	    id       BLOB    NOT NULL,     -- the event id, 16 bytes
+//	    type     TEXT    NOT NULL,
+//	    data     BLOB    NOT NULL,
+//	    metadata BLOB    NOT NULL,
+//	    UNIQUE (stream, revision)
+//	);
+//	CREATE INDEX events_id ON events (id);
+//
+// seq is the rowid, so the global log is the table's own B-tree and reading
+// it in order needs no index. UNIQUE(stream, revision) serves stream reads and
+// makes a gap or a duplicate revision impossible even if the writer had a bug.
+// events_id finds an event id (then filtered by stream) for idempotent
+// retries with Any; it is keyed by the id alone because event ids are
+// time-ordered UUIDv7s, so the index grows at its right edge.
+//
+// # Writing
+//
+// Every append goes through one writer goroutine that commits all the appends
+// waiting for it in ONE transaction with one fsync (group commit), then
+// answers each caller. Each append is checked against its stream's head as of
+// its place in the batch, so an append with a wrong expected revision fails
+// alone; an error of SQLite itself fails the whole batch. The file is opened
+// in WAL mode with synchronous=FULL: an acknowledged append survives power
+// loss. An exclusive flock on path+".lock" keeps a second writing process out
+// (eventstore.ErrLocked); readers, OpenReadOnly included, are never blocked.
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/partnercenter/multichannel/eventstore"
+	msqlite "modernc.org/sqlite"
+)
+
+// schemaVersion is kept in PRAGMA user_version.
+const schemaVersion = 1
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+    seq      INTEGER PRIMARY KEY,
+    stream   TEXT    NOT NULL,
+    revision INTEGER NOT NULL,
+    id       BLOB    NOT NULL,
+    type     TEXT    NOT NULL,
+    data     BLOB    NOT NULL,
+    metadata BLOB    NOT NULL,
+    UNIQUE (stream, revision)
+);
+CREATE INDEX IF NOT EXISTS events_id ON events (id);
+PRAGMA user_version = 1;
+`
+
+// ErrReadOnly is returned by Append on a store opened with OpenReadOnly.
+var ErrReadOnly = errors.New("event store opened read-only")
+
+// Store is the SQLite event store. It is safe for concurrent use.
+type Store struct {
+	path     string
+	readOnly bool
+	opts     options
+
+	rdb   *sql.DB // readers: a small pool, each connection read-only
+	reads readStmts
+
+	// Writer side (nil on a read-only store).
+	wdb    *sql.DB // exactly one connection, used only by the writer goroutine
+	lock   *fileLock
+	queue  chan *appendRequest
+	mu     sync.RWMutex // guards closed against sends on queue
+	closed bool
+	done   chan struct{} // closed when the writer goroutine has exited
+
+	closeOnce sync.Once
+	closeErr  error
+	closedCh  chan struct{} // closed by Close: wakes subscribers
+
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced after every commit
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+type options struct {
+	maxBatch     int
+	readConns    int
+	pollInterval time.Duration
+}
+
+// Option configures Open and OpenReadOnly.
+type Option func(*options)
+
+// WithMaxBatch bounds how many appends one transaction commits (default 1024).
+func WithMaxBatch(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxBatch = n
+		}
+	}
+}
+
+// WithReadConns sets the size of the reader connection pool (default 4).
+func WithReadConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.readConns = n
+		}
+	}
+}
+
+// WithPollInterval sets how often SubscribeAll on a read-only store looks for
+// new events, since another process's commits send it no notification
+// (default 250ms).
+func WithPollInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.pollInterval = d
+		}
+	}
+}
+
+func buildOptions(opts []Option) options {
+	o := options{maxBatch: 1024, readConns: 4, pollInterval: 250 * time.Millisecond}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// dsn builds a modernc.org/sqlite data source name. busy_timeout lets a
+// reader wait out a checkpoint instead of failing with SQLITE_BUSY.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	if readOnly {
+		q.Add("mode", "ro")
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// FULL: in WAL mode NORMAL does not sync on commit, so an
+		// acknowledged append could vanish on power loss.
+		q.Add("_pragma", "synchronous(FULL)")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating it and its parent directories if needed) the store
+// file at path for writing. It holds an exclusive lock on path+".lock" until
+// Close: a second writer, in this process or another, gets an error wrapping
+// eventstore.ErrLocked.
+//
+// Open switches SQLite's commit sync from fsync to fdatasync process-wide,
+// as SQLite's own Linux builds do: the durability is the same (fdatasync
+// writes the data and the size needed to read it back), without waiting for
+// timestamp updates.
+func Open(path string, opts ...Option) (*Store, error) {
+	o := buildOptions(opts)
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("sqlite: create directory for %s: %w", path, err)
+		}
+	}
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	_, _ = msqlite.Fdatasync(true) // unavailable on some platforms: fsync then, same durability
+
+	wdb, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		lock.release()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	if err := migrate(wdb); err != nil {
+		wdb.Close()
+		lock.release()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s := &Store{
+		path:     path,
+		opts:     o,
+		wdb:      wdb,
+		lock:     lock,
+		queue:    make(chan *appendRequest, o.maxBatch),
+		done:     make(chan struct{}),
+		closedCh: make(chan struct{}),
+		notify:   make(chan struct{}),
+	}
+	if err := s.openReaders(); err != nil {
+		wdb.Close()
+		lock.release()
+		return nil, err
+	}
+	w, err := newWriter(s)
+	if err != nil {
+		s.rdb.Close()
+		wdb.Close()
+		lock.release()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	go w.run()
+	return s, nil
+}
+
+// OpenReadOnly opens an existing store file for reading only, without the
+// writer's lock, so command-line readers can run while a server writes it.
+// Append returns ErrReadOnly; SubscribeAll polls for new events.
+func OpenReadOnly(path string, opts ...Option) (*Store, error) {
+	o := buildOptions(opts)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s read-only: %w", path, err)
+	}
+	s := &Store{
+		path:     path,
+		readOnly: true,
+		opts:     o,
+		closedCh: make(chan struct{}),
+		notify:   make(chan struct{}),
+	}
+	if err := s.openReaders(); err != nil {
+		return nil, err
+	}
+	var v int
+	if err := s.rdb.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s read-only: %w", path, err)
+	}
+	if v != schemaVersion {
+		s.rdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s read-only: schema version %d, want %d", path, v, schemaVersion)
+	}
+	if err := s.reads.prepare(s.rdb); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s read-only: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) openReaders() error {
+	rdb, err := sql.Open("sqlite", dsn(s.path, true))
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s for reading: %w", s.path, err)
+	}
+	rdb.SetMaxOpenConns(s.opts.readConns)
+	rdb.SetMaxIdleConns(s.opts.readConns)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+	s.rdb = rdb
+	if !s.readOnly {
+		if err := s.reads.prepare(rdb); err != nil {
+			rdb.Close()
+			return fmt.Errorf("sqlite: open %s for reading: %w", s.path, err)
+		}
+	}
+	return nil
+}
+
+// migrate creates the schema in a new file and refuses a file written by a
+// newer version of this package.
+func migrate(db *sql.DB) error {
+	var v int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	switch {
+	case v == schemaVersion:
+		return nil
+	case v > schemaVersion:
+		return fmt.Errorf("schema version %d is newer than this program's %d", v, schemaVersion)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(schema); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	return nil
+}
+
+// Close stops accepting appends, commits the ones already queued, stops the
+// writer, closes the database and releases the lock. Appends acknowledged
+// before Close are durable. Calls after the first return nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closedCh)
+		var errs []error
+		if !s.readOnly {
+			s.mu.Lock()
+			s.closed = true
+			close(s.queue) // the writer drains what is queued, then exits
+			s.mu.Unlock()
+			<-s.done
+			if err := s.wdb.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.reads.close()
+		if err := s.rdb.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if s.lock != nil {
+			if err := s.lock.release(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sqlite: close %s: %w", s.path, err)
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) isClosed() bool {
+	select {
+	case <-s.closedCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// committed wakes every subscriber waiting for new events. It never blocks.
+func (s *Store) committed() {
+	s.notifyMu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
+}
+
+// commitSignal returns a channel closed by the next commit.
+func (s *Store) commitSignal() <-chan struct{} {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	return s.notify
+}

@@ -1,0 +1,298 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/eventstore/eventstoretest"
+	"github.com/partnercenter/multichannel/eventstore/sqlite"
+)
+
+func TestConformance(t *testing.T) {
+	eventstoretest.Run(t, func(t *testing.T) func() (eventstore.Store, error) {
+		path := filepath.Join(t.TempDir(), "nested", "dir", "events.db")
+		return func() (eventstore.Store, error) { return sqlite.Open(path) }
+	})
+}
+
+func openTemp(t *testing.T) (*sqlite.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func event(label string) eventstore.EventData {
+	return eventstore.EventData{
+		ID:       uuid.Must(uuid.NewV7()),
+		Type:     "Tested",
+		Data:     fmt.Appendf(nil, `{"label":%q}`, label),
+		Metadata: []byte(`{}`),
+	}
+}
+
+// lockHelperEnv makes the test binary, re-run as a child process, try to
+// open the file named by it for writing and report the outcome on stdout.
+const lockHelperEnv = "SQLITE_STORE_LOCK_HELPER_PATH"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(lockHelperEnv); path != "" {
+		s, err := sqlite.Open(path)
+		switch {
+		case errors.Is(err, eventstore.ErrLocked):
+			fmt.Println("LOCKED:", err)
+		case err != nil:
+			fmt.Println("ERROR:", err)
+		default:
+			s.Close()
+			fmt.Println("OPENED")
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func openInChild(t *testing.T, path string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), lockHelperEnv+"="+path)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child process: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestSecondProcessCannotWrite(t *testing.T) {
+	s, path := openTemp(t)
+	if _, err := s.Append(t.Context(), "lock-"+uuid.NewString(), eventstore.NoStream(), event("held")); err != nil {
+		t.Fatal(err)
+	}
+	out := openInChild(t, path)
+	if !strings.HasPrefix(out, "LOCKED:") || !strings.Contains(out, "another writer") {
+		t.Fatalf("second process opening a held store: %q, want a clear ErrLocked", out)
+	}
+	// Once the writer closes, another process may write.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out := openInChild(t, path); out != "OPENED" {
+		t.Fatalf("second process opening a released store: %q, want OPENED", out)
+	}
+}
+
+func TestSecondOpenInProcessIsLocked(t *testing.T) {
+	_, path := openTemp(t)
+	s2, err := sqlite.Open(path)
+	if err == nil {
+		s2.Close()
+		t.Fatal("second Open of a held store succeeded")
+	}
+	if !errors.Is(err, eventstore.ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+}
+
+func TestReadOnlyWhileWriting(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := t.Context()
+	stream := "readonly-" + uuid.NewString()
+	first := event("first")
+	if _, err := s.Append(ctx, stream, eventstore.NoStream(), first); err != nil {
+		t.Fatal(err)
+	}
+
+	ro, err := sqlite.OpenReadOnly(path, sqlite.WithPollInterval(10*time.Millisecond))
+	if err != nil {
+		t.Fatalf("open read-only while a writer holds the file: %v", err)
+	}
+	defer ro.Close()
+	got, err := ro.ReadStream(ctx, stream, eventstore.Forwards, 0, 10)
+	if err != nil || len(got) != 1 || got[0].ID != first.ID {
+		t.Fatalf("read-only read: %v, %v", got, err)
+	}
+	if _, err := ro.Append(ctx, stream, eventstore.Any(), event("no")); !errors.Is(err, sqlite.ErrReadOnly) {
+		t.Fatalf("append on a read-only store: %v, want ErrReadOnly", err)
+	}
+
+	// The reader sees later commits, through reads and a polling subscription.
+	second := event("second")
+	if _, err := s.Append(ctx, stream, eventstore.Exact(0), second); err != nil {
+		t.Fatal(err)
+	}
+	all, err := ro.ReadAll(ctx, eventstore.Start, 10)
+	if err != nil || len(all) != 2 || all[1].ID != second.ID {
+		t.Fatalf("read-only read all: %v, %v", all, err)
+	}
+	third := event("third")
+	var seen []uuid.UUID
+	errDone := errors.New("done")
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		s.Append(ctx, stream, eventstore.Exact(1), third)
+	}()
+	subCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = ro.SubscribeAll(subCtx, all[1].Position, func(ev eventstore.RecordedEvent) error {
+		seen = append(seen, ev.ID)
+		return errDone
+	})
+	if err != errDone || len(seen) != 1 || seen[0] != third.ID {
+		t.Fatalf("read-only subscription: %v, saw %v, want %s", err, seen, third.ID)
+	}
+}
+
+func TestOpenReadOnlyMissingFile(t *testing.T) {
+	_, err := sqlite.OpenReadOnly(filepath.Join(t.TempDir(), "none.db"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("OpenReadOnly of a missing file: %v, want ErrNotExist", err)
+	}
+}
+
+func TestIdempotentRetryWithAny(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := t.Context()
+	stream := "any-" + uuid.NewString()
+	evs := []eventstore.EventData{event("a"), event("b")}
+	res, err := s.Append(ctx, stream, eventstore.Any(), evs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, stream, eventstore.Any(), event("c")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Append(ctx, stream, eventstore.Any(), evs...)
+	if err != nil || again != res {
+		t.Fatalf("retry with Any = %+v, %v; want %+v", again, err, res)
+	}
+	got, err := s.ReadStream(ctx, stream, eventstore.Forwards, 0, 10)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("stream after retry: %d events, %v; want 3", len(got), err)
+	}
+}
+
+// A batch mixes appends that fail their expected revision with ones that
+// succeed: the failures do not fail the others.
+func TestBatchIsolatesWrongRevision(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := t.Context()
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	streams := make([]string, n)
+	for i := range n {
+		streams[i] = fmt.Sprintf("batch-%s", uuid.NewString())
+		wg.Go(func() {
+			exp := eventstore.NoStream()
+			if i%2 == 1 {
+				exp = eventstore.Exact(3) // the stream does not exist: fails
+			}
+			_, errs[i] = s.Append(ctx, streams[i], exp, event("x"))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i%2 == 0 && err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		if i%2 == 1 && !errors.Is(err, eventstore.ErrWrongExpectedRevision) {
+			t.Fatalf("append %d: %v, want ErrWrongExpectedRevision", i, err)
+		}
+	}
+	all, err := s.ReadAll(ctx, eventstore.Start, 1000)
+	if err != nil || len(all) != n/2 {
+		t.Fatalf("log has %d events (%v), want %d", len(all), err, n/2)
+	}
+}
+
+// Close commits what is queued: every append that returned success is in
+// the file when it is opened again.
+func TestCloseKeepsAcknowledgedAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[uuid.UUID]bool{}
+	for range 32 {
+		wg.Go(func() {
+			for {
+				ev := event("c")
+				_, err := s.Append(ctx, "close-"+uuid.NewString(), eventstore.NoStream(), ev)
+				if errors.Is(err, eventstore.ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("append: %v", err)
+					return
+				}
+				mu.Lock()
+				acked[ev.ID] = true
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	s2, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	all, err := s2.ReadAll(ctx, eventstore.Start, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, ev := range all {
+		if acked[ev.ID] {
+			found++
+		}
+	}
+	if found != len(acked) || len(acked) == 0 {
+		t.Fatalf("%d acknowledged appends, %d of them in the reopened file (log has %d)", len(acked), found, len(all))
+	}
+}
+
+// An append whose context is already done writes nothing.
+func TestAppendCancelled(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	stream := "cancel-" + uuid.NewString()
+	if _, err := s.Append(ctx, stream, eventstore.NoStream(), event("x")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("append with a cancelled context: %v", err)
+	}
+	if _, err := s.ReadStream(t.Context(), stream, eventstore.Forwards, 0, 1); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Fatalf("read: %v, want ErrStreamNotFound", err)
+	}
+}
+
+func TestSchemaVersion(t *testing.T) {
+	_, path := openTemp(t)
+	ro, err := sqlite.OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro.Close()
+}
