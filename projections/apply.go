@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -122,7 +121,7 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 	}
 
 	var md metaLite
-	if err := json.Unmarshal(e.Metadata, &md); err != nil {
+	if err := decodeMeta(e.Metadata, &md); err != nil {
 		return fmt.Errorf("apply %s at %s: decode metadata: %w", e.Type, e.Position, err)
 	}
 	ev, err := domain.DecodeEvent(e.Type, md.SchemaVersion, e.Data)
