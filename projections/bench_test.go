@@ -165,3 +165,24 @@ func BenchmarkEventsQuery(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(c.events)), "indexed-events")
 }
+
+// BenchmarkReplayMillion folds a one-million-event log once per iteration:
+// the startup rebuild the product promises in under ten seconds. It needs
+// about 1 GB of memory for the synthetic log; run it on its own:
+// go test -run XXX -bench ReplayMillion -benchtime 1x ./projections/
+func BenchmarkReplayMillion(b *testing.B) {
+	c := buildCorpus(b, 1_000_000)
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		m := projections.New(nil)
+		for _, e := range c.events {
+			if err := m.Apply(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	elapsed := time.Since(start).Seconds() / float64(b.N)
+	b.ReportMetric(elapsed, "s/replay")
+	b.ReportMetric(float64(len(c.events))/elapsed, "events/s")
+}
