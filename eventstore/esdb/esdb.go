@@ -388,18 +388,19 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int)
 	}
 	out := make([]eventstore.RecordedEvent, 0, min(max, 1024))
 	cursor := after
-	for len(out) < max {
+	for {
 		// +1 for the event at cursor, read again because reads are inclusive.
 		count := min(4*(max-len(out))+1, readAllPage)
-		opts := esdb.ReadAllOptions{Direction: esdb.Forwards, From: toAllPosition(cursor)}
-		var page []eventstore.RecordedEvent
+		received := 0
 		err := s.withRetry(ctx, "read $all", func(c *esdb.Client) error {
-			page = page[:0]
-			rs, err := c.ReadAll(ctx, opts, uint64(count))
+			// out and cursor advance as events arrive, so a retry goes on
+			// from where the failed try stopped.
+			received = 0
+			rs, err := c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: toAllPosition(cursor)}, uint64(count))
 			if err != nil {
 				return err
 			}
-			defer rs.Close()
+			defer rs.Close() // also when full: the rest of the page is not needed
 			for {
 				ev, err := rs.Recv()
 				if errors.Is(err, io.EOF) {
@@ -408,32 +409,31 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int)
 				if err != nil {
 					return err
 				}
-				if ev.Event != nil {
-					page = append(page, fromRecorded(ev.Event))
+				received++
+				if ev.Event == nil {
+					continue
+				}
+				e := fromRecorded(ev.Event)
+				if !cursor.Less(e.Position) {
+					continue // the event at cursor itself (inclusive read)
+				}
+				cursor = e.Position
+				if isSystemType(e.Type) {
+					continue
+				}
+				out = append(out, e)
+				if len(out) == max {
+					return nil
 				}
 			}
 		})
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range page {
-			if !cursor.Less(e.Position) {
-				continue // the event at cursor itself (inclusive read)
-			}
-			cursor = e.Position
-			if isSystemType(e.Type) {
-				continue
-			}
-			out = append(out, e)
-			if len(out) == max {
-				return out, nil
-			}
-		}
-		if len(page) < count {
-			break // end of the log
+		if len(out) == max || received < count {
+			return out, nil // full, or the end of the log
 		}
 	}
-	return out, nil
 }
 
 func toAllPosition(p eventstore.Position) esdb.AllPosition {

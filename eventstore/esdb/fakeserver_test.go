@@ -74,16 +74,16 @@ type doubleEvent struct {
 }
 
 // startDouble serves a fresh double on a loopback port until the test ends.
-func startDouble(t *testing.T) *protocolDouble {
-	t.Helper()
+func startDouble(tb testing.TB) *protocolDouble {
+	tb.Helper()
 	d := &protocolDouble{
 		streams: map[string][]int{},
 		next:    512, // a real log starts with its own records, never at 0
 		changed: make(chan struct{}),
 		addr:    "127.0.0.1:0",
 	}
-	d.start(t)
-	t.Cleanup(d.stop)
+	d.start(tb)
+	tb.Cleanup(d.stop)
 	return d
 }
 
@@ -95,7 +95,7 @@ func (d *protocolDouble) url() string {
 }
 
 // start serves on d.addr; after stop, on the same port again.
-func (d *protocolDouble) start(t *testing.T) {
+func (d *protocolDouble) start(t testing.TB) {
 	t.Helper()
 	var lis net.Listener
 	var err error
