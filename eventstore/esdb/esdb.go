@@ -159,7 +159,9 @@ func Open(ctx context.Context, connectionString string, opts ...Option) (*Store,
 		// The client logs every drop and reconnection as an error, expected
 		// ones (a subscription closed by its caller) included; the adapter
 		// logs what matters itself.
-		logger.Debug("esdb client: "+fmt.Sprintf(format, args...), "level", level)
+		if logger.Enabled(context.Background(), slog.LevelDebug) {
+			logger.Debug("esdb client: "+fmt.Sprintf(format, args...), "level", level)
+		}
 	}
 	s := &Store{cfg: *cfg, retry: st.retry, log: st.log,
 		slots: make(chan struct{}, st.pool), done: make(chan struct{})}
