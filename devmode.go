@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/partnercenter/multichannel/auth"
+	"github.com/partnercenter/multichannel/command"
+	"github.com/partnercenter/multichannel/domain"
+)
+
+// Demo tenants of development mode. Their ids are fixed so that a token
+// printed at one start still names the same tenants after a restart.
+var (
+	demoPartnerID  = uuid.MustParse("11111111-1111-4111-8111-111111111111") // Contoso CSP: the partner you play
+	otherPartnerID = uuid.MustParse("33333333-3333-4333-8333-333333333333") // Northwind CSP: a competitor
+	demoCustomerID = uuid.MustParse("22222222-2222-4222-8222-222222222222") // Fabrikam: a customer
+)
+
+type demo struct {
+	playgroundToken string
+}
+
+// setUpDemo mints tokens for one demo user per role (and the demo
+// customer's Global admin), prints them, and records the demo data when
+// asked to (-seed). A token lives 24 hours.
+func setUpDemo(ctx context.Context, cfg config, commands *command.Handlers, secret []byte) (demo, error) {
+	now := time.Now()
+	type user struct {
+		label  string
+		tenant uuid.UUID
+		role   domain.Role
+	}
+	users := []user{
+		{"Contoso CSP, Global admin", demoPartnerID, domain.RoleGlobalAdmin},
+		{"Contoso CSP, User admin", demoPartnerID, domain.RoleUserAdmin},
+		{"Contoso CSP, Sales agent", demoPartnerID, domain.RoleSalesAgent},
+		{"Contoso CSP, Admin agent (may not act)", demoPartnerID, domain.RoleAdminAgent},
+		{"Contoso CSP, Billing admin (may not act)", demoPartnerID, domain.RoleBillingAdmin},
+		{"Auditor (reads everything)", demoPartnerID, domain.RoleAuditor},
+		{"Fabrikam (customer), Global admin", demoCustomerID, domain.RoleGlobalAdmin},
+		{"Northwind CSP, Global admin", otherPartnerID, domain.RoleGlobalAdmin},
+	}
+	var d demo
+	fmt.Fprintln(os.Stdout, "Development mode: demo bearer tokens (valid 24 h; paste as `Authorization: Bearer <token>`):")
+	for i, u := range users {
+		a := domain.Actor{UserID: fmt.Sprintf("demo-%s-%d", u.role, i), TenantID: u.tenant, Role: u.role}
+		tok, err := auth.MintHS256(secret, a, 24*time.Hour, now)
+		if err != nil {
+			return demo{}, fmt.Errorf("mint demo token: %w", err)
+		}
+		if i == 0 {
+			d.playgroundToken = tok
+		}
+		fmt.Fprintf(os.Stdout, "  %-42s %s\n", u.label+":", tok)
+	}
+	if cfg.Seed {
+		if err := seedDemo(ctx, commands); err != nil {
+			return demo{}, fmt.Errorf("seed demo data: %w", err)
+		}
+		fmt.Fprintln(os.Stdout, "Demo data recorded: partners Contoso CSP and Northwind CSP, customer Fabrikam with four subscriptions.")
+	}
+	return d, nil
+}
+
+// seedDemo records the demo data through the command handlers, like any
+// client would. It is a no-op when the demo partner is already enrolled.
+func seedDemo(ctx context.Context, commands *command.Handlers) error {
+	as := func(tenant uuid.UUID) command.Request {
+		return command.Request{
+			Caller:        domain.Actor{UserID: "demo-seed", TenantID: tenant, Role: domain.RoleGlobalAdmin},
+			CorrelationID: uuid.Must(uuid.NewV7()),
+		}
+	}
+	if _, err := commands.EnrollPartner(ctx, as(demoPartnerID), command.EnrollPartner{Name: "Contoso CSP", Cloud: domain.CloudPublic}); err != nil {
+		if errors.Is(err, domain.ErrConflict) {
+			return nil
+		}
+		return err
+	}
+	if _, err := commands.EnrollPartner(ctx, as(otherPartnerID), command.EnrollPartner{Name: "Northwind CSP", Cloud: domain.CloudPublic}); err != nil && !errors.Is(err, domain.ErrConflict) {
+		return err
+	}
+	id := demoCustomerID.String()
+	if _, err := commands.OnboardCustomer(ctx, as(demoPartnerID), command.OnboardCustomer{
+		ID: &id, Name: "Fabrikam", Domain: "fabrikam.onmicrosoft.com", Cloud: domain.CloudPublic,
+	}); err != nil && !errors.Is(err, domain.ErrConflict) {
+		return err
+	}
+	termEnd := time.Now().UTC().AddDate(0, 6, 0).Truncate(time.Millisecond)
+	other := otherPartnerID.String()
+	subs := []command.RecordExternalSubscription{
+		{CustomerID: id, Offer: "Microsoft 365 E3", BillingModel: domain.LicenseBased, Channel: domain.ChannelMicrosoftDirect, TermEndsAt: &termEnd, Quantity: 25},
+		{CustomerID: id, Offer: "Microsoft 365 Business Premium", BillingModel: domain.LicenseBased, Channel: domain.ChannelCSPPartner, SellerPartnerID: &other, TermEndsAt: &termEnd, Quantity: 10},
+		{CustomerID: id, Offer: "Azure plan (EA)", BillingModel: domain.UsageBased, Channel: domain.ChannelEnterpriseAgreement, Quantity: 1, Services: []string{"Virtual Machines", "Azure SQL Database"}},
+		{CustomerID: id, Offer: "Azure plan", BillingModel: domain.UsageBased, Channel: domain.ChannelCSPPartner, SellerPartnerID: &other, Quantity: 1, Services: []string{"App Service"}},
+	}
+	for _, s := range subs {
+		if _, err := commands.RecordExternalSubscription(ctx, as(demoCustomerID), s); err != nil {
+			return err
+		}
+	}
+	return nil
+}

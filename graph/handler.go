@@ -1,0 +1,143 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/partnercenter/multichannel/auth"
+	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/graph/generated"
+	"github.com/partnercenter/multichannel/graph/model"
+)
+
+// Options tune the GraphQL server.
+type Options struct {
+	// Development lets introspection run without a token.
+	Development bool
+	// Introspection enables the __schema and __type queries.
+	Introspection bool
+	// ComplexityLimit bounds a document's cost (each field costs 1, lists
+	// multiply by their `first`); 0 means DefaultComplexityLimit.
+	ComplexityLimit int
+	// Verifier checks the token a WebSocket client sends in connection_init.
+	Verifier *auth.Verifier
+}
+
+// DefaultComplexityLimit is generous for real screens (a page of 100
+// customers with their subscriptions) and refuses abusive documents.
+const DefaultComplexityLimit = 5000
+
+// NewServer returns the gqlgen server for the API: POST and GET (for
+// persisted queries), WebSocket (graphql-transport-ws) for the live feed.
+func NewServer(r *Resolver, opts Options) *handler.Server {
+	cfg := generated.Config{Resolvers: r}
+	// A connection costs its page size times what each node asks for, so
+	// that nesting pages cannot multiply unnoticed.
+	cfg.Complexity.Query.Customers = func(child int, _ *model.CustomerFilter, first *int, _ *string) int { return page(first, child) }
+	cfg.Complexity.Query.Subscriptions = func(child int, _ *model.SubscriptionFilter, first *int, _ *string) int { return page(first, child) }
+	cfg.Complexity.Query.Relationships = func(child int, _ *model.RelationshipFilter, first *int, _ *string) int { return page(first, child) }
+	cfg.Complexity.Query.Events = func(child int, _ *model.EventFilter, first *int, _ *string) int { return page(first, child) }
+	// Nested lists have no page: count them as a typical 20.
+	cfg.Complexity.Customer.Subscriptions = func(child int) int { return 1 + 20*child }
+	cfg.Complexity.Customer.Relationships = func(child int) int { return 1 + 20*child }
+	srv := handler.New(generated.NewExecutableSchema(cfg))
+
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			a, err := opts.Verifier.VerifyHeader(initAuthorization(p))
+			if err != nil {
+				// 4403 is the graphql-transport-ws protocol's Forbidden.
+				return transport.WithWebsocketCloseCode(ctx, 4403), nil, fmt.Errorf("forbidden: %w", err)
+			}
+			return auth.WithCaller(ctx, a), nil, nil
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	limit := opts.ComplexityLimit
+	if limit <= 0 {
+		limit = DefaultComplexityLimit
+	}
+	srv.Use(extension.FixedComplexityLimit(limit))
+
+	srv.SetErrorPresenter(presentError)
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		slog.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v), "correlation_id", CorrelationID(ctx).String())
+		return errors.New("panic") // presented as INTERNAL with a generic message
+	})
+	srv.AroundOperations(requireCaller(opts.Development))
+	return srv
+}
+
+// page is the cost of a connection: its page size (20 by default, the
+// contract's default) times the cost of one edge.
+func page(first *int, child int) int {
+	n := 20
+	if first != nil && *first > 0 && *first <= 100 {
+		n = *first
+	}
+	return 1 + n*child
+}
+
+// initAuthorization reads {"Authorization": "Bearer <jwt>"} from a
+// connection_init payload, whatever the key's case.
+func initAuthorization(p transport.InitPayload) string {
+	for k, v := range p {
+		if strings.EqualFold(k, "Authorization") {
+			s, _ := v.(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// requireCaller refuses every operation without a verified caller with
+// UNAUTHENTICATED, except, in development mode, a document that only
+// introspects.
+func requireCaller(development bool) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if _, err := caller(ctx); err != nil {
+			oc := graphql.GetOperationContext(ctx)
+			if !(development && introspectionOnly(oc)) {
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+					Message:    err.Error(),
+					Extensions: map[string]any{"code": string(domain.CodeUnauthenticated)},
+				}}})
+			}
+		}
+		return next(ctx)
+	}
+}
+
+func introspectionOnly(oc *graphql.OperationContext) bool {
+	if oc == nil || oc.Operation == nil {
+		return false
+	}
+	for _, sel := range oc.Operation.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok || !strings.HasPrefix(f.Name, "__") {
+			return false
+		}
+	}
+	return true
+}
