@@ -1,0 +1,464 @@
+package command
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/partnercenter/multichannel/domain"
+)
+
+// EnrollPartner is the input of enrollPartner.
+type EnrollPartner struct {
+	Name  string
+	Cloud domain.Cloud
+}
+
+// OnboardCustomer is the input of onboardCustomer; ID nil makes a new id.
+type OnboardCustomer struct {
+	ID           *string
+	Name, Domain string
+	Cloud        domain.Cloud
+	IsCSPPartner bool
+}
+
+// RecordExternalSubscription is the input of recordExternalSubscription.
+type RecordExternalSubscription struct {
+	CustomerID, Offer string
+	BillingModel      domain.BillingModel
+	Channel           domain.Channel
+	SellerPartnerID   *string
+	TermEndsAt        *time.Time
+	Quantity          int
+	Services          []string
+}
+
+// RequestResellerRelationship is the input of requestResellerRelationship.
+type RequestResellerRelationship struct {
+	CustomerID string
+	Message    *string
+}
+
+// CreateAzureSubscription is the input of createAzureSubscription.
+type CreateAzureSubscription struct {
+	CustomerID, LegacySubscriptionID, Offer string
+	LegacyDetails                           domain.LegacyDetails
+}
+
+// CancelLegacyService is the input of cancelLegacyService; ServiceID nil
+// cancels the whole legacy subscription.
+type CancelLegacyService struct {
+	LegacySubscriptionID string
+	ServiceID            *string
+}
+
+// EnrollPartner registers the caller's tenant as a partner and returns its id.
+func (h *Handlers) EnrollPartner(ctx context.Context, r Request, in EnrollPartner) (uuid.UUID, error) {
+	if err := domain.ValidateEnrollPartner(in.Name, in.Cloud); err != nil {
+		return uuid.Nil, err
+	}
+	if err := domain.AuthorizeEnrollPartner(domain.Caller{Actor: r.Caller}); err != nil {
+		return uuid.Nil, err
+	}
+	id := r.Caller.TenantID
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			p := new(domain.Partner)
+			l, err := h.load(ctx, domain.PartnerStream(id), p)
+			if err != nil {
+				return decision{}, err
+			}
+			events, err := p.Enroll(id, in.Name, in.Cloud)
+			return decision{stream: l, events: events, result: id}, err
+		})
+	})
+}
+
+// OnboardCustomer registers a customer tenant for the calling partner and
+// returns the customer's id.
+func (h *Handlers) OnboardCustomer(ctx context.Context, r Request, in OnboardCustomer) (uuid.UUID, error) {
+	var id uuid.UUID
+	var err error
+	if in.ID != nil {
+		id, err = parseID("id", *in.ID)
+	} else {
+		id, err = newID()
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if err := domain.ValidateOnboardCustomer(in.Name, in.Domain, in.Cloud); err != nil {
+		return uuid.Nil, err
+	}
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			c, p, err := h.caller(ctx, r.Caller)
+			if err != nil {
+				return decision{}, err
+			}
+			if err := domain.AuthorizePartnerAction(c); err != nil {
+				return decision{}, err
+			}
+			cust := new(domain.Customer)
+			l, err := h.load(ctx, domain.CustomerStream(id), cust)
+			if err != nil {
+				return decision{}, err
+			}
+			events, err := cust.Onboard(p, id, in.Name, in.Domain, in.Cloud, in.IsCSPPartner)
+			return decision{stream: l, events: events, result: id}, err
+		})
+	})
+}
+
+// RecordExternalSubscription records a subscription the customer bought
+// elsewhere and returns its id.
+func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in RecordExternalSubscription) (uuid.UUID, error) {
+	customerID, err := parseID("customerId", in.CustomerID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	seller, err := parseOptionalID("sellerPartnerId", in.SellerPartnerID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	purchase := domain.ExternalPurchase{
+		CustomerID: customerID, Offer: in.Offer, BillingModel: in.BillingModel, Channel: in.Channel,
+		SellerPartnerID: seller, TermEndsAt: in.TermEndsAt, Quantity: in.Quantity,
+		Services: make([]domain.Service, len(in.Services)),
+	}
+	for i, name := range in.Services {
+		if purchase.Services[i].ID, err = newID(); err != nil {
+			return uuid.Nil, err
+		}
+		purchase.Services[i].Name = name
+	}
+	if err := purchase.Validate(); err != nil {
+		return uuid.Nil, err
+	}
+	id, err := newID()
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			c, _, err := h.caller(ctx, r.Caller)
+			if err != nil {
+				return decision{}, err
+			}
+			if err := domain.AuthorizeRecordSubscription(c); err != nil {
+				return decision{}, err
+			}
+			cust := new(domain.Customer)
+			if _, err := h.load(ctx, domain.CustomerStream(customerID), cust); err != nil {
+				return decision{}, err
+			}
+			view := domain.ViewNone
+			if c.IsPartner && cust.Exists() {
+				rel, err := h.latestRelationship(ctx, c.TenantID, customerID)
+				if err != nil {
+					return decision{}, err
+				}
+				view = domain.PartnerView(c.TenantID, cust, rel, false)
+				if si, ok := h.idem.(SalesIndex); ok && view == domain.ViewNone && si.SellsAnyTo(c.TenantID, customerID) {
+					view = domain.ViewProfile
+				}
+			}
+			if err := domain.CheckRecordAccess(c, cust, view); err != nil {
+				return decision{}, err
+			}
+			var sp *domain.Partner
+			if seller != nil {
+				sp = new(domain.Partner)
+				if _, err := h.load(ctx, domain.PartnerStream(*seller), sp); err != nil {
+					return decision{}, err
+				}
+			}
+			events, err := new(domain.Subscription).Record(id, purchase, cust, sp)
+			return decision{stream: newStream(domain.SubscriptionStream(id)), events: events, result: id}, err
+		})
+	})
+}
+
+// RequestResellerRelationship asks a customer for a reseller relationship
+// on behalf of the calling partner and returns the relationship's id.
+func (h *Handlers) RequestResellerRelationship(ctx context.Context, r Request, in RequestResellerRelationship) (uuid.UUID, error) {
+	customerID, err := parseID("customerId", in.CustomerID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			c, p, err := h.caller(ctx, r.Caller)
+			if err != nil {
+				return decision{}, err
+			}
+			if err := domain.AuthorizePartnerAction(c); err != nil {
+				return decision{}, err
+			}
+			// Step 4 does not apply: any existing customer may be asked.
+			cust := new(domain.Customer)
+			if _, err := h.load(ctx, domain.CustomerStream(customerID), cust); err != nil {
+				return decision{}, err
+			}
+			enrolled, err := h.exists(ctx, domain.PartnerStream(customerID))
+			if err != nil {
+				return decision{}, err
+			}
+			latest, err := h.latestRelationship(ctx, p.ID, customerID)
+			if err != nil {
+				return decision{}, err
+			}
+			events, err := domain.RequestRelationship(p, cust, enrolled, latest, in.Message, now)
+			if err != nil {
+				return decision{}, err
+			}
+			// The new attempt's stream must not exist: appending it with
+			// NoStream lets one of two concurrent requests win.
+			id := events[0].(domain.RelationshipRequested).RelationshipID
+			return decision{stream: newStream(domain.RelationshipStream(id)), events: events, result: id}, nil
+		})
+	})
+}
+
+// AcceptResellerRelationship is the customer's Global admin accepting a
+// pending request.
+func (h *Handlers) AcceptResellerRelationship(ctx context.Context, r Request, relationshipID string) (uuid.UUID, error) {
+	return h.answer(ctx, r, relationshipID, (*domain.Relationship).Accept)
+}
+
+// DeclineResellerRelationship is the customer's Global admin declining a
+// pending request.
+func (h *Handlers) DeclineResellerRelationship(ctx context.Context, r Request, relationshipID string) (uuid.UUID, error) {
+	return h.answer(ctx, r, relationshipID, (*domain.Relationship).Decline)
+}
+
+func (h *Handlers) answer(ctx context.Context, r Request, relationshipID string, decide func(*domain.Relationship, time.Time) ([]domain.Event, error)) (uuid.UUID, error) {
+	id, err := parseID("relationshipId", relationshipID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			c, _, err := h.caller(ctx, r.Caller)
+			if err != nil {
+				return decision{}, err
+			}
+			if err := domain.AuthorizeAnswerRelationship(c); err != nil {
+				return decision{}, err
+			}
+			rel := new(domain.Relationship)
+			l, err := h.load(ctx, domain.RelationshipStream(id), rel)
+			if err != nil {
+				return decision{}, err
+			}
+			if err := domain.CheckAnswerAccess(c, rel); err != nil {
+				return decision{}, err
+			}
+			events, err := decide(rel, now)
+			return decision{stream: l, events: events, result: id}, err
+		})
+	})
+}
+
+// TerminateResellerRelationship ends an accepted relationship, by the
+// customer's Global admin or the partner.
+func (h *Handlers) TerminateResellerRelationship(ctx context.Context, r Request, relationshipID string) (uuid.UUID, error) {
+	id, err := parseID("relationshipId", relationshipID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			c, _, err := h.caller(ctx, r.Caller)
+			if err != nil {
+				return decision{}, err
+			}
+			if err := domain.AuthorizeTerminateRelationship(c); err != nil {
+				return decision{}, err
+			}
+			rel := new(domain.Relationship)
+			l, err := h.load(ctx, domain.RelationshipStream(id), rel)
+			if err != nil {
+				return decision{}, err
+			}
+			if err := domain.CheckTerminateAccess(c, rel); err != nil {
+				return decision{}, err
+			}
+			events, err := rel.Terminate()
+			return decision{stream: l, events: events, result: id}, err
+		})
+	})
+}
+
+// CancelSubscription cancels a subscription, by the customer's admins or
+// the partner that sells it.
+func (h *Handlers) CancelSubscription(ctx context.Context, r Request, subscriptionID string) (uuid.UUID, error) {
+	id, err := parseID("subscriptionId", subscriptionID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			c, _, err := h.caller(ctx, r.Caller)
+			if err != nil {
+				return decision{}, err
+			}
+			if err := domain.AuthorizeCancelSubscription(c); err != nil {
+				return decision{}, err
+			}
+			sub := new(domain.Subscription)
+			l, err := h.load(ctx, domain.SubscriptionStream(id), sub)
+			if err != nil {
+				return decision{}, err
+			}
+			view := domain.ViewNone
+			if c.IsPartner && sub.Exists() && !sub.SoldBy(c.TenantID) {
+				// Only to tell FORBIDDEN (sees it) from NOT_FOUND.
+				if view, err = h.viewOf(ctx, c.TenantID, sub.CustomerID); err != nil {
+					return decision{}, err
+				}
+			}
+			if err := domain.CheckCancelAccess(c, sub, view); err != nil {
+				return decision{}, err
+			}
+			events, err := sub.Cancel()
+			return decision{stream: l, events: events, result: id}, err
+		})
+	})
+}
+
+// viewOf folds what partner sees of customer.
+func (h *Handlers) viewOf(ctx context.Context, partner, customer uuid.UUID) (domain.CustomerView, error) {
+	cust := new(domain.Customer)
+	if _, err := h.load(ctx, domain.CustomerStream(customer), cust); err != nil {
+		return domain.ViewNone, err
+	}
+	if !cust.Exists() || cust.OnboardedBy == partner {
+		return domain.PartnerView(partner, cust, nil, false), nil
+	}
+	rel, err := h.latestRelationship(ctx, partner, customer)
+	if err != nil {
+		return domain.ViewNone, err
+	}
+	return domain.PartnerView(partner, cust, rel, false), nil
+}
+
+// SwitchSubscription moves a subscription sold by another partner to the
+// calling partner; it keeps its id, history and channel.
+func (h *Handlers) SwitchSubscription(ctx context.Context, r Request, subscriptionID string) (uuid.UUID, error) {
+	id, err := parseID("subscriptionId", subscriptionID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			sub, l, st, err := h.partnerOnSubscription(ctx, r, id)
+			if err != nil {
+				return decision{}, err
+			}
+			events, err := sub.Switch(st, now)
+			return decision{stream: l, events: events, result: id}, err
+		})
+	})
+}
+
+// partnerOnSubscription is steps 3 and 4 of a partner's action on a
+// subscription: the caller is a partner in an acting role that sees it.
+func (h *Handlers) partnerOnSubscription(ctx context.Context, r Request, id uuid.UUID) (*domain.Subscription, loaded, domain.Standing, error) {
+	c, p, err := h.caller(ctx, r.Caller)
+	if err != nil {
+		return nil, loaded{}, domain.Standing{}, err
+	}
+	if err := domain.AuthorizePartnerAction(c); err != nil {
+		return nil, loaded{}, domain.Standing{}, err
+	}
+	sub := new(domain.Subscription)
+	l, err := h.load(ctx, domain.SubscriptionStream(id), sub)
+	if err != nil {
+		return nil, loaded{}, domain.Standing{}, err
+	}
+	st, view, err := h.standing(ctx, p, sub)
+	if err != nil {
+		return nil, loaded{}, domain.Standing{}, err
+	}
+	if err := domain.CheckSubscriptionVisible(c, sub, view); err != nil {
+		return nil, loaded{}, domain.Standing{}, err
+	}
+	return sub, l, st, nil
+}
+
+// CreateAzureSubscription makes the calling partner's Azure subscription
+// that replaces a legacy usage-based one, and returns the new id.
+func (h *Handlers) CreateAzureSubscription(ctx context.Context, r Request, in CreateAzureSubscription) (uuid.UUID, error) {
+	customerID, err := parseID("customerId", in.CustomerID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	legacyID, err := parseID("legacySubscriptionId", in.LegacySubscriptionID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if err := domain.ValidateReplacement(in.Offer, in.LegacyDetails); err != nil {
+		return uuid.Nil, err
+	}
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			legacy, _, st, err := h.partnerOnSubscription(ctx, r, legacyID)
+			if err != nil {
+				return decision{}, err
+			}
+			events, err := legacy.Replace(customerID, in.Offer, in.LegacyDetails, st)
+			if err != nil {
+				return decision{}, err
+			}
+			// One replacement per (legacy, partner): its derived stream is
+			// created with NoStream, so a concurrent twin gets CONFLICT.
+			id := domain.ReplacementID(legacyID, st.Partner.ID)
+			return decision{stream: newStream(domain.SubscriptionStream(id)), events: events, result: id}, nil
+		})
+	})
+}
+
+// CancelLegacyService cancels one service of a legacy subscription the
+// caller replaced, or the whole subscription, and returns the legacy id.
+func (h *Handlers) CancelLegacyService(ctx context.Context, r Request, in CancelLegacyService) (uuid.UUID, error) {
+	legacyID, err := parseID("legacySubscriptionId", in.LegacySubscriptionID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	serviceID, err := parseOptionalID("serviceId", in.ServiceID)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+			legacy, l, st, err := h.partnerOnSubscription(ctx, r, legacyID)
+			if err != nil {
+				return decision{}, err
+			}
+			events, err := legacy.CancelLegacyService(serviceID, st)
+			return decision{stream: l, events: events, result: legacyID}, err
+		})
+	})
+}
+
+// ExpireRelationship records RelationshipExpired with domain.SystemActor for
+// a PENDING request past expiresAt (the sweep calls it); no-op (nil)
+// otherwise, unknown ids included.
+func (h *Handlers) ExpireRelationship(ctx context.Context, relationshipID uuid.UUID) error {
+	correlation, err := newID()
+	if err != nil {
+		return err
+	}
+	r := Request{Caller: domain.SystemActor, CorrelationID: correlation}
+	_, err = h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+		rel := new(domain.Relationship)
+		l, err := h.load(ctx, domain.RelationshipStream(relationshipID), rel)
+		if err != nil {
+			return decision{}, err
+		}
+		return decision{stream: l, events: rel.Expire(now), result: relationshipID}, nil
+	})
+	return err
+}
