@@ -172,6 +172,9 @@ func testRecordExternalSubscription(t *testing.T, ts *testServer) {
 	if s.Status != "ACTIVE" || s.SellerPartnerID == nil || *s.SellerPartnerID != w.b.String() || s.Customer.ID != w.c.String() {
 		t.Fatalf("recorded %+v", s)
 	}
+	// B now sells one of C's subscriptions: it sees C's profile, not C
+	// fully, so recording for C is FORBIDDEN rather than NOT_FOUND.
+	w.bGA.refused("FORBIDDEN", mRecord, with("quantity", 1))
 }
 
 func testRequestRelationship(t *testing.T, ts *testServer) {
