@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,6 +203,34 @@ func testRequestRelationship(t *testing.T, ts *testServer) {
 	w.bGA.refused("CONFLICT", mRequest, in(w.c.String()))
 	// Another partner may ask the same customer at the same time.
 	w.aGA.ok(nil, mRequest, in(w.c.String()))
+
+	// Concurrent requests: by different partners all succeed; by one pair,
+	// exactly one wins and the others get CONFLICT.
+	target := uuid.New()
+	w.onboard(w.aGA, target, "Contended", false)
+	partners := make([]*user, 6)
+	for i := range partners {
+		id := uuid.New()
+		partners[i] = ts.user(id, domain.RoleGlobalAdmin)
+		w.enroll(partners[i], "Concurrent CSP", "PUBLIC")
+	}
+	codes := make([]string, 2*len(partners))
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = partners[i/2].do(mRequest, in(target.String())).code()
+		}()
+	}
+	wg.Wait()
+	for i := 0; i < len(codes); i += 2 {
+		pair := []string{codes[i], codes[i+1]}
+		slices.Sort(pair)
+		if pair[0] != "" || pair[1] != "CONFLICT" {
+			t.Fatalf("partner %d's two concurrent requests: %q, want one success and one CONFLICT", i/2, pair)
+		}
+	}
 }
 
 func testAnswerRelationship(t *testing.T, ts *testServer) {
