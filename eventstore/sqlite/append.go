@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/partnercenter/multichannel/eventstore"
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // appendRequest is one Append waiting for the writer.
@@ -269,6 +271,16 @@ func (w *writer) head(b *batchTx, stream string) (head, error) {
 // o.err and is not an error of the batch.
 func (w *writer) apply(b *batchTx, o *outcome) (int, error) {
 	req := o.req
+	if req.expected.IsNoStream() && len(req.events) > 0 && !w.known(b, req.stream) {
+		// Creating a stream is the commonest append: rather than look for a
+		// head first, insert revision 0 and let UNIQUE(stream, revision)
+		// say whether the stream exists. A failed INSERT rolls back only
+		// itself, not the batch's transaction.
+		n, err := w.write(b, o, 0)
+		if !isUniqueViolation(err) {
+			return n, err
+		}
+	}
 	h, err := w.head(b, req.stream)
 	if err != nil {
 		return 0, err
@@ -320,6 +332,24 @@ func (w *writer) apply(b *batchTx, o *outcome) (int, error) {
 	if h.exists {
 		next = h.revision + 1
 	}
+	return w.write(b, o, next)
+}
+
+// known reports whether the batch or the cache knows stream's head.
+func (w *writer) known(b *batchTx, stream string) bool {
+	if _, ok := b.heads[stream]; ok {
+		return true
+	}
+	_, ok := w.heads[stream]
+	return ok
+}
+
+// write inserts o's events at revisions next, next+1, ... and records the
+// stream's new head in the batch. Only the first insert can conflict (if
+// revision next is free, so are the ones after it); any error fails the
+// batch, except a conflict the NoStream path in apply handles.
+func (w *writer) write(b *batchTx, o *outcome, next uint64) (int, error) {
+	req := o.req
 	if next > math.MaxInt64-uint64(len(req.events)) {
 		return 0, fmt.Errorf("stream %s is full", req.stream)
 	}
@@ -337,6 +367,13 @@ func (w *writer) apply(b *batchTx, o *outcome) (int, error) {
 	b.heads[req.stream] = head{exists: true, revision: last, seq: seq}
 	o.result = eventstore.AppendResult{NextRevision: last, Position: position(seq)}
 	return len(req.events), nil
+}
+
+// isUniqueViolation reports whether err is SQLite refusing a duplicate
+// (stream, revision).
+func isUniqueViolation(err error) bool {
+	var serr *msqlite.Error
+	return errors.As(err, &serr) && serr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 // retryStart is the first revision an append with expected would have

@@ -186,36 +186,100 @@ func TestIdempotentRetryWithAny(t *testing.T) {
 }
 
 // A batch mixes appends that fail their expected revision with ones that
-// succeed: the failures do not fail the others.
+// succeed: the failures do not fail the others. The streams that exist were
+// written before a reopen, so their heads are not cached and NoStream finds
+// them through the unique index.
 func TestBatchIsolatesWrongRevision(t *testing.T) {
-	s, _ := openTemp(t)
+	path := filepath.Join(t.TempDir(), "events.db")
 	ctx := t.Context()
-	const n = 200
+	const n = 300
+	streams := make([]string, n)
+	for i := range streams {
+		streams[i] = fmt.Sprintf("batch-%s", uuid.NewString())
+	}
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i < n; i += 3 {
+		if _, err := s.Append(ctx, streams[i], eventstore.NoStream(), event("existing")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, err = sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
 	var wg sync.WaitGroup
 	errs := make([]error, n)
-	streams := make([]string, n)
 	for i := range n {
-		streams[i] = fmt.Sprintf("batch-%s", uuid.NewString())
 		wg.Go(func() {
-			exp := eventstore.NoStream()
-			if i%2 == 1 {
-				exp = eventstore.Exact(3) // the stream does not exist: fails
+			switch i % 3 {
+			case 0: // creates a stream
+				_, errs[i] = s.Append(ctx, streams[i], eventstore.NoStream(), event("new"), event("new"))
+			case 1: // the stream does not exist
+				_, errs[i] = s.Append(ctx, streams[i], eventstore.Exact(3), event("x"))
+			case 2: // the stream exists
+				_, errs[i] = s.Append(ctx, streams[i], eventstore.NoStream(), event("x"))
 			}
-			_, errs[i] = s.Append(ctx, streams[i], exp, event("x"))
 		})
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if i%2 == 0 && err != nil {
+		if i%3 == 0 && err != nil {
 			t.Fatalf("append %d: %v", i, err)
 		}
-		if i%2 == 1 && !errors.Is(err, eventstore.ErrWrongExpectedRevision) {
+		if i%3 != 0 && !errors.Is(err, eventstore.ErrWrongExpectedRevision) {
 			t.Fatalf("append %d: %v, want ErrWrongExpectedRevision", i, err)
+		}
+		var werr *eventstore.WrongExpectedRevisionError
+		if i%3 == 2 && (!errors.As(err, &werr) || !werr.ActualExists || werr.Actual != 0) {
+			t.Fatalf("append %d to an existing stream: %v, want actual revision 0", i, err)
 		}
 	}
 	all, err := s.ReadAll(ctx, eventstore.Start, 1000)
-	if err != nil || len(all) != n/2 {
-		t.Fatalf("log has %d events (%v), want %d", len(all), err, n/2)
+	if err != nil || len(all) != n/3+2*n/3 {
+		t.Fatalf("log has %d events (%v), want %d", len(all), err, n/3+2*n/3)
+	}
+}
+
+// A retry after a restart (no cached heads) is still recognised.
+func TestRetryAfterReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	ctx := t.Context()
+	stream := "retry-" + uuid.NewString()
+	evs := []eventstore.EventData{event("a"), event("b")}
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Append(ctx, stream, eventstore.NoStream(), evs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := event("c")
+	res2, err := s.Append(ctx, stream, eventstore.Exact(1), more)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if again, err := s.Append(ctx, stream, eventstore.NoStream(), evs...); err != nil || again != res {
+		t.Fatalf("NoStream retry after reopen = %+v, %v; want %+v", again, err, res)
+	}
+	if again, err := s.Append(ctx, stream, eventstore.Exact(1), more); err != nil || again != res2 {
+		t.Fatalf("Exact retry after reopen = %+v, %v; want %+v", again, err, res2)
+	}
+	got, err := s.ReadStream(ctx, stream, eventstore.Forwards, 0, 10)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("stream after retries: %d events, %v; want 3", len(got), err)
 	}
 }
 
