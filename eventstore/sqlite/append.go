@@ -218,6 +218,10 @@ func (w *writer) commit(batch []*appendRequest) {
 		for _, o := range outcomes {
 			o.req.done <- appendResponse{err: err}
 		}
+		// A COMMIT that fails can leave SQLite's transaction open on the
+		// one write connection, and every later batch would then fail to
+		// begin: end it. "No transaction is active" is the usual answer.
+		_, _ = w.db.Exec("ROLLBACK")
 		// Heads read inside the failed transaction were not changed by it,
 		// but forget them all: the cache must never run ahead of the file.
 		clear(w.heads)

@@ -150,6 +150,9 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		q.Add("mode", "ro")
 		q.Add("_pragma", "query_only(1)")
+		// Reading pages through a memory map saves a pread per page: the
+		// log is read whole at every start to rebuild the read models.
+		q.Add("_pragma", "mmap_size(1073741824)")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		// FULL: in WAL mode NORMAL does not sync on commit, so an
