@@ -72,7 +72,10 @@ type EventData struct {
 	Metadata []byte
 }
 
-// RecordedEvent is an event as stored.
+// RecordedEvent is an event as stored. Its byte slices belong to the
+// receiver: a store never reuses or changes them after handing them over, so
+// an event may be kept, or passed to another goroutine, after the call or
+// callback that delivered it returns.
 type RecordedEvent struct {
 	ID       uuid.UUID
 	Stream   string

@@ -214,10 +214,47 @@ func (m *Model) wake(pos eventstore.Position) {
 	m.waiters = kept
 }
 
+// runBuffer is how many events the reader may run ahead of the fold.
+const runBuffer = 4096
+
 // Run keeps m current: it subscribes to the global log after m's checkpoint
 // and applies every event, until ctx ends or an event cannot be applied.
+//
+// Reading the log and folding it run on two goroutines joined by a buffered
+// channel, so that a rebuild at start-up costs max(read, fold) rather than
+// their sum. The store hands each event over with buffers of its own (the
+// interface never reuses them), so an event may outlive its callback.
 func Run(ctx context.Context, store eventstore.Store, m *Model) error {
-	if err := store.SubscribeAll(ctx, m.Position(), m.Apply); err != nil {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	events := make(chan eventstore.RecordedEvent, runBuffer)
+	folded := make(chan error, 1)
+	go func() {
+		for e := range events {
+			if err := m.Apply(e); err != nil {
+				cancel(err)
+				for range events {
+					// Let the reader finish; it stops at the cancelled context.
+				}
+				folded <- err
+				return
+			}
+		}
+		folded <- nil
+	}()
+	err := store.SubscribeAll(ctx, m.Position(), func(e eventstore.RecordedEvent) error {
+		select {
+		case events <- e:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(events)
+	if ferr := <-folded; ferr != nil {
+		return fmt.Errorf("projections: %w", ferr)
+	}
+	if err != nil {
 		return fmt.Errorf("projections: %w", err)
 	}
 	return nil
