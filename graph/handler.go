@@ -31,6 +31,19 @@ type Options struct {
 	// ComplexityLimit bounds a document's cost (each field costs 1, lists
 	// multiply by their `first`); 0 means DefaultComplexityLimit.
 	ComplexityLimit int
+	// MaxDepth bounds how deeply a document's selection sets nest; 0 means
+	// DefaultMaxDepth.
+	MaxDepth int
+	// MaxAliases bounds the aliased fields of a document; 0 means
+	// DefaultMaxAliases.
+	MaxAliases int
+	// NoLimits turns the depth, alias and complexity limits off (the
+	// server's -limits=false, to measure what they cost).
+	NoLimits bool
+	// Extensions are installed first, so that they see every operation and
+	// every refusal, the limits' and authentication's included (metrics and
+	// request logs).
+	Extensions []graphql.HandlerExtension
 	// Verifier checks the token a WebSocket client sends in connection_init.
 	Verifier *auth.Verifier
 }
@@ -70,15 +83,21 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	srv.AddTransport(transport.POST{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	for _, ext := range opts.Extensions {
+		srv.Use(ext)
+	}
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	limit := opts.ComplexityLimit
-	if limit <= 0 {
-		limit = DefaultComplexityLimit
+	if !opts.NoLimits {
+		// The shape limits first: they are cheap, and they spare the
+		// complexity calculation pathological documents.
+		srv.Use(DocumentLimit{MaxDepth: orDefault(opts.MaxDepth, DefaultMaxDepth), MaxAliases: orDefault(opts.MaxAliases, DefaultMaxAliases)})
+		srv.Use(extension.FixedComplexityLimit(orDefault(opts.ComplexityLimit, DefaultComplexityLimit)))
 	}
-	srv.Use(extension.FixedComplexityLimit(limit))
 
 	srv.SetErrorPresenter(presentError)
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
@@ -87,6 +106,13 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	})
 	srv.AroundOperations(requireCaller(opts.Development))
 	return srv
+}
+
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }
 
 // page is the cost of a connection: its page size (20 by default, the

@@ -1,0 +1,185 @@
+package graph
+
+import (
+	"context"
+	"math"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// Limits on the shape of a document (OWASP GraphQL cheat sheet). They are
+// checked after validation and before anything runs, with the complexity
+// budget, and refused with COMPLEXITY_LIMIT_EXCEEDED: the contract's code
+// for "this document asks too much", so clients need no new enum value.
+const (
+	// DefaultMaxDepth is how deeply selection sets may nest: `{ a { b } }`
+	// is 2. The contract fixes 15.
+	DefaultMaxDepth = 15
+	// DefaultMaxAliases bounds the aliased fields of a document: aliases
+	// are how one request runs the same field many times (batching attacks
+	// on mutations), which the complexity budget alone does not see for
+	// cheap fields.
+	DefaultMaxAliases = 30
+)
+
+// DocumentLimit is the gqlgen extension that refuses a document nested
+// deeper than MaxDepth or with more than MaxAliases aliases. Introspection
+// fields (__schema, __type) do not count towards depth, so that GraphiQL's
+// introspection query passes; fragments are followed (each spread counts
+// what its fragment holds), and a fragment cycle, which validation already
+// refuses, cannot loop.
+type DocumentLimit struct {
+	MaxDepth   int
+	MaxAliases int
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = DocumentLimit{}
+
+// ExtensionName names the extension for gqlgen.
+func (DocumentLimit) ExtensionName() string { return "DocumentLimit" }
+
+// Validate accepts any schema.
+func (DocumentLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext measures the operation and refuses it when it is
+// over a limit.
+func (l DocumentLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc == nil || oc.Operation == nil {
+		return nil
+	}
+	depth, aliases := MeasureDocument(oc.Doc, oc.Operation)
+	if l.MaxDepth > 0 && depth > l.MaxDepth {
+		err := gqlerror.Errorf("operation is nested %d levels deep, over the limit of %d", depth, l.MaxDepth)
+		errcode.Set(err, CodeComplexityLimitExceeded)
+		return err
+	}
+	if l.MaxAliases > 0 && aliases > l.MaxAliases {
+		err := gqlerror.Errorf("operation has %d aliases, over the limit of %d", aliases, l.MaxAliases)
+		errcode.Set(err, CodeComplexityLimitExceeded)
+		return err
+	}
+	return nil
+}
+
+// MeasureDocument returns how deeply op's selection sets nest (introspection
+// excluded) and how many aliased fields it runs, fragments expanded. Each
+// fragment is measured once and its figures reused at every spread, so the
+// cost is linear in the document's size even when fragments multiply, and
+// counts saturate instead of overflowing.
+func MeasureDocument(doc *ast.QueryDocument, op *ast.OperationDefinition) (depth, aliases int) {
+	m := measurer{doc: doc, frags: map[string]*fragMeasure{}}
+	return m.selections(op.SelectionSet)
+}
+
+type fragMeasure struct{ depth, aliases int }
+
+type measurer struct {
+	doc   *ast.QueryDocument
+	frags map[string]*fragMeasure
+}
+
+func (m *measurer) selections(set ast.SelectionSet) (depth, aliases int) {
+	for _, sel := range set {
+		var d, a int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				continue
+			}
+			d, a = m.selections(s.SelectionSet)
+			d++
+			if s.Alias != "" && s.Alias != s.Name {
+				a = saturatingAdd(a, 1)
+			}
+		case *ast.InlineFragment:
+			d, a = m.selections(s.SelectionSet)
+		case *ast.FragmentSpread:
+			d, a = m.fragment(s)
+		}
+		depth = max(depth, d)
+		aliases = saturatingAdd(aliases, a)
+	}
+	return depth, aliases
+}
+
+func (m *measurer) fragment(s *ast.FragmentSpread) (depth, aliases int) {
+	if f, ok := m.frags[s.Name]; ok {
+		// Measured, or being measured: a cycle (validation refuses them),
+		// which then counts nothing more.
+		return f.depth, f.aliases
+	}
+	f := &fragMeasure{}
+	m.frags[s.Name] = f
+	def := s.Definition
+	if def == nil && m.doc != nil {
+		def = m.doc.Fragments.ForName(s.Name)
+	}
+	if def != nil {
+		f.depth, f.aliases = m.selections(def.SelectionSet)
+	}
+	return f.depth, f.aliases
+}
+
+func saturatingAdd(a, b int) int {
+	if a > math.MaxInt32-b {
+		return math.MaxInt32
+	}
+	return a + b
+}
+
+// noIntrospection refuses, before anything runs, a document that asks for
+// __schema or __type when introspection is off. gqlgen would otherwise
+// answer from inside the resolvers with an untyped error, which the error
+// presenter can only call INTERNAL; a client asking for what is switched
+// off made a mistake, so it gets GRAPHQL_VALIDATION_FAILED, like any field
+// the schema does not offer.
+type noIntrospection struct{}
+
+func (noIntrospection) ExtensionName() string                   { return "NoIntrospection" }
+func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (noIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc == nil || oc.Operation == nil || !introspects(oc.Doc, oc.Operation.SelectionSet, map[string]bool{}) {
+		return nil
+	}
+	err := gqlerror.Errorf("introspection is disabled on this server")
+	errcode.Set(err, errcode.ValidationFailed)
+	return err
+}
+
+// introspects reports whether set selects __schema or __type at its level
+// (inline fragments and fragment spreads expanded): the only place the
+// schema allows them is the query root.
+func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(doc, s.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			def := s.Definition
+			if def == nil && doc != nil {
+				def = doc.Fragments.ForName(s.Name)
+			}
+			if def != nil && introspects(doc, def.SelectionSet, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
