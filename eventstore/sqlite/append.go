@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/partnercenter/multichannel/eventstore"
@@ -180,6 +181,8 @@ func (w *writer) commit(batch []*appendRequest) {
 	if len(outcomes) == 0 {
 		return
 	}
+	start := time.Now()
+	events := 0
 	// batchHeads holds the heads this batch moved; they reach w.heads only
 	// after the commit succeeds, so a failed commit leaves the cache true.
 	batchHeads := make(map[string]head, len(outcomes))
@@ -204,6 +207,7 @@ func (w *writer) commit(batch []*appendRequest) {
 				return err
 			}
 			wrote = wrote || n > 0
+			events += n
 		}
 		if !wrote {
 			return nil // nothing to make durable; the deferred rollback ends the read
@@ -213,6 +217,7 @@ func (w *writer) commit(batch []*appendRequest) {
 		}
 		return nil
 	}()
+	w.observe(outcomes, events, start, err)
 	if err != nil {
 		err = fmt.Errorf("sqlite: append batch of %d: %w", len(outcomes), err)
 		for _, o := range outcomes {

@@ -100,6 +100,7 @@ type options struct {
 	maxBatch     int
 	readConns    int
 	pollInterval time.Duration
+	observer     Observer // nil: none
 }
 
 // Option configures Open and OpenReadOnly.
