@@ -67,15 +67,21 @@ type Handlers struct {
 	wait  Waiter
 	idem  IdempotencyIndex
 	keys  keyLocks
+	// timeout bounds one mutation (0: only the caller's context does).
+	timeout time.Duration
 }
 
 // New returns the handlers. wait and idem may be nil (no read-your-writes
 // wait; idempotency keys recorded but not looked up).
-func New(store eventstore.Store, clock func() time.Time, wait Waiter, idem IdempotencyIndex) *Handlers {
+func New(store eventstore.Store, clock func() time.Time, wait Waiter, idem IdempotencyIndex, opts ...Option) *Handlers {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Handlers{store: store, clock: clock, wait: wait, idem: idem, keys: keyLocks{m: map[string]*keyLock{}}}
+	h := &Handlers{store: store, clock: clock, wait: wait, idem: idem, keys: keyLocks{m: map[string]*keyLock{}}}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // pageSize is how many events a stream read asks for at once.
@@ -169,6 +175,12 @@ type decideFunc func(ctx context.Context, now time.Time) (decision, error)
 // decision sees the concurrent writer's events (often refusing, e.g. with
 // CONFLICT for a duplicate). A second conflict is CONFLICT.
 func (h *Handlers) execute(ctx context.Context, r Request, decide decideFunc) (uuid.UUID, error) {
+	if h.timeout > 0 {
+		// A store that hangs must not hang the request with it.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+	}
 	for attempt := 0; ; attempt++ {
 		now := domain.Now(h.clock())
 		d, err := decide(ctx, now)
@@ -232,7 +244,7 @@ func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decis
 		}
 		out[i] = eventstore.EventData{ID: id, Type: e.EventType(), Data: data, Metadata: sealed}
 	}
-	res, err := h.store.Append(ctx, d.stream.name, d.stream.expected(), out...)
+	res, err := h.appendRetrying(ctx, d.stream.name, d.stream.expected(), out)
 	if err != nil {
 		return res, fmt.Errorf("command: append to %s: %w", d.stream.name, err)
 	}
