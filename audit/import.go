@@ -1,0 +1,117 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/partnercenter/multichannel/eventstore"
+)
+
+// ErrBadExport is wrapped by Import for input that is not a whole export of
+// a log (a malformed line, a stream that does not start at revision 0, a
+// gap, events out of log order, or an export that ended with an error).
+var ErrBadExport = errors.New("audit: not an importable export")
+
+// maxImportBatch bounds how many consecutive events of one stream Import
+// appends at once.
+const maxImportBatch = 256
+
+// Import appends an export (Export's NDJSON) into an empty store, in the
+// export's order, keeping every stream name, revision, event id, type, and
+// the data and metadata bytes exactly, so that every hash chain and the log
+// digest verify on the new store as on the old one. Each append names the
+// exact expected revision (NoStream for a stream's first event), so an
+// import can never interleave with another writer unnoticed. Consecutive
+// events of one stream go in one append; otherwise events are appended one
+// at a time, in order, which keeps the log order but is bound by the
+// store's commit latency (see docs/audit.md). Positions are the new
+// store's own. It returns how many events it appended.
+func Import(ctx context.Context, r io.Reader, store eventstore.Store) (int, error) {
+	if evs, err := store.ReadAll(ctx, eventstore.Start, 1); err != nil {
+		return 0, fmt.Errorf("audit: import: %w", err)
+	} else if len(evs) > 0 {
+		return 0, fmt.Errorf("audit: import: %w", ErrNotEmpty)
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	next := make(map[string]uint64)
+	var (
+		n       int
+		lineNo  int
+		lastPos *eventstore.Position
+		batch   []eventstore.EventData
+		bStream string
+		bFirst  uint64
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		expected := eventstore.NoStream()
+		if bFirst > 0 {
+			expected = eventstore.Exact(bFirst - 1)
+		}
+		if _, err := store.Append(ctx, bStream, expected, batch...); err != nil {
+			return fmt.Errorf("append %d events to %s at revision %d: %w", len(batch), bStream, bFirst, err)
+		}
+		n += len(batch)
+		batch = nil
+		return nil
+	}
+	for {
+		line, readErr := br.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			lineNo++
+			var rec Record
+			if err := json.Unmarshal(line, &rec); err != nil {
+				return n, fmt.Errorf("audit: import: line %d: %w: %w", lineNo, ErrBadExport, err)
+			}
+			if rec.Error != "" {
+				return n, fmt.Errorf("audit: import: line %d: %w: the export failed: %s", lineNo, ErrBadExport, rec.Error)
+			}
+			if rec.Stream == "" || rec.Type == "" {
+				return n, fmt.Errorf("audit: import: line %d: %w: no stream or type", lineNo, ErrBadExport)
+			}
+			// Log order: positions (those of the exporting store) increase.
+			if pos, err := eventstore.ParsePosition(rec.Position); err == nil {
+				if lastPos != nil && !lastPos.Less(pos) {
+					return n, fmt.Errorf("audit: import: line %d: %w: position %s after %s", lineNo, ErrBadExport, pos, lastPos)
+				}
+				lastPos = &pos
+			}
+			if want := next[rec.Stream]; rec.Revision != want {
+				return n, fmt.Errorf("audit: import: line %d: %w: %s revision %d, expected %d (an export of a whole log or of whole streams is needed)",
+					lineNo, ErrBadExport, rec.Stream, rec.Revision, want)
+			}
+			data, md := []byte(rec.Data), []byte(rec.Metadata)
+			if rec.DataBase64 != nil {
+				data = rec.DataBase64
+			}
+			if rec.MetadataBase64 != nil {
+				md = rec.MetadataBase64
+			}
+			if rec.Stream != bStream || len(batch) >= maxImportBatch {
+				if err := flush(); err != nil {
+					return n, fmt.Errorf("audit: import: line %d: %w", lineNo, err)
+				}
+				bStream, bFirst = rec.Stream, rec.Revision
+			}
+			batch = append(batch, eventstore.EventData{ID: rec.ID, Type: rec.Type, Data: data, Metadata: md})
+			next[rec.Stream] = rec.Revision + 1
+		}
+		if readErr == io.EOF {
+			break
+		}
+		if readErr != nil {
+			return n, fmt.Errorf("audit: import: read line %d: %w", lineNo+1, readErr)
+		}
+	}
+	if err := flush(); err != nil {
+		return n, fmt.Errorf("audit: import: %w", err)
+	}
+	return n, nil
+}
