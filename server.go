@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,8 +51,15 @@ type config struct {
 	CatchUpTimeout time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
+	// MutationTimeout bounds one mutation, so that a stalled store fails
+	// the request (UNAVAILABLE) instead of holding it; 0: no bound.
+	MutationTimeout time.Duration
 	// Now is the server's clock (tests move it); time.Now when nil.
 	Now func() time.Time
+
+	// wrapStore, set only by tests, wraps the opened store (to inject
+	// faults).
+	wrapStore func(eventstore.Store) eventstore.Store
 }
 
 func (c config) development() bool { return c.Env != "production" }
@@ -76,6 +85,7 @@ func parseConfig(args []string) (config, error) {
 	fs.DurationVar(&c.ExpirySweep, "expiry-sweep", 30*time.Second, "how often expired relationship requests are recorded")
 	fs.DurationVar(&c.CatchUpTimeout, "catch-up-timeout", 5*time.Second, "how long a mutation waits for its events to be visible")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take at shutdown")
+	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -147,15 +157,19 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 		return err
 	}
 	defer store.Close()
+	if cfg.wrapStore != nil {
+		store = cfg.wrapStore(store)
+	}
 
 	model := projections.New(cfg.Now)
 	started := time.Now()
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
+	proj := &projector{store: store, model: model}
 	runDone := make(chan error, 1)
-	go func() { runDone <- projections.Run(runCtx, store, model) }()
+	go func() { runDone <- proj.run(runCtx) }()
 
-	commands := command.New(store, cfg.Now, catchUp{model, cfg.CatchUpTimeout}, model)
+	commands := command.New(store, cfg.Now, catchUp{model, cfg.CatchUpTimeout}, model, command.WithTimeout(cfg.MutationTimeout))
 
 	secret, err := jwtSecret(cfg)
 	if err != nil {
@@ -183,15 +197,7 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	}
 	root := httpapi.New(api, verifier, httpapi.Config{
 		Playground: pg,
-		Ready: func() error {
-			select {
-			case err := <-runDone:
-				runDone <- err
-				return fmt.Errorf("projections stopped: %w", err)
-			default:
-				return nil
-			}
-		},
+		Ready:      proj.ready,
 	})
 
 	go sweepExpiries(runCtx, cfg.ExpirySweep, cfg.Now, model, commands)
@@ -200,7 +206,9 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second}
+	live := newLiveConns()
+	srv := &http.Server{Handler: live.wrap(root), ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(live.closeAll)
 	slog.Info("serving", "addr", ln.Addr().String(), "store", storeName, "env", cfg.Env,
 		"playground", cfg.Playground, "startup", time.Since(started).Round(time.Millisecond).String())
 	if ready != nil {
@@ -209,26 +217,190 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
+	var failed error
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
 	case err := <-runDone:
-		return fmt.Errorf("projections: %w", err)
+		// The read models cannot go on (see projector.run): stop serving
+		// them, gracefully, and exit with the error.
+		failed = fmt.Errorf("projections: %w", err)
+		runDone <- nil
+		slog.Error("read models stopped; shutting down", "err", err)
 	case <-ctx.Done():
 	}
+	// Graceful shutdown: stop accepting; close the live feed's WebSockets
+	// with a close frame (Shutdown does not track hijacked connections, so
+	// live.closeAll ends them); let in-flight requests finish, mutations
+	// included (the projections keep running, so they see their writes);
+	// then stop the projections and close the store, which makes every
+	// acknowledged append durable.
 	slog.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		slog.Warn("in-flight requests did not finish in time", "err", err)
 	}
+	if err := live.wait(shutdownCtx); err != nil {
+		slog.Warn("live-feed connections did not close in time", "err", err)
+	}
 	cancelRun()
 	<-runDone
 	if err := store.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
+		return errors.Join(failed, fmt.Errorf("close store: %w", err))
+	}
+	if failed != nil {
+		return failed
 	}
 	slog.Info("stopped cleanly")
 	return nil
+}
+
+// projector keeps the read models current. projections.Run ends when the
+// store fails; the projector then runs it again from the model's
+// checkpoint (an event is applied once, so nothing is doubled or skipped),
+// with backoff, for as long as the failure is transient: the store being
+// unreachable (eventstore.ErrUnavailable), which is what a network store
+// reports for a dropped connection or a node away. Meanwhile the API keeps
+// answering reads from the models as they are, mutations fail or time out
+// (they cannot be confirmed), and /readyz reports the failure.
+//
+// Any other error stops it, and with it the server: an event the model
+// cannot apply (projections.ErrOutOfOrder, an unknown event type, a
+// payload that does not decode) fails the same way on every try, so a
+// retry would only hide a bug or a damaged log behind stale reads; a
+// closed store will not come back. The process exits non-zero, after a
+// graceful shutdown, for its supervisor to see.
+type projector struct {
+	store eventstore.Store
+	model *projections.Model
+
+	mu      sync.Mutex
+	failing error // the last transient failure, nil once running again
+	stopped error // the error that stopped it
+}
+
+// Backoff between runs of the projections after a transient failure.
+const (
+	projectionBackoff    = 50 * time.Millisecond
+	projectionBackoffMax = 5 * time.Second
+)
+
+// run runs the projections until ctx ends (nil) or a failure that is not
+// transient (returned).
+func (p *projector) run(ctx context.Context) error {
+	wait := projectionBackoff
+	for {
+		from := p.model.Position()
+		err := projections.Run(ctx, p.store, p.model)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("subscription ended without an error")
+		}
+		if !errors.Is(err, eventstore.ErrUnavailable) {
+			p.set(nil, err)
+			return err
+		}
+		if p.model.Position() != from {
+			wait = projectionBackoff // it made progress: a new outage
+		}
+		p.set(err, nil)
+		slog.Warn("read models: store unavailable; resubscribing from the checkpoint",
+			"checkpoint", p.model.Position().String(), "retry_in", wait.String(), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, projectionBackoffMax)
+		// Cleared optimistically: the next failure sets it again.
+		p.set(nil, nil)
+	}
+}
+
+func (p *projector) set(failing, stopped error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failing, p.stopped = failing, stopped
+}
+
+// ready answers /readyz: not ready while the projections are stopped or
+// retrying.
+func (p *projector) ready() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.stopped != nil:
+		return fmt.Errorf("projections stopped: %w", p.stopped)
+	case p.failing != nil:
+		return fmt.Errorf("projections retrying: %w", p.failing)
+	}
+	return nil
+}
+
+// liveConns tracks the live feed's WebSocket connections. http.Server's
+// Shutdown neither closes nor waits for hijacked connections, so each
+// WebSocket request gets a context that closeAll cancels; gqlgen's
+// transport then sends a close frame (1000) and ends the subscriptions.
+type liveConns struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool // no connection is added once wait has begun
+}
+
+func newLiveConns() *liveConns {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &liveConns{ctx: ctx, cancel: cancel}
+}
+
+func (l *liveConns) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		l.wg.Add(1)
+		l.mu.Unlock()
+		defer l.wg.Done()
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(l.ctx, cancel)
+		defer stop()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// closeAll ends every live-feed connection (registered with
+// RegisterOnShutdown).
+func (l *liveConns) closeAll() { l.cancel() }
+
+// wait waits for the live-feed handlers to return, or ctx to end.
+func (l *liveConns) wait(ctx context.Context) error {
+	l.closeAll() // also when the server stops for another reason
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	done := make(chan struct{})
+	go func() { l.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // catchUp is the read-your-writes waiter with a deadline: a mutation's
