@@ -1,0 +1,175 @@
+package observability
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/eventstore"
+)
+
+// Lag is how far the read models are behind the log.
+type Lag struct {
+	// Events not yet applied, counted up to the probe's limit; AtLeast is
+	// true when there are more (Events is then the limit).
+	Events  int
+	AtLeast bool
+	// Age of the oldest event not yet applied (0 when caught up): how
+	// stale a read may be. Its recordedAt is the API's clock, which is
+	// the clock the probe reads too.
+	Age time.Duration
+}
+
+// LagProbe measures the read models' lag with one bounded read of the log
+// after their checkpoint: nothing to read means caught up, which is the
+// usual answer and costs one indexed lookup. It is the readiness check and
+// feeds the lag gauges.
+type LagProbe struct {
+	// Store is the event store; Position returns the read models'
+	// checkpoint (projections.Model.Position).
+	Store    eventstore.Store
+	Position func() eventstore.Position
+	// Now is the API's clock (time.Now when nil).
+	Now func() time.Time
+	// MaxEvents and MaxAge are the readiness thresholds: more events than
+	// MaxEvents not yet applied, or an oldest one older than MaxAge, is
+	// not ready. Zero means DefaultMaxLagEvents, DefaultMaxLagAge.
+	MaxEvents int
+	MaxAge    time.Duration
+	// Stopped, when set, returns why the read models stopped following the
+	// log, or nil while they run.
+	Stopped func() error
+
+	mu       sync.Mutex
+	caughtUp bool                 // the models have reached the head once
+	head     *eventstore.Position // the head as a probe saw it, before caughtUp
+}
+
+// Readiness defaults: a second or so of traffic at the store's group-commit
+// rates, and a staleness no user notices.
+const (
+	DefaultMaxLagEvents = 1000
+	DefaultMaxLagAge    = 5 * time.Second
+)
+
+func (p *LagProbe) limits() (int, time.Duration) {
+	n, age := p.MaxEvents, p.MaxAge
+	if n <= 0 {
+		n = DefaultMaxLagEvents
+	}
+	if age <= 0 {
+		age = DefaultMaxLagAge
+	}
+	return n, age
+}
+
+// Measure reads at most MaxEvents+1 events after the checkpoint and returns
+// the lag. An error means the store did not answer.
+func (p *LagProbe) Measure(ctx context.Context) (Lag, error) {
+	limit, _ := p.limits()
+	pos := p.Position()
+	evs, err := p.Store.ReadAll(ctx, pos, limit+1)
+	if err != nil {
+		return Lag{}, fmt.Errorf("read the log after %s: %w", pos, err)
+	}
+	p.mu.Lock()
+	switch {
+	case len(evs) == 0:
+		p.caughtUp = true
+	case p.head != nil && !pos.Less(*p.head):
+		// The models passed the head an earlier probe saw: the rebuild is
+		// over even if traffic keeps the lag above zero.
+		p.caughtUp = true
+	case !p.caughtUp && len(evs) <= limit:
+		h := evs[len(evs)-1].Position
+		p.head = &h
+	}
+	p.mu.Unlock()
+	lag := Lag{Events: min(len(evs), limit), AtLeast: len(evs) > limit}
+	if len(evs) > 0 {
+		now := time.Now
+		if p.Now != nil {
+			now = p.Now
+		}
+		if md, err := domain.DecodeMetadata(evs[0].Metadata); err == nil && !md.RecordedAt.IsZero() {
+			lag.Age = max(now().Sub(md.RecordedAt), 0)
+		}
+	}
+	return lag, nil
+}
+
+// Ready is the readiness check (/readyz): nil when the read models follow
+// the log, the store answers, the models have caught up once since the
+// start (a rebuild is not ready), and their lag is within the thresholds.
+func (p *LagProbe) Ready(ctx context.Context) error {
+	if p.Stopped != nil {
+		if err := p.Stopped(); err != nil {
+			return fmt.Errorf("read models stopped: %w", err)
+		}
+	}
+	lag, err := p.Measure(ctx)
+	if err != nil {
+		return fmt.Errorf("event store: %w", err)
+	}
+	maxEvents, maxAge := p.limits()
+	p.mu.Lock()
+	caughtUp := p.caughtUp
+	p.mu.Unlock()
+	behind := fmt.Sprintf("%d", lag.Events)
+	if lag.AtLeast {
+		behind = "more than " + behind
+	}
+	switch {
+	case !caughtUp:
+		return fmt.Errorf("rebuilding read models: %s events behind, oldest %s old", behind, lag.Age.Round(time.Millisecond))
+	case lag.AtLeast || lag.Events > maxEvents:
+		return fmt.Errorf("read models %s events behind (limit %d)", behind, maxEvents)
+	case lag.Age > maxAge:
+		return fmt.Errorf("read models %s behind (limit %s)", lag.Age.Round(time.Millisecond), maxAge)
+	}
+	return nil
+}
+
+// lagCollector measures the lag once per scrape for both gauges.
+type lagCollector struct {
+	probe   *LagProbe
+	timeout time.Duration
+	events  *prometheus.Desc
+	age     *prometheus.Desc
+}
+
+// WatchLag registers the projection lag gauges, measured by probe at each
+// scrape (bounded by a 2 s timeout; a failed measure reports nothing).
+func (m *Metrics) WatchLag(probe *LagProbe) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(&lagCollector{
+		probe:   probe,
+		timeout: 2 * time.Second,
+		events: prometheus.NewDesc(namespace+"_projection_lag_events",
+			"Events of the log the read models have not applied yet (counted up to the readiness limit + 1).", nil, nil),
+		age: prometheus.NewDesc(namespace+"_projection_lag_seconds",
+			"Age of the oldest event the read models have not applied yet (0 when caught up).", nil, nil),
+	})
+}
+
+func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.events
+	ch <- c.age
+}
+
+func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	lag, err := c.probe.Measure(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.events, prometheus.GaugeValue, float64(lag.Events))
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, lag.Age.Seconds())
+}
