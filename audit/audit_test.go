@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/partnercenter/multichannel/audit"
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
@@ -230,4 +232,13 @@ func TestDigestStableAfterAppends(t *testing.T) {
 	if _, err := audit.ParseDigest("12:abc"); !errors.Is(err, audit.ErrBadDigest) {
 		t.Fatalf("bad digest: %v", err)
 	}
+}
+
+func mustV7(t *testing.T) uuid.UUID {
+	t.Helper()
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -21,7 +21,8 @@ type GenerateOptions struct {
 	// Partners is how many partners enroll first (default: one per 2,000
 	// events, between 4 and 500).
 	Partners int
-	// Workers is how many appends run at once (default 256). The embedded
+	// Workers is how many appends run at once (default 256, fewer for a
+	// log under 16,384 events). The embedded
 	// store commits every waiting append in one transaction, so many
 	// concurrent writers are what makes generation fast.
 	Workers int
@@ -66,7 +67,10 @@ func Generate(ctx context.Context, store eventstore.Store, n int64, opts Generat
 		opts.Partners = int(min(max(n/2000, 4), 500))
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 256
+		// Scenarios run side by side and the last ones are cut short at n
+		// events: keep them few enough for a small log to hold mostly
+		// whole stories.
+		opts.Workers = int(min(256, max(1, n/64)))
 	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
