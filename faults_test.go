@@ -38,8 +38,8 @@ func (ts *testServer) readyz() int {
 	return resp.StatusCode
 }
 
-// waitUntil retries check until it returns true, for up to 10 s.
-func waitUntil(t *testing.T, what string, check func() bool) {
+// awaitCondition retries check until it returns true, for up to 10 s.
+func awaitCondition(t *testing.T, what string, check func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !check() {
@@ -101,10 +101,10 @@ func TestStoreOutage(t *testing.T) {
 	if got := ts.eventCount(w.auditor); got != before {
 		t.Fatalf("the log shows %d events during the outage, want %d", got, before)
 	}
-	waitUntil(t, "/readyz reports the outage", func() bool { return ts.readyz() == http.StatusServiceUnavailable })
+	awaitCondition(t, "/readyz reports the outage", func() bool { return ts.readyz() == http.StatusServiceUnavailable })
 
 	fs.Heal()
-	waitUntil(t, "/readyz recovers", func() bool { return ts.readyz() == http.StatusOK })
+	awaitCondition(t, "/readyz recovers", func() bool { return ts.readyz() == http.StatusOK })
 	// The server recovered by itself: a mutation is acknowledged and, being
 	// read-your-writes, already visible.
 	id := uuid.New()
@@ -183,7 +183,7 @@ func TestStoreStalls(t *testing.T) {
 		}
 		// It was written, though not confirmed: once the stall ends the
 		// read models show it.
-		waitUntil(t, "the stalled event becomes visible", func() bool {
+		awaitCondition(t, "the stalled event becomes visible", func() bool {
 			return w.aSales.do(`query($id: ID!) { customer(id: $id) { id } }`, map[string]any{"id": id.String()}).code() == ""
 		})
 	})
