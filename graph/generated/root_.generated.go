@@ -47,6 +47,7 @@ type ComplexityRoot struct {
 	Customer struct {
 		Cloud         func(childComplexity int) int
 		Domain        func(childComplexity int) int
+		History       func(childComplexity int, first *int, after *string, newestFirst *bool) int
 		ID            func(childComplexity int) int
 		IsCSPPartner  func(childComplexity int) int
 		Name          func(childComplexity int) int
@@ -70,6 +71,7 @@ type ComplexityRoot struct {
 		CausationID   func(childComplexity int) int
 		CorrelationID func(childComplexity int) int
 		Data          func(childComplexity int) int
+		Hash          func(childComplexity int) int
 		ID            func(childComplexity int) int
 		Position      func(childComplexity int) int
 		RecordedAt    func(childComplexity int) int
@@ -88,6 +90,17 @@ type ComplexityRoot struct {
 	EventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	IntegrityReport struct {
+		Broken          func(childComplexity int) int
+		BrokenCount     func(childComplexity int) int
+		Digest          func(childComplexity int) int
+		EventCount      func(childComplexity int) int
+		ExtendsExpected func(childComplexity int) int
+		IntactCount     func(childComplexity int) int
+		Position        func(childComplexity int) int
+		StreamCount     func(childComplexity int) int
 	}
 
 	LegacyDetails struct {
@@ -129,22 +142,35 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Customer      func(childComplexity int, id string) int
-		CustomerAsOf  func(childComplexity int, id string, at time.Time) int
-		Customers     func(childComplexity int, filter *model.CustomerFilter, first *int, after *string) int
-		Events        func(childComplexity int, filter *model.EventFilter, first *int, after *string) int
-		Partner       func(childComplexity int, id string) int
-		Relationship  func(childComplexity int, id string) int
-		Relationships func(childComplexity int, filter *model.RelationshipFilter, first *int, after *string) int
-		Subscription  func(childComplexity int, id string) int
-		Subscriptions func(childComplexity int, filter *model.SubscriptionFilter, first *int, after *string) int
-		SupportPlan   func(childComplexity int, customerID string) int
-		Viewer        func(childComplexity int) int
+		Causation            func(childComplexity int, correlationID string) int
+		Customer             func(childComplexity int, id string) int
+		CustomerAsOf         func(childComplexity int, id string, at time.Time) int
+		CustomerAsOfPosition func(childComplexity int, id string, position string) int
+		Customers            func(childComplexity int, filter *model.CustomerFilter, first *int, after *string) int
+		Events               func(childComplexity int, filter *model.EventFilter, first *int, after *string) int
+		Partner              func(childComplexity int, id string) int
+		ReadModelDigest      func(childComplexity int) int
+		Relationship         func(childComplexity int, id string) int
+		RelationshipAsOf     func(childComplexity int, id string, at *time.Time, asOfPosition *string) int
+		Relationships        func(childComplexity int, filter *model.RelationshipFilter, first *int, after *string) int
+		Subscription         func(childComplexity int, id string) int
+		SubscriptionAsOf     func(childComplexity int, id string, at *time.Time, asOfPosition *string) int
+		Subscriptions        func(childComplexity int, filter *model.SubscriptionFilter, first *int, after *string) int
+		SupportPlan          func(childComplexity int, customerID string) int
+		VerifyIntegrity      func(childComplexity int, upToCount *int, expectedDigest *string) int
+		Viewer               func(childComplexity int) int
+	}
+
+	ReadModelDigest struct {
+		Digest     func(childComplexity int) int
+		EventCount func(childComplexity int) int
+		Position   func(childComplexity int) int
 	}
 
 	Relationship struct {
 		Customer     func(childComplexity int) int
 		ExpiresAt    func(childComplexity int) int
+		History      func(childComplexity int, first *int, after *string, newestFirst *bool) int
 		ID           func(childComplexity int) int
 		Message      func(childComplexity int) int
 		Partner      func(childComplexity int) int
@@ -171,12 +197,21 @@ type ComplexityRoot struct {
 		Status func(childComplexity int) int
 	}
 
+	StreamIntegrity struct {
+		EventCount          func(childComplexity int) int
+		FirstBrokenRevision func(childComplexity int) int
+		Intact              func(childComplexity int) int
+		Reason              func(childComplexity int) int
+		Stream              func(childComplexity int) int
+	}
+
 	Subscription struct {
 		BillingModel    func(childComplexity int) int
 		CancelledAt     func(childComplexity int) int
 		Channel         func(childComplexity int) int
 		CreatedAt       func(childComplexity int) int
 		Customer        func(childComplexity int) int
+		History         func(childComplexity int, first *int, after *string, newestFirst *bool) int
 		ID              func(childComplexity int) int
 		LegacyDetails   func(childComplexity int) int
 		Offer           func(childComplexity int) int
@@ -268,6 +303,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Domain(childComplexity), true
+	case "Customer.history":
+		if e.ComplexityRoot.Customer.History == nil {
+			break
+		}
+
+		args, err := ec.field_Customer_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Customer.History(childComplexity, args["first"].(*int), args["after"].(*string), args["newestFirst"].(*bool)), true
 	case "Customer.id":
 		if e.ComplexityRoot.Customer.ID == nil {
 			break
@@ -355,6 +401,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Data(childComplexity), true
+	case "Event.hash":
+		if e.ComplexityRoot.Event.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Hash(childComplexity), true
 	case "Event.id":
 		if e.ComplexityRoot.Event.ID == nil {
 			break
@@ -429,6 +481,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
+
+	case "IntegrityReport.broken":
+		if e.ComplexityRoot.IntegrityReport.Broken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.Broken(childComplexity), true
+	case "IntegrityReport.brokenCount":
+		if e.ComplexityRoot.IntegrityReport.BrokenCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.BrokenCount(childComplexity), true
+	case "IntegrityReport.digest":
+		if e.ComplexityRoot.IntegrityReport.Digest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.Digest(childComplexity), true
+	case "IntegrityReport.eventCount":
+		if e.ComplexityRoot.IntegrityReport.EventCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.EventCount(childComplexity), true
+	case "IntegrityReport.extendsExpected":
+		if e.ComplexityRoot.IntegrityReport.ExtendsExpected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.ExtendsExpected(childComplexity), true
+	case "IntegrityReport.intactCount":
+		if e.ComplexityRoot.IntegrityReport.IntactCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.IntactCount(childComplexity), true
+	case "IntegrityReport.position":
+		if e.ComplexityRoot.IntegrityReport.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.Position(childComplexity), true
+	case "IntegrityReport.streamCount":
+		if e.ComplexityRoot.IntegrityReport.StreamCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.StreamCount(childComplexity), true
 
 	case "LegacyDetails.agreementNumber":
 		if e.ComplexityRoot.LegacyDetails.AgreementNumber == nil {
@@ -633,6 +734,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Partner.Name(childComplexity), true
 
+	case "Query.causation":
+		if e.ComplexityRoot.Query.Causation == nil {
+			break
+		}
+
+		args, err := ec.field_Query_causation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Causation(childComplexity, args["correlationId"].(string)), true
 	case "Query.customer":
 		if e.ComplexityRoot.Query.Customer == nil {
 			break
@@ -655,6 +767,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CustomerAsOf(childComplexity, args["id"].(string), args["at"].(time.Time)), true
+	case "Query.customerAsOfPosition":
+		if e.ComplexityRoot.Query.CustomerAsOfPosition == nil {
+			break
+		}
+
+		args, err := ec.field_Query_customerAsOfPosition_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CustomerAsOfPosition(childComplexity, args["id"].(string), args["position"].(string)), true
 	case "Query.customers":
 		if e.ComplexityRoot.Query.Customers == nil {
 			break
@@ -689,6 +812,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Partner(childComplexity, args["id"].(string)), true
+	case "Query.readModelDigest":
+		if e.ComplexityRoot.Query.ReadModelDigest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ReadModelDigest(childComplexity), true
 	case "Query.relationship":
 		if e.ComplexityRoot.Query.Relationship == nil {
 			break
@@ -700,6 +829,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Relationship(childComplexity, args["id"].(string)), true
+	case "Query.relationshipAsOf":
+		if e.ComplexityRoot.Query.RelationshipAsOf == nil {
+			break
+		}
+
+		args, err := ec.field_Query_relationshipAsOf_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RelationshipAsOf(childComplexity, args["id"].(string), args["at"].(*time.Time), args["asOfPosition"].(*string)), true
 	case "Query.relationships":
 		if e.ComplexityRoot.Query.Relationships == nil {
 			break
@@ -722,6 +862,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Subscription(childComplexity, args["id"].(string)), true
+	case "Query.subscriptionAsOf":
+		if e.ComplexityRoot.Query.SubscriptionAsOf == nil {
+			break
+		}
+
+		args, err := ec.field_Query_subscriptionAsOf_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SubscriptionAsOf(childComplexity, args["id"].(string), args["at"].(*time.Time), args["asOfPosition"].(*string)), true
 	case "Query.subscriptions":
 		if e.ComplexityRoot.Query.Subscriptions == nil {
 			break
@@ -744,12 +895,42 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SupportPlan(childComplexity, args["customerId"].(string)), true
+	case "Query.verifyIntegrity":
+		if e.ComplexityRoot.Query.VerifyIntegrity == nil {
+			break
+		}
+
+		args, err := ec.field_Query_verifyIntegrity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.VerifyIntegrity(childComplexity, args["upToCount"].(*int), args["expectedDigest"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "ReadModelDigest.digest":
+		if e.ComplexityRoot.ReadModelDigest.Digest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadModelDigest.Digest(childComplexity), true
+	case "ReadModelDigest.eventCount":
+		if e.ComplexityRoot.ReadModelDigest.EventCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadModelDigest.EventCount(childComplexity), true
+	case "ReadModelDigest.position":
+		if e.ComplexityRoot.ReadModelDigest.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadModelDigest.Position(childComplexity), true
 
 	case "Relationship.customer":
 		if e.ComplexityRoot.Relationship.Customer == nil {
@@ -763,6 +944,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Relationship.ExpiresAt(childComplexity), true
+	case "Relationship.history":
+		if e.ComplexityRoot.Relationship.History == nil {
+			break
+		}
+
+		args, err := ec.field_Relationship_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Relationship.History(childComplexity, args["first"].(*int), args["after"].(*string), args["newestFirst"].(*bool)), true
 	case "Relationship.id":
 		if e.ComplexityRoot.Relationship.ID == nil {
 			break
@@ -857,6 +1049,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Service.Status(childComplexity), true
 
+	case "StreamIntegrity.eventCount":
+		if e.ComplexityRoot.StreamIntegrity.EventCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreamIntegrity.EventCount(childComplexity), true
+	case "StreamIntegrity.firstBrokenRevision":
+		if e.ComplexityRoot.StreamIntegrity.FirstBrokenRevision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreamIntegrity.FirstBrokenRevision(childComplexity), true
+	case "StreamIntegrity.intact":
+		if e.ComplexityRoot.StreamIntegrity.Intact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreamIntegrity.Intact(childComplexity), true
+	case "StreamIntegrity.reason":
+		if e.ComplexityRoot.StreamIntegrity.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreamIntegrity.Reason(childComplexity), true
+	case "StreamIntegrity.stream":
+		if e.ComplexityRoot.StreamIntegrity.Stream == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StreamIntegrity.Stream(childComplexity), true
+
 	case "Subscription.billingModel":
 		if e.ComplexityRoot.Subscription.BillingModel == nil {
 			break
@@ -887,6 +1110,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.Customer(childComplexity), true
+	case "Subscription.history":
+		if e.ComplexityRoot.Subscription.History == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.History(childComplexity, args["first"].(*int), args["after"].(*string), args["newestFirst"].(*bool)), true
 	case "Subscription.id":
 		if e.ComplexityRoot.Subscription.ID == nil {
 			break
@@ -1176,6 +1410,80 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/audit.graphqls", Input: `# Auditors' additions: per-object history, what a request did, reads as of
+# an instant or a log position, and verification of the log's hash chains.
+# Extensions only: nothing of the contract is renamed or removed.
+
+extend type Event {
+  "The event's link in its stream's SHA-256 hash chain, as stored in its metadata; null on an event written before chaining."
+  hash: String
+}
+
+extend type Customer {
+  "The events of the customer's own stream (customer-<id>), oldest first unless newestFirst; empty when the caller does not see the customer fully."
+  history(first: Int, after: String, newestFirst: Boolean = false): EventConnection!
+}
+
+extend type Subscription {
+  "The events of the subscription's stream (subscription-<id>), oldest first unless newestFirst; empty when the caller may not see its events."
+  history(first: Int, after: String, newestFirst: Boolean = false): EventConnection!
+}
+
+extend type Relationship {
+  "The events of the relationship's stream (relationship-<id>), oldest first unless newestFirst."
+  history(first: Int, after: String, newestFirst: Boolean = false): EventConnection!
+}
+
+"The verdict on one stream's hash chain."
+type StreamIntegrity {
+  stream: String!
+  intact: Boolean!
+  eventCount: Int!
+  "The first revision that does not verify (for a gap, the first one missing)."
+  firstBrokenRevision: Int
+  "HASH_MISMATCH, UNSEALED or REVISION_GAP."
+  reason: String
+}
+
+"The outcome of verifyIntegrity."
+type IntegrityReport {
+  "Events verified: the whole log, or its first upToCount events."
+  eventCount: Int!
+  streamCount: Int!
+  intactCount: Int!
+  "Every broken stream (up to 1000; brokenCount counts them all)."
+  broken: [StreamIntegrity!]!
+  brokenCount: Int!
+  "The log digest after eventCount events, as <count>:<hex>: keep it to check later that the log still starts with these events."
+  digest: String!
+  "The position of the last event covered; null for an empty log."
+  position: String
+  "Set when expectedDigest was given: whether the log's first <count> events still hash to it."
+  extendsExpected: Boolean
+}
+
+"A digest of the whole read model at a log position (see docs/audit.md)."
+type ReadModelDigest {
+  position: String!
+  digest: String!
+  eventCount: Int!
+}
+
+extend type Query {
+  "The events one request produced (its correlation id), in log order, limited to what the caller sees."
+  causation(correlationId: ID!): [Event!]!
+  "A subscription as it was at an instant (at) or a log position (asOfPosition): exactly one of the two."
+  subscriptionAsOf(id: ID!, at: Time, asOfPosition: String): Subscription
+  "A relationship as it was at an instant (at) or a log position (asOfPosition): exactly one of the two."
+  relationshipAsOf(id: ID!, at: Time, asOfPosition: String): Relationship
+  "customerAsOf at a log position (an Event.position) instead of an instant."
+  customerAsOfPosition(id: ID!, position: String!): Customer
+  "Auditors only: recompute every stream's hash chain and the log digest."
+  verifyIntegrity(upToCount: Int, expectedDigest: String): IntegrityReport!
+  "Auditors only: the digest of the server's read models and the position they reflect."
+  readModelDigest: ReadModelDigest!
+}
+`, BuiltIn: false},
 	{Name: "../schema/contract.graphqls", Input: `# The public contract promised to clients. Additions live in the other
 # .graphqls files of this folder as ` + "`" + `extend` + "`" + ` declarations, so this file stays
 # the promise and the additions stay visible.
@@ -1608,6 +1916,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_subscriptions(ctx, field)
 	case "relationships":
 		return ec.fieldContext_Customer_relationships(ctx, field)
+	case "history":
+		return ec.fieldContext_Customer_history(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -1658,6 +1968,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_causationId(ctx, field)
 	case "data":
 		return ec.fieldContext_Event_data(ctx, field)
+	case "hash":
+		return ec.fieldContext_Event_hash(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Event", field.Name)
 }
@@ -1682,6 +1994,28 @@ func (ec *executionContext) childFields_EventEdge(ctx context.Context, field gra
 		return ec.fieldContext_EventEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrityReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eventCount":
+		return ec.fieldContext_IntegrityReport_eventCount(ctx, field)
+	case "streamCount":
+		return ec.fieldContext_IntegrityReport_streamCount(ctx, field)
+	case "intactCount":
+		return ec.fieldContext_IntegrityReport_intactCount(ctx, field)
+	case "broken":
+		return ec.fieldContext_IntegrityReport_broken(ctx, field)
+	case "brokenCount":
+		return ec.fieldContext_IntegrityReport_brokenCount(ctx, field)
+	case "digest":
+		return ec.fieldContext_IntegrityReport_digest(ctx, field)
+	case "position":
+		return ec.fieldContext_IntegrityReport_position(ctx, field)
+	case "extendsExpected":
+		return ec.fieldContext_IntegrityReport_extendsExpected(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrityReport", field.Name)
 }
 
 func (ec *executionContext) childFields_LegacyDetails(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1724,6 +2058,18 @@ func (ec *executionContext) childFields_Partner(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Partner", field.Name)
 }
 
+func (ec *executionContext) childFields_ReadModelDigest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "position":
+		return ec.fieldContext_ReadModelDigest_position(ctx, field)
+	case "digest":
+		return ec.fieldContext_ReadModelDigest_digest(ctx, field)
+	case "eventCount":
+		return ec.fieldContext_ReadModelDigest_eventCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReadModelDigest", field.Name)
+}
+
 func (ec *executionContext) childFields_Relationship(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1744,6 +2090,8 @@ func (ec *executionContext) childFields_Relationship(ctx context.Context, field 
 		return ec.fieldContext_Relationship_respondedAt(ctx, field)
 	case "terminatedAt":
 		return ec.fieldContext_Relationship_terminatedAt(ctx, field)
+	case "history":
+		return ec.fieldContext_Relationship_history(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Relationship", field.Name)
 }
@@ -1782,6 +2130,22 @@ func (ec *executionContext) childFields_Service(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Service", field.Name)
 }
 
+func (ec *executionContext) childFields_StreamIntegrity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "stream":
+		return ec.fieldContext_StreamIntegrity_stream(ctx, field)
+	case "intact":
+		return ec.fieldContext_StreamIntegrity_intact(ctx, field)
+	case "eventCount":
+		return ec.fieldContext_StreamIntegrity_eventCount(ctx, field)
+	case "firstBrokenRevision":
+		return ec.fieldContext_StreamIntegrity_firstBrokenRevision(ctx, field)
+	case "reason":
+		return ec.fieldContext_StreamIntegrity_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StreamIntegrity", field.Name)
+}
+
 func (ec *executionContext) childFields_Subscription(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1816,6 +2180,8 @@ func (ec *executionContext) childFields_Subscription(ctx context.Context, field 
 		return ec.fieldContext_Subscription_replaces(ctx, field)
 	case "replacedBy":
 		return ec.fieldContext_Subscription_replacedBy(ctx, field)
+	case "history":
+		return ec.fieldContext_Subscription_history(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Subscription", field.Name)
 }

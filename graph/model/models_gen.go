@@ -56,6 +56,23 @@ type EventFilter struct {
 	To            *time.Time `json:"to,omitempty"`
 }
 
+// The outcome of verifyIntegrity.
+type IntegrityReport struct {
+	// Events verified: the whole log, or its first upToCount events.
+	EventCount  int `json:"eventCount"`
+	StreamCount int `json:"streamCount"`
+	IntactCount int `json:"intactCount"`
+	// Every broken stream (up to 1000; brokenCount counts them all).
+	Broken      []StreamIntegrity `json:"broken"`
+	BrokenCount int               `json:"brokenCount"`
+	// The log digest after eventCount events, as <count>:<hex>: keep it to check later that the log still starts with these events.
+	Digest string `json:"digest"`
+	// The position of the last event covered; null for an empty log.
+	Position *string `json:"position,omitempty"`
+	// Set when expectedDigest was given: whether the log's first <count> events still hash to it.
+	ExtendsExpected *bool `json:"extendsExpected,omitempty"`
+}
+
 type LegacyDetailsInput struct {
 	AzureSubscriptionID string  `json:"azureSubscriptionId"`
 	AgreementNumber     *string `json:"agreementNumber,omitempty"`
@@ -78,6 +95,13 @@ type OnboardCustomerInput struct {
 }
 
 type Query struct {
+}
+
+// A digest of the whole read model at a log position (see docs/audit.md).
+type ReadModelDigest struct {
+	Position   string `json:"position"`
+	Digest     string `json:"digest"`
+	EventCount int    `json:"eventCount"`
 }
 
 type RecordExternalSubscriptionInput struct {
@@ -106,6 +130,17 @@ type RequestResellerRelationshipInput struct {
 
 type ServiceInput struct {
 	Name string `json:"name"`
+}
+
+// The verdict on one stream's hash chain.
+type StreamIntegrity struct {
+	Stream     string `json:"stream"`
+	Intact     bool   `json:"intact"`
+	EventCount int    `json:"eventCount"`
+	// The first revision that does not verify (for a gap, the first one missing).
+	FirstBrokenRevision *int `json:"firstBrokenRevision,omitempty"`
+	// HASH_MISMATCH, UNSEALED or REVISION_GAP.
+	Reason *string `json:"reason,omitempty"`
 }
 
 type SubscriptionFilter struct {
