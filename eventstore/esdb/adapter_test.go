@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
 )
 
 // quiet keeps the client's and the adapter's logs out of test output; the
@@ -26,11 +27,11 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // openOn opens the adapter on the double, with short backoffs. extra is
 // appended to the connection string's query.
-func openOn(t *testing.T, d *protocolDouble, extra string) *Store {
+func openOn(t *testing.T, d *esdbtest.Server, extra string) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := Open(ctx, d.url()+extra, WithLogger(quiet), WithRetry(4, 5*time.Millisecond, 40*time.Millisecond))
+	s, err := Open(ctx, d.URL()+extra, WithLogger(quiet), WithRetry(4, 5*time.Millisecond, 40*time.Millisecond))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -61,7 +62,7 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func TestAppendReadRoundTrip(t *testing.T) {
-	d := startDouble(t)
+	d := esdbtest.NewServer(t)
 	s := openOn(t, d, "")
 	ctx := ctxT(t)
 	evs := testEvents(3, "PartnerEnrolled")
@@ -125,7 +126,7 @@ func TestAppendReadRoundTrip(t *testing.T) {
 }
 
 func TestReadStreamNotFound(t *testing.T) {
-	s := openOn(t, startDouble(t), "")
+	s := openOn(t, esdbtest.NewServer(t), "")
 	_, err := s.ReadStream(ctxT(t), "customer-none", eventstore.Forwards, 0, 10)
 	if !errors.Is(err, eventstore.ErrStreamNotFound) {
 		t.Fatalf("err = %v, want ErrStreamNotFound", err)
@@ -133,7 +134,7 @@ func TestReadStreamNotFound(t *testing.T) {
 }
 
 func TestExpectedRevisionConflicts(t *testing.T) {
-	d := startDouble(t)
+	d := esdbtest.NewServer(t)
 	s := openOn(t, d, "")
 	ctx := ctxT(t)
 	if _, err := s.Append(ctx, "subscription-1", eventstore.NoStream(), testEvents(2, "T")...); err != nil {
@@ -201,8 +202,8 @@ func TestParseActualText(t *testing.T) {
 // The client's conflict error is parsed, not replaced by a read: pin that
 // the v4 client's real error, through errors.As, carries what the server said.
 func TestClientConflictErrorCarriesActualRevision(t *testing.T) {
-	d := startDouble(t)
-	cfg, err := esdb.ParseConnectionString(d.url())
+	d := esdbtest.NewServer(t)
+	cfg, err := esdb.ParseConnectionString(d.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +230,7 @@ func TestClientConflictErrorCarriesActualRevision(t *testing.T) {
 }
 
 func TestIdempotentRetryWithExactRevision(t *testing.T) {
-	d := startDouble(t)
+	d := esdbtest.NewServer(t)
 	s := openOn(t, d, "")
 	ctx := ctxT(t)
 	if _, err := s.Append(ctx, "relationship-1", eventstore.NoStream(), testEvents(1, "T")...); err != nil {
@@ -254,11 +255,11 @@ func TestIdempotentRetryWithExactRevision(t *testing.T) {
 }
 
 func TestAppendRetriesLostAcknowledgementOnlyWhenIdempotent(t *testing.T) {
-	d := startDouble(t)
+	d := esdbtest.NewServer(t)
 	s := openOn(t, d, "")
 	ctx := ctxT(t)
 
-	d.loseAcks(1)
+	d.LoseAcks(1)
 	res, err := s.Append(ctx, "customer-1", eventstore.NoStream(), testEvents(2, "T")...)
 	if err != nil {
 		t.Fatalf("append with a lost acknowledgement: %v", err)
@@ -266,7 +267,7 @@ func TestAppendRetriesLostAcknowledgementOnlyWhenIdempotent(t *testing.T) {
 	if res.NextRevision != 1 {
 		t.Fatalf("NextRevision = %d, want 1", res.NextRevision)
 	}
-	calls, _, _ := d.counts()
+	calls, _, _ := d.Counts()
 	if calls != 2 {
 		t.Fatalf("append calls = %d, want 2 (one retry)", calls)
 	}
@@ -277,18 +278,18 @@ func TestAppendRetriesLostAcknowledgementOnlyWhenIdempotent(t *testing.T) {
 
 	// With Any the server does not promise idempotency: no retry, and the
 	// caller learns the store was unavailable.
-	d.loseAcks(1)
+	d.LoseAcks(1)
 	_, err = s.Append(ctx, "customer-1", eventstore.Any(), testEvents(1, "T")...)
 	if !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
-	if calls2, _, _ := d.counts(); calls2 != calls+1 {
+	if calls2, _, _ := d.Counts(); calls2 != calls+1 {
 		t.Fatalf("append calls = %d, want %d (no retry with Any)", calls2, calls+1)
 	}
 }
 
 func TestReadAllSkipsSystemEventsAndStartsAfter(t *testing.T) {
-	d := startDouble(t)
+	d := esdbtest.NewServer(t)
 	s := openOn(t, d, "")
 	ctx := ctxT(t)
 	var want []eventstore.EventData
@@ -299,7 +300,7 @@ func TestReadAllSkipsSystemEventsAndStartsAfter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, n := d.counts(); n <= len(want) {
+	if _, _, n := d.Counts(); n <= len(want) {
 		t.Fatalf("the double's log has %d records: it should hold projection links too", n)
 	}
 
@@ -421,7 +422,7 @@ func runSubscriber(t *testing.T, s *Store, after eventstore.Position, c *collect
 }
 
 func TestSubscribeAllResumesAfterDrops(t *testing.T) {
-	d := startDouble(t)
+	d := esdbtest.NewServer(t)
 	s := openOn(t, d, "")
 	ctx := ctxT(t)
 	var want []eventstore.EventData
@@ -437,7 +438,7 @@ func TestSubscribeAllResumesAfterDrops(t *testing.T) {
 		appendOne(i)
 	}
 	// Drops in catch-up (after 3 events, then at once), then live (after 4).
-	d.dropSubscriptions(3, 0, 4)
+	d.DropSubscriptions(3, 0, 4)
 	c := newCollector()
 	cancel := runSubscriber(t, s, eventstore.Start, c)
 	c.waitFor(t, 3)
@@ -448,7 +449,7 @@ func TestSubscribeAllResumesAfterDrops(t *testing.T) {
 	if err := cancel(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("SubscribeAll returned %v after cancel, want context.Canceled", err)
 	}
-	if _, subs, _ := d.counts(); subs < 4 {
+	if _, subs, _ := d.Counts(); subs < 4 {
 		t.Fatalf("%d subscriptions made, want at least 4 (three drops)", subs)
 	}
 	c.mu.Lock()
@@ -457,7 +458,7 @@ func TestSubscribeAllResumesAfterDrops(t *testing.T) {
 }
 
 func TestSubscribeAllStartsAfterPosition(t *testing.T) {
-	d := startDouble(t)
+	d := esdbtest.NewServer(t)
 	s := openOn(t, d, "")
 	ctx := ctxT(t)
 	evs := testEvents(4, "T")
@@ -474,7 +475,7 @@ func TestSubscribeAllStartsAfterPosition(t *testing.T) {
 }
 
 func TestSubscribeAllSurvivesNodeRestart(t *testing.T) {
-	d := startDouble(t)
+	d := esdbtest.NewServer(t)
 	// One discovery attempt: the client gives up at once while the node is
 	// down and marks itself closed, which the adapter must get over.
 	s := openOn(t, d, "&maxDiscoverAttempts=1&discoveryInterval=10")
@@ -489,7 +490,7 @@ func TestSubscribeAllSurvivesNodeRestart(t *testing.T) {
 	cancel := runSubscriber(t, s, eventstore.Start, c)
 	c.waitFor(t, 3)
 
-	d.stop()
+	d.Stop()
 	_, err := s.ReadStream(ctx, "partner-1", eventstore.Forwards, 0, 10)
 	if !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("read while the node is down: %v, want ErrUnavailable", err)
@@ -502,7 +503,7 @@ func TestSubscribeAllSurvivesNodeRestart(t *testing.T) {
 	if _, err := s.ReadStream(ctx, "partner-1", eventstore.Forwards, 0, 10); !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("second read while the node is down: %v, want ErrUnavailable", err)
 	}
-	d.start(t)
+	d.Restart(t)
 
 	evs = testEvents(3, "T")
 	want = append(want, evs...)
@@ -523,7 +524,7 @@ func TestSubscribeAllSurvivesNodeRestart(t *testing.T) {
 }
 
 func TestSubscribeAllEnds(t *testing.T) {
-	d := startDouble(t)
+	d := esdbtest.NewServer(t)
 	s := openOn(t, d, "")
 	ctx := ctxT(t)
 	if _, err := s.Append(ctx, "partner-1", eventstore.NoStream(), testEvents(2, "T")...); err != nil {
@@ -567,9 +568,9 @@ func TestSubscribeAllEnds(t *testing.T) {
 }
 
 func TestOpenUnavailable(t *testing.T) {
-	d := startDouble(t)
-	url := d.url()
-	d.stop()
+	d := esdbtest.NewServer(t)
+	url := d.URL()
+	d.Stop()
 	ctx := ctxT(t)
 	_, err := Open(ctx, url+"&maxDiscoverAttempts=1", WithLogger(quiet), WithRetry(2, time.Millisecond, time.Millisecond))
 	if !errors.Is(err, eventstore.ErrUnavailable) {

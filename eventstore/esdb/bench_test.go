@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
 )
 
 // The figures measure the adapter and the v4 client over loopback gRPC,
@@ -16,7 +17,7 @@ import (
 // BenchmarkAppendExact appends one event per call with an exact revision,
 // from parallel writers on streams of their own.
 func BenchmarkAppendExact(b *testing.B) {
-	d := startDouble(b)
+	d := esdbtest.NewServer(b)
 	s := openB(b, d)
 	ctx := b.Context()
 	var writer atomic.Int64
@@ -39,7 +40,7 @@ func BenchmarkAppendExact(b *testing.B) {
 // BenchmarkReadAll reads the global log in pages of 1,000, skipping the
 // double's projection links as it would a real node's.
 func BenchmarkReadAll(b *testing.B) {
-	d := startDouble(b)
+	d := esdbtest.NewServer(b)
 	s := openB(b, d)
 	ctx := b.Context()
 	const n = 5000
@@ -70,9 +71,9 @@ func BenchmarkReadAll(b *testing.B) {
 	b.ReportMetric(float64(b.N*n)/time.Since(start).Seconds(), "events/s")
 }
 
-func openB(b *testing.B, d *protocolDouble) *Store {
+func openB(b *testing.B, d *esdbtest.Server) *Store {
 	b.Helper()
-	s, err := Open(b.Context(), d.url(), WithLogger(quiet))
+	s, err := Open(b.Context(), d.URL(), WithLogger(quiet))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
 	"github.com/partnercenter/multichannel/eventstore/eventstoretest"
 )
 
@@ -15,11 +16,11 @@ import (
 // one fresh double per subtest.
 func TestConformanceProtocolDouble(t *testing.T) {
 	eventstoretest.Run(t, func(t *testing.T) func() (eventstore.Store, error) {
-		d := startDouble(t)
+		d := esdbtest.NewServer(t)
 		return func() (eventstore.Store, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return Open(ctx, d.url(), WithLogger(quiet), WithRetry(4, 5*time.Millisecond, 40*time.Millisecond))
+			return Open(ctx, d.URL(), WithLogger(quiet), WithRetry(4, 5*time.Millisecond, 40*time.Millisecond))
 		}
 	})
 }

@@ -1,4 +1,13 @@
-package esdb
+// Package esdbtest serves an in-process EventStoreDB for tests, as
+// net/http/httptest serves HTTP: a gRPC double of the streams protocol that
+// the v4 client speaks, on a loopback port, with faults to inject. It is
+// imported by tests only; nothing in the product depends on it.
+//
+//	url := esdbtest.Start(t) // esdb://127.0.0.1:<port>?tls=false, stopped when t ends
+//
+// NewServer returns the double itself, to inject faults or take the node
+// away and bring it back.
+package esdbtest
 
 import (
 	"errors"
@@ -20,7 +29,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// protocolDouble is an in-process stand-in for one EventStoreDB node,
+// Server is an in-process stand-in for one EventStoreDB node,
 // speaking the streams gRPC service the v4 client uses. It covers what the
 // adapter calls: Append, Read of a stream forwards and backwards, Read of
 // $all (with filters), and subscriptions to $all. Its behaviour follows
@@ -45,7 +54,7 @@ import (
 //
 // Faults can be injected: subscriptions that drop after n events, appends
 // whose acknowledgement is lost, and the whole node going away (stop/start).
-type protocolDouble struct {
+type Server struct {
 	api.UnimplementedStreamsServer
 
 	mu      sync.Mutex
@@ -73,29 +82,43 @@ type doubleEvent struct {
 	data, meta      []byte
 }
 
-// startDouble serves a fresh double on a loopback port until the test ends.
-func startDouble(tb testing.TB) *protocolDouble {
+// Start serves a fresh double on a loopback port until the test ends and
+// returns its connection string.
+func Start(tb testing.TB) string {
 	tb.Helper()
-	d := &protocolDouble{
+	return NewServer(tb).URL()
+}
+
+// NewServer serves a fresh double on a loopback port until the test ends.
+func NewServer(tb testing.TB) *Server {
+	tb.Helper()
+	d := &Server{
 		streams: map[string][]int{},
 		next:    512, // a real log starts with its own records, never at 0
 		changed: make(chan struct{}),
 		addr:    "127.0.0.1:0",
 	}
 	d.start(tb)
-	tb.Cleanup(d.stop)
+	tb.Cleanup(d.Stop)
 	return d
 }
 
-// url is the connection string of the double.
-func (d *protocolDouble) url() string {
+// URL is the connection string of the double.
+func (d *Server) URL() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return "esdb://" + d.addr + "?tls=false"
 }
 
-// start serves on d.addr; after stop, on the same port again.
-func (d *protocolDouble) start(t testing.TB) {
+// Restart brings the node back after Stop, on the same port, with the
+// same data.
+func (d *Server) Restart(t testing.TB) {
+	t.Helper()
+	d.start(t)
+}
+
+// start serves on d.addr.
+func (d *Server) start(t testing.TB) {
 	t.Helper()
 	var lis net.Listener
 	var err error
@@ -116,31 +139,33 @@ func (d *protocolDouble) start(t testing.TB) {
 	go srv.Serve(lis)
 }
 
-// stop takes the node away: open streams end and connections close.
-func (d *protocolDouble) stop() {
+// Stop takes the node away: open streams end and connections close.
+func (d *Server) Stop() {
 	d.mu.Lock()
 	srv := d.srv
 	d.mu.Unlock()
 	srv.Stop()
 }
 
-// dropSubscriptions makes the next subscriptions drop, with Unavailable,
+// DropSubscriptions makes the next subscriptions drop, with Unavailable,
 // after delivering n[0], n[1], ... events.
-func (d *protocolDouble) dropSubscriptions(n ...int) {
+func (d *Server) DropSubscriptions(n ...int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.dropAfter = append(d.dropAfter, n...)
 }
 
-// loseAcks makes the next n appends take effect but answer Unavailable, as
+// LoseAcks makes the next n appends take effect but answer Unavailable, as
 // when the connection breaks before the acknowledgement arrives.
-func (d *protocolDouble) loseAcks(n int) {
+func (d *Server) LoseAcks(n int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.lostAcks = n
 }
 
-func (d *protocolDouble) counts() (appends, subscribes, logLen int) {
+// Counts reports how many appends and subscriptions the node has served,
+// and how many records its log holds (system records included).
+func (d *Server) Counts() (appends, subscribes, logLen int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.appendCalls, d.subscribes, len(d.log)
@@ -148,7 +173,7 @@ func (d *protocolDouble) counts() (appends, subscribes, logLen int) {
 
 // Append: the first message names the stream and the expected revision, the
 // following ones are the events.
-func (d *protocolDouble) Append(in api.Streams_AppendServer) error {
+func (d *Server) Append(in api.Streams_AppendServer) error {
 	first, err := in.Recv()
 	if err != nil {
 		return err
@@ -189,7 +214,7 @@ func (d *protocolDouble) Append(in api.Streams_AppendServer) error {
 	return in.SendAndClose(resp)
 }
 
-func (d *protocolDouble) append(stream string, opts *api.AppendReq_Options, events []*doubleEvent) (*api.AppendResp, bool) {
+func (d *Server) append(stream string, opts *api.AppendReq_Options, events []*doubleEvent) (*api.AppendResp, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.appendCalls++
@@ -265,7 +290,7 @@ func (d *protocolDouble) append(stream string, opts *api.AppendReq_Options, even
 	return resp, false
 }
 
-func (d *protocolDouble) write(e *doubleEvent) {
+func (d *Server) write(e *doubleEvent) {
 	if e.content == "" {
 		e.content = "application/octet-stream"
 	}
@@ -275,7 +300,7 @@ func (d *protocolDouble) write(e *doubleEvent) {
 	d.next += uint64(64 + len(e.stream) + len(e.typ) + len(e.data) + len(e.meta))
 }
 
-func (d *protocolDouble) link(stream string, target *doubleEvent) {
+func (d *Server) link(stream string, target *doubleEvent) {
 	pos := d.next
 	d.write(&doubleEvent{
 		id:       uuid.New(),
@@ -288,7 +313,7 @@ func (d *protocolDouble) link(stream string, target *doubleEvent) {
 }
 
 // indexOf is the revision of the first event's id in the stream, or -1.
-func (d *protocolDouble) indexOf(revs []int, events []*doubleEvent) int {
+func (d *Server) indexOf(revs []int, events []*doubleEvent) int {
 	if len(events) == 0 {
 		return -1
 	}
@@ -300,7 +325,7 @@ func (d *protocolDouble) indexOf(revs []int, events []*doubleEvent) int {
 	return -1
 }
 
-func (d *protocolDouble) sameIDs(revs []int, at int, events []*doubleEvent) bool {
+func (d *Server) sameIDs(revs []int, at int, events []*doubleEvent) bool {
 	if at+len(events) > len(revs) {
 		return false
 	}
@@ -333,7 +358,7 @@ func wrongExpected(opts *api.AppendReq_Options, exists bool, last uint64) *api.A
 }
 
 // Read serves stream reads, $all reads and $all subscriptions.
-func (d *protocolDouble) Read(req *api.ReadReq, out api.Streams_ReadServer) error {
+func (d *Server) Read(req *api.ReadReq, out api.Streams_ReadServer) error {
 	o := req.GetOptions()
 	filter, err := compileFilter(o.GetFilter())
 	if err != nil {
@@ -354,7 +379,7 @@ func (d *protocolDouble) Read(req *api.ReadReq, out api.Streams_ReadServer) erro
 	return status.Error(codes.InvalidArgument, "read: no stream option")
 }
 
-func (d *protocolDouble) readStream(so *api.ReadReq_Options_StreamOptions, o *api.ReadReq_Options, out api.Streams_ReadServer) error {
+func (d *Server) readStream(so *api.ReadReq_Options_StreamOptions, o *api.ReadReq_Options, out api.Streams_ReadServer) error {
 	name := so.GetStreamIdentifier()
 	d.mu.Lock()
 	revs := d.streams[string(name.GetStreamName())]
@@ -402,7 +427,7 @@ func (d *protocolDouble) readStream(so *api.ReadReq_Options_StreamOptions, o *ap
 
 // readAll reads $all from a position, inclusively: a read from an event's
 // own position returns that event first.
-func (d *protocolDouble) readAll(ao *api.ReadReq_Options_AllOptions, o *api.ReadReq_Options, filter func(*doubleEvent) bool, out api.Streams_ReadServer) error {
+func (d *Server) readAll(ao *api.ReadReq_Options_AllOptions, o *api.ReadReq_Options, filter func(*doubleEvent) bool, out api.Streams_ReadServer) error {
 	d.mu.Lock()
 	log := d.log
 	d.mu.Unlock()
@@ -434,7 +459,7 @@ func (d *protocolDouble) readAll(ao *api.ReadReq_Options_AllOptions, o *api.Read
 
 // firstAt is the index of the first event at (inclusive) or after
 // (exclusive) the position named by ao.
-func (d *protocolDouble) firstAt(log []*doubleEvent, ao *api.ReadReq_Options_AllOptions, exclusive bool) int {
+func (d *Server) firstAt(log []*doubleEvent, ao *api.ReadReq_Options_AllOptions, exclusive bool) int {
 	switch p := ao.GetAllOption().(type) {
 	case *api.ReadReq_Options_AllOptions_End:
 		return len(log)
@@ -456,7 +481,7 @@ func (d *protocolDouble) firstAt(log []*doubleEvent, ao *api.ReadReq_Options_All
 // up, then sends events as they are appended. A filtered subscription sends
 // a checkpoint after a pass that skipped events, so a client can record its
 // progress through filtered-out stretches.
-func (d *protocolDouble) subscribeAll(ao *api.ReadReq_Options_AllOptions, filter func(*doubleEvent) bool, out api.Streams_ReadServer) error {
+func (d *Server) subscribeAll(ao *api.ReadReq_Options_AllOptions, filter func(*doubleEvent) bool, out api.Streams_ReadServer) error {
 	d.mu.Lock()
 	d.subscribes++
 	dropAfter := -1
