@@ -17,10 +17,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	gqlgen "github.com/99designs/gqlgen/graphql"
 
 	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/command"
@@ -29,8 +32,10 @@ import (
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/graph"
 	"github.com/partnercenter/multichannel/httpapi"
+	"github.com/partnercenter/multichannel/observability"
 	"github.com/partnercenter/multichannel/playground"
 	"github.com/partnercenter/multichannel/projections"
+	"github.com/partnercenter/multichannel/ratelimit"
 )
 
 // config is the server's configuration.
@@ -56,6 +61,8 @@ type config struct {
 	MutationTimeout time.Duration
 	// Now is the server's clock (tests move it); time.Now when nil.
 	Now func() time.Time
+	// Ops holds the operational settings: observability and protection.
+	Ops opsConfig
 
 	// wrapStore, set only by tests, wraps the opened store (to inject
 	// faults).
@@ -86,7 +93,11 @@ func parseConfig(args []string) (config, error) {
 	fs.DurationVar(&c.CatchUpTimeout, "catch-up-timeout", 5*time.Second, "how long a mutation waits for its events to be visible")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take at shutdown")
 	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
+	finishOps := c.Ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := finishOps(c.development()); err != nil {
 		return c, err
 	}
 	if c.Env != "development" && c.Env != "production" {
@@ -130,7 +141,7 @@ func main() {
 }
 
 // openStore opens EventStoreDB when a URL is configured, else the embedded file.
-func openStore(ctx context.Context, cfg config) (eventstore.Store, string, error) {
+func openStore(ctx context.Context, cfg config, opts ...sqlite.Option) (eventstore.Store, string, error) {
 	if cfg.EventStoreURL != "" {
 		s, err := esdb.Open(ctx, cfg.EventStoreURL)
 		if err != nil {
@@ -138,7 +149,7 @@ func openStore(ctx context.Context, cfg config) (eventstore.Store, string, error
 		}
 		return s, "EventStoreDB", nil
 	}
-	s, err := sqlite.Open(cfg.EventsDB)
+	s, err := sqlite.Open(cfg.EventsDB, opts...)
 	if err != nil {
 		return nil, "", fmt.Errorf("open %s: %w", cfg.EventsDB, err)
 	}
@@ -152,7 +163,13 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	store, storeName, err := openStore(ctx, cfg)
+	var metrics *observability.Metrics
+	var storeOpts []sqlite.Option
+	if !cfg.Ops.NoMetrics {
+		metrics = observability.NewMetrics()
+		storeOpts = append(storeOpts, sqlite.WithObserver(metrics))
+	}
+	store, storeName, err := openStore(ctx, cfg, storeOpts...)
 	if err != nil {
 		return err
 	}
@@ -177,10 +194,23 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	}
 	verifier := auth.NewHS256Verifier(secret)
 	resolver := &graph.Resolver{Commands: commands, Model: model, Store: store}
+	var requestLog *slog.Logger
+	if !cfg.Ops.NoRequestLog {
+		requestLog = slog.Default()
+	}
+	var extensions []gqlgen.HandlerExtension
+	if metrics != nil || requestLog != nil {
+		extensions = append(extensions, observability.Extension{Metrics: metrics})
+	}
 	api := graph.NewServer(resolver, graph.Options{
-		Development:   cfg.development(),
-		Introspection: cfg.Introspection,
-		Verifier:      verifier,
+		Development:     cfg.development(),
+		Introspection:   cfg.Introspection,
+		Verifier:        verifier,
+		NoLimits:        cfg.Ops.NoLimits,
+		MaxDepth:        cfg.Ops.MaxDepth,
+		MaxAliases:      cfg.Ops.MaxAliases,
+		ComplexityLimit: cfg.Ops.ComplexityLimit,
+		Extensions:      extensions,
 	})
 
 	var headers map[string]string
@@ -195,10 +225,21 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	if cfg.Playground {
 		pg = playground.Handler("Multi-channel support API", "/graphql", headers)
 	}
-	root := httpapi.New(api, verifier, httpapi.Config{
+	probe := &observability.LagProbe{
+		Store: store, Position: model.Position, Now: cfg.Now, Stopped: proj.ready,
+		MaxEvents: cfg.Ops.ReadyMaxLagEvents, MaxAge: cfg.Ops.ReadyMaxLag,
+	}
+	metrics.WatchLag(probe)
+	httpCfg := httpapi.Config{
 		Playground: pg,
-		Ready:      proj.ready,
-	})
+		Ready: func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return probe.Ready(ctx)
+		},
+	}
+	cfg.Ops.apply(&httpCfg, metrics, requestLog)
+	root := httpapi.New(api, verifier, httpCfg)
 
 	go sweepExpiries(runCtx, cfg.ExpirySweep, cfg.Now, model, commands)
 
@@ -463,4 +504,117 @@ func newLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}
+
+// opsConfig holds the operational settings: the switches a load test
+// compares (-metrics, -request-log, -limits: all on by default, and
+// stored negated so that a zero config has them on), the limits on
+// hostile requests, and the readiness thresholds. Zero values mean the
+// defaults.
+type opsConfig struct {
+	NoMetrics    bool // no /metrics and no collection
+	NoRequestLog bool // no per-request log lines
+	NoLimits     bool // no depth, alias, complexity, rate or deadline limits
+
+	MaxDepth        int // selection-set nesting; graph.DefaultMaxDepth
+	MaxAliases      int // aliased fields per document; graph.DefaultMaxAliases
+	ComplexityLimit int // graph.DefaultComplexityLimit
+	// RequestTimeout is the deadline of a GraphQL request over HTTP;
+	// defaultRequestTimeout when 0.
+	RequestTimeout time.Duration
+	// RateLimit is each tenant's sustained requests a second, RateBurst
+	// its burst; 0 is off (the default in development).
+	RateLimit float64
+	RateBurst int
+
+	// ReadyMaxLagEvents and ReadyMaxLag are how far the read models may be
+	// behind the log for /readyz to answer ready.
+	ReadyMaxLagEvents int
+	ReadyMaxLag       time.Duration
+}
+
+// Operational defaults.
+const (
+	defaultRequestTimeout = 30 * time.Second
+	// defaultRateLimit and defaultRateBurst apply in production: far above
+	// what a person at a screen sends, low enough that one tenant's script
+	// cannot take the store's write rate from the others.
+	defaultRateLimit = 50
+	defaultRateBurst = 100
+)
+
+// flags registers the operational flags on fs and returns the function
+// that completes o once fs is parsed: the switches, and the rate limit,
+// whose default depends on the mode.
+func (o *opsConfig) flags(fs *flag.FlagSet) (finish func(development bool) error) {
+	on := func(key string) bool { return boolOr(env(key, ""), true) }
+	metrics := fs.Bool("metrics", on("METRICS"), "collect Prometheus metrics and serve /metrics (METRICS)")
+	requestLog := fs.Bool("request-log", on("REQUEST_LOG"), "log one line per GraphQL request (REQUEST_LOG)")
+	limits := fs.Bool("limits", on("LIMITS"), "enforce the depth, alias, complexity, rate and deadline limits (LIMITS)")
+	fs.IntVar(&o.MaxDepth, "max-depth", envInt("MAX_DEPTH", graph.DefaultMaxDepth), "deepest nesting of selection sets (MAX_DEPTH)")
+	fs.IntVar(&o.MaxAliases, "max-aliases", envInt("MAX_ALIASES", graph.DefaultMaxAliases), "most aliased fields in a document (MAX_ALIASES)")
+	fs.IntVar(&o.ComplexityLimit, "complexity-limit", envInt("COMPLEXITY_LIMIT", graph.DefaultComplexityLimit), "complexity budget of a document (COMPLEXITY_LIMIT)")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", envDuration("REQUEST_TIMEOUT", defaultRequestTimeout), "deadline of a GraphQL request over HTTP; past it, UNAVAILABLE (REQUEST_TIMEOUT)")
+	fs.IntVar(&o.RateBurst, "rate-burst", envInt("RATE_BURST", defaultRateBurst), "burst of the per-tenant rate limit (RATE_BURST)")
+	fs.IntVar(&o.ReadyMaxLagEvents, "ready-max-lag-events", envInt("READY_MAX_LAG_EVENTS", observability.DefaultMaxLagEvents), "read models further behind than this many events are not ready (READY_MAX_LAG_EVENTS)")
+	fs.DurationVar(&o.ReadyMaxLag, "ready-max-lag", envDuration("READY_MAX_LAG", observability.DefaultMaxLagAge), "read models whose oldest unapplied event is older are not ready (READY_MAX_LAG)")
+	rate := fs.String("rate-limit", env("RATE_LIMIT", ""), fmt.Sprintf("requests a second per tenant, 0 for none; default: none in development, %d in production (RATE_LIMIT)", defaultRateLimit))
+	return func(development bool) error {
+		o.NoMetrics, o.NoRequestLog, o.NoLimits = !*metrics, !*requestLog, !*limits
+		switch {
+		case *rate == "" && development:
+			o.RateLimit = 0
+		case *rate == "":
+			o.RateLimit = defaultRateLimit
+		default:
+			r, err := strconv.ParseFloat(*rate, 64)
+			if err != nil || r < 0 {
+				return fmt.Errorf("RATE_LIMIT must be a number of requests a second, not %q", *rate)
+			}
+			o.RateLimit = r
+		}
+		return nil
+	}
+}
+
+// apply sets the HTTP layer's part: /metrics, the per-route metrics and
+// request log, the rate limiter and the request deadline.
+func (o opsConfig) apply(c *httpapi.Config, metrics *observability.Metrics, requestLog *slog.Logger) {
+	if metrics != nil {
+		c.Metrics = metrics.Handler()
+	}
+	if metrics != nil || requestLog != nil {
+		c.Observe = func(route string, h http.Handler) http.Handler {
+			if route != "graphql" {
+				// Probes and scrapes every few seconds would drown the
+				// request log; they are counted, not logged.
+				return observability.Middleware(route, metrics, nil)(h)
+			}
+			return observability.Middleware(route, metrics, requestLog)(h)
+		}
+	}
+	if o.NoLimits {
+		return
+	}
+	if o.RateLimit > 0 {
+		c.RateLimiter = ratelimit.New(o.RateLimit, max(o.RateBurst, 1))
+	}
+	c.RequestTimeout = o.RequestTimeout
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = defaultRequestTimeout
+	}
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(env(key, "")); err == nil {
+		return n
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(env(key, "")); err == nil {
+		return d
+	}
+	return def
 }

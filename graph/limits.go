@@ -8,6 +8,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/partnercenter/multichannel/domain"
 )
 
 // Limits on the shape of a document (OWASP GraphQL cheat sheet). They are
@@ -182,4 +184,52 @@ func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]b
 		}
 	}
 	return false
+}
+
+// deadline answers UNAVAILABLE for a request whose deadline (the server's
+// -request-timeout) has passed before it runs, or before one of its root
+// fields starts. gqlgen itself answers a bare null to an operation whose
+// context has ended, which tells the client nothing; and a read served
+// from memory never asks its context, so without the root-field check a
+// request past its deadline would still run in full. A store read or an
+// append started in time ends at the deadline by itself.
+type deadline struct{}
+
+func (deadline) ExtensionName() string                   { return "Deadline" }
+func (deadline) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (deadline) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+		return next(ctx) // a subscription ends with its context
+	}
+	if ctx.Err() != nil {
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{pastDeadline(nil)}})
+	}
+	h := next(ctx)
+	answered := false
+	return func(ctx context.Context) *graphql.Response {
+		if !answered && ctx.Err() != nil {
+			answered = true
+			return &graphql.Response{Errors: gqlerror.List{pastDeadline(nil)}}
+		}
+		answered = true
+		return h(ctx)
+	}
+}
+
+func (deadline) InterceptRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	if ctx.Err() != nil {
+		graphql.AddError(ctx, pastDeadline(graphql.GetPath(ctx)))
+		return graphql.Null
+	}
+	return next(ctx)
+}
+
+func pastDeadline(path ast.Path) *gqlerror.Error {
+	return &gqlerror.Error{
+		Message:    "the request ran past its deadline; retry later",
+		Path:       path,
+		Extensions: map[string]any{"code": string(domain.CodeUnavailable)},
+	}
 }

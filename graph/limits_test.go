@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -346,3 +347,28 @@ func TestPersistedQueries(t *testing.T) {
 }
 
 func sourceOf(s string) *ast.Source { return &ast.Source{Input: s} }
+
+// A request past its deadline is answered UNAVAILABLE, not with gqlgen's
+// bare null, and with NoLimits it runs regardless.
+func TestPastDeadline(t *testing.T) {
+	t.Parallel()
+	for _, noLimits := range []bool{false, true} {
+		srv := graph.NewServer(&graph.Resolver{}, graph.Options{Development: true, NoLimits: noLimits})
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithDeadline(r.Context(), time.Now().Add(-time.Second))
+			defer cancel()
+			srv.ServeHTTP(w, r.WithContext(ctx))
+		}))
+		r := post(t, ts, "", map[string]any{"query": `{ __typename }`})
+		ts.Close()
+		if noLimits {
+			if r.code() == string(domain.CodeUnavailable) {
+				t.Errorf("NoLimits: %+v", r.Errors)
+			}
+			continue
+		}
+		if r.code() != string(domain.CodeUnavailable) || !strings.Contains(r.Errors[0].Message, "deadline") {
+			t.Errorf("past the deadline: HTTP %d %+v %s", r.status, r.Errors, r.Data)
+		}
+	}
+}

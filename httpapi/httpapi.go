@@ -1,19 +1,26 @@
 // Package httpapi assembles the HTTP surface: the GraphQL endpoint (POST,
-// GET and WebSocket), the playground, health probes, and the middleware that
-// every request passes through (body limit, correlation id, idempotency key,
-// identity).
+// GET and WebSocket), the playground, health probes, metrics, and the
+// middleware that every request passes through (observation, correlation
+// id, body limit, identity, per-tenant rate limit, deadline, idempotency
+// key).
 package httpapi
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/graph"
+	"github.com/partnercenter/multichannel/observability"
+	"github.com/partnercenter/multichannel/ratelimit"
 )
 
 // Config is what the HTTP layer needs from the server's configuration.
@@ -24,6 +31,20 @@ type Config struct {
 	Playground http.Handler
 	// Ready answers /readyz: nil when the server can take traffic.
 	Ready func() error
+	// Metrics serves /metrics when set.
+	Metrics http.Handler
+	// Observe, when set, wraps the handler of each route (HTTP metrics,
+	// request logs), outermost. Routes: graphql, healthz, readyz, metrics,
+	// playground.
+	Observe func(route string, h http.Handler) http.Handler
+	// RateLimiter, when set, limits the GraphQL requests of each tenant
+	// (keyed by the verified caller's tid): over the limit, HTTP 429 with
+	// Retry-After and a RATE_LIMITED GraphQL error.
+	RateLimiter *ratelimit.Limiter
+	// RequestTimeout, when positive, is the deadline of a GraphQL request
+	// over HTTP; a request past it is answered UNAVAILABLE. WebSockets are
+	// exempt: they live as long as their subscriptions.
+	RequestTimeout time.Duration
 }
 
 // DefaultMaxBodyBytes is 1 MiB, as the contract fixes.
@@ -34,14 +55,24 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	observe := cfg.Observe
+	if observe == nil {
+		observe = func(_ string, h http.Handler) http.Handler { return h }
+	}
 	mux := http.NewServeMux()
-	gql := limitBody(cfg.MaxBodyBytes, requestIDs(auth.Middleware(verifier)(api)))
-	mux.Handle("/graphql", gql)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+	// The correlation id comes first, so that even a refused body is
+	// answered and logged with one.
+	gql := requestIDs(noteCorrelation(limitBody(cfg.MaxBodyBytes, auth.Middleware(verifier)(
+		perCaller(cfg.RateLimiter, cfg.RequestTimeout, api)))))
+	mux.Handle("/graphql", observe("graphql", gql))
+	mux.Handle("/healthz", observe("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	if cfg.Metrics != nil {
+		mux.Handle("/metrics", observe("metrics", cfg.Metrics))
+	}
+	mux.Handle("/readyz", observe("readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if cfg.Ready != nil {
 			if err := cfg.Ready(); err != nil {
@@ -51,12 +82,72 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 			}
 		}
 		w.Write([]byte("ready\n"))
-	})
+	})))
 	if cfg.Playground != nil {
-		mux.Handle("/playground/", cfg.Playground)
-		mux.Handle("/{$}", cfg.Playground)
+		pg := observe("playground", cfg.Playground)
+		mux.Handle("/playground/", pg)
+		mux.Handle("/{$}", pg)
 	}
 	return mux
+}
+
+// noteCorrelation gives the request's log line its correlation id.
+func noteCorrelation(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		observability.NoteCorrelationID(r.Context(), graph.CorrelationID(r.Context()).String())
+		next.ServeHTTP(w, r)
+	})
+}
+
+// perCaller runs once the caller is known: it notes the caller for the log
+// line, applies the caller's tenant's rate limit, and sets the request's
+// deadline. A request without a verified caller is not rate limited here:
+// it is refused UNAUTHENTICATED before anything runs (or, in development,
+// may only introspect).
+func perCaller(limiter *ratelimit.Limiter, timeout time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if a, ok := auth.CallerFrom(ctx); ok {
+			observability.NoteCaller(ctx, a)
+			if limiter != nil {
+				if ok, after := limiter.Allow(a.TenantID.String()); !ok {
+					observability.NoteRefusal(ctx, graph.CodeRateLimited)
+					rateLimited(w, ratelimit.RetryAfterSeconds(after))
+					return
+				}
+			}
+		}
+		if timeout > 0 && !isWebSocket(r) {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isWebSocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// rateLimited answers HTTP 429 with Retry-After and a GraphQL error whose
+// extensions carry the code and the same wait, for clients that read only
+// the body.
+func rateLimited(w http.ResponseWriter, seconds int) {
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{
+			"message": "rate limit exceeded for this tenant; retry after " + strconv.Itoa(seconds) + "s",
+			"extensions": map[string]any{
+				"code":              graph.CodeRateLimited,
+				"retryAfterSeconds": seconds,
+			},
+		}},
+		"data": nil,
+	})
 }
 
 // CorrelationHeader carries the correlation id in and out.

@@ -9,8 +9,12 @@ import (
 	"github.com/partnercenter/multichannel/auth"
 )
 
-// codeOK is the outcome of an operation without errors.
-const codeOK = "OK"
+// Outcomes that are not error codes: an operation without errors, and one
+// that got no answer because its request's context ended first.
+const (
+	codeOK        = "OK"
+	codeCancelled = "CANCELLED"
+)
 
 // Extension is the gqlgen extension that sees every operation and how it
 // ended: metrics by operation name and outcome code, the live-feed gauge,
@@ -62,9 +66,13 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		done := false
 		return func(ctx context.Context) *graphql.Response {
 			resp := h(ctx)
-			if !done && resp != nil {
+			if !done {
 				done = true
-				finish(ctx, responseCode(resp))
+				code := codeCancelled // no answer: the client went away
+				if resp != nil {
+					code = responseCode(resp)
+				}
+				finish(ctx, code)
 			}
 			return resp
 		}
