@@ -16,6 +16,7 @@ import (
 
 	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
 )
 
 // testSecret signs the tokens of the end-to-end tests.
@@ -196,13 +197,17 @@ func (ts *testServer) eventCount(auditor *user) int {
 func withEventStore(url string) serverOption { return func(c *config) { c.EventStoreURL = url } }
 
 // stores lists the stores the end-to-end tests run against: the embedded
-// file always, EventStoreDB when EVENTSTORE_URL names one.
+// file and the EventStoreDB protocol double always, a real EventStoreDB
+// when EVENTSTORE_URL names one.
 func stores(t *testing.T) map[string][]serverOption {
-	m := map[string][]serverOption{"sqlite": nil}
+	m := map[string][]serverOption{
+		"sqlite":              nil,
+		"eventstoredb-double": {withEventStore(esdbtest.Start(t))},
+	}
 	if url := os.Getenv("EVENTSTORE_URL"); url != "" {
 		m["eventstoredb"] = []serverOption{withEventStore(url)}
 	} else {
-		t.Log("EVENTSTORE_URL is not set: the end-to-end tests run on the embedded store only")
+		t.Log("EVENTSTORE_URL is not set: the end-to-end tests run on the embedded store and the EventStoreDB double only")
 	}
 	return m
 }
