@@ -13,6 +13,7 @@ import (
 
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
 	"github.com/partnercenter/multichannel/eventstore/faultstore"
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 )
@@ -230,5 +231,42 @@ func TestUnappliableLogStopsTheServer(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the server kept running on a log it cannot apply")
+	}
+}
+
+// The EventStoreDB node goes away and comes back (the protocol double, over
+// a real gRPC connection): mutations fail with UNAVAILABLE within their
+// deadline, reads keep answering, and once the node is back the server
+// carries on by itself with nothing lost or doubled.
+func TestEventStoreDBNodeAway(t *testing.T) {
+	node := esdbtest.NewServer(t)
+	ts := startServer(t, withEventStore(node.URL()), func(c *config) {
+		c.MutationTimeout = 3 * time.Second
+	})
+	w := newWorld(t, ts)
+	sub := w.record(w.c, "USAGE_BASED", "OPEN", nil, nil)
+	before := ts.eventCount(w.auditor)
+
+	node.Stop()
+	start := time.Now()
+	r := w.aSales.refused("UNAVAILABLE", mOnboard, onboardVars(uuid.New()))
+	if took := time.Since(start); took > 10*time.Second || r.status != http.StatusOK {
+		t.Fatalf("mutation with the node away: HTTP %d after %v", r.status, took)
+	}
+	var d struct{ Subscription struct{ ID, Status string } }
+	w.cGA.ok(&d, `query($id: ID!) { subscription(id: $id) { id status } }`, map[string]any{"id": sub.ID})
+	if d.Subscription.ID != sub.ID {
+		t.Fatalf("read with the node away: %+v", d.Subscription)
+	}
+
+	node.Restart(t)
+	id := uuid.New()
+	awaitCondition(t, "a mutation succeeds once the node is back", func() bool {
+		return w.aSales.do(mOnboard, onboardVars(id)).code() == ""
+	})
+	// The live subscription is back too: the next write is seen.
+	w.record(id, "USAGE_BASED", "OPEN", nil, nil)
+	if got := ts.eventCount(w.auditor); got != before+2 {
+		t.Fatalf("%d events after the node came back, want %d", got, before+2)
 	}
 }
