@@ -3,8 +3,8 @@ package projections
 import (
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/partnercenter/multichannel/eventstore"
 )
