@@ -76,11 +76,11 @@ func (b *bench) measureServer(ctx context.Context, srv *apiServer) (serverRun, e
 		return serverRun{}, err
 	}
 	var r serverRun
-	if r.Queries, err = measure(ctx, b.client, qwl, b.o.Clients, b.o.Warmup, b.o.Duration); err != nil {
+	if r.Queries, err = measure(ctx, b.client, qwl, b.o.Clients, b.o.Warmup, b.o.Duration, srv.cmd.Process.Pid); err != nil {
 		return r, err
 	}
 	b.logf("  queries    %s", line(r.Queries))
-	if r.Mutations, err = measure(ctx, b.client, mwl, b.o.Clients, b.o.Warmup, b.o.Duration); err != nil {
+	if r.Mutations, err = measure(ctx, b.client, mwl, b.o.Clients, b.o.Warmup, b.o.Duration, srv.cmd.Process.Pid); err != nil {
 		return r, err
 	}
 	b.logf("  mutations  %s", line(r.Mutations))
@@ -104,7 +104,7 @@ func (b *bench) runBaseline(ctx context.Context) (measurement, error) {
 	if err != nil {
 		return measurement{}, err
 	}
-	m, err := measure(ctx, b.client, wl, b.o.Clients, b.o.Warmup, b.o.Duration)
+	m, err := measure(ctx, b.client, wl, b.o.Clients, b.o.Warmup, b.o.Duration, b.base.cmd.Process.Pid)
 	if err != nil {
 		return m, fmt.Errorf("baseline: %w", err)
 	}
@@ -113,7 +113,11 @@ func (b *bench) runBaseline(ctx context.Context) (measurement, error) {
 }
 
 func line(m measurement) string {
-	return fmt.Sprintf("%9.1f/s  p50 %-9s p99 %-9s (%d requests)", m.Rate(), fmtDur(m.Quantile(0.5)), fmtDur(m.Quantile(0.99)), m.Requests)
+	s := fmt.Sprintf("%9.1f/s  p50 %-9s p99 %-9s", m.Rate(), fmtDur(m.Quantile(0.5)), fmtDur(m.Quantile(0.99)))
+	if m.CPUKnown {
+		s += fmt.Sprintf(" CPU/request: server %-7s client %-7s", fmtDur(m.ServerCPUPerRequest()), fmtDur(m.ClientCPUPerRequest()))
+	}
+	return s + fmt.Sprintf(" (%d requests)", m.Requests)
 }
 
 // measureAll is the default mode: per run, the API's queries and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -36,6 +37,26 @@ type measurement struct {
 	Window time.Duration
 	// Latencies of those requests, sorted.
 	Latencies []time.Duration
+	// ServerCPU and ClientCPU are the CPU time the server process and
+	// this one used during the window; zero when unknown (CPUKnown).
+	ServerCPU, ClientCPU time.Duration
+	CPUKnown             bool
+}
+
+// ServerCPUPerRequest and ClientCPUPerRequest are the CPU a request cost
+// each side during the window; 0 when unknown.
+func (m measurement) ServerCPUPerRequest() time.Duration {
+	if !m.CPUKnown || m.Requests == 0 {
+		return 0
+	}
+	return m.ServerCPU / time.Duration(m.Requests)
+}
+
+func (m measurement) ClientCPUPerRequest() time.Duration {
+	if !m.CPUKnown || m.Requests == 0 {
+		return 0
+	}
+	return m.ClientCPU / time.Duration(m.Requests)
 }
 
 // Rate is requests per second over the window.
@@ -72,14 +93,17 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 // requests back to back, for warmup and then window; only requests that
 // start inside the window are counted. The first failure (an error, a
 // non-200 answer or a GraphQL error) stops every client and fails the
-// measurement.
-func measure(ctx context.Context, c *gqlClient, wl workload, clients int, warmup, window time.Duration) (measurement, error) {
+// measurement. serverPID, when positive, is the server process whose CPU
+// time is sampled at both ends of the window, with this process's.
+func measure(ctx context.Context, c *gqlClient, wl workload, clients int, warmup, window time.Duration, serverPID int) (measurement, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
 	start := time.Now()
 	from := start.Add(warmup)
 	end := from.Add(window)
+	cpuc := make(chan cpuWindow, 1)
+	go func() { cpuc <- sampleCPU(ctx, serverPID, from, end) }()
 	lats := make([][]time.Duration, clients)
 	var wg sync.WaitGroup
 	for w := range clients {
@@ -117,11 +141,56 @@ func measure(ctx context.Context, c *gqlClient, wl workload, clients int, warmup
 	if err := context.Cause(ctx); err != nil {
 		return measurement{}, fmt.Errorf("%s: %w", wl.Name, err)
 	}
-	m := measurement{Name: wl.Name, Window: window}
+	cpu := <-cpuc
+	m := measurement{Name: wl.Name, Window: window, ServerCPU: cpu.server, ClientCPU: cpu.client, CPUKnown: cpu.ok}
 	for _, l := range lats {
 		m.Requests += len(l)
 		m.Latencies = append(m.Latencies, l...)
 	}
 	slices.Sort(m.Latencies)
 	return m, nil
+}
+
+// cpuWindow is the CPU time used by the server and by this process over a
+// measurement window.
+type cpuWindow struct {
+	server, client time.Duration
+	ok             bool
+}
+
+// sampleCPU reads both processes' CPU times at from and at end (or gives
+// up when ctx ends or a read fails).
+func sampleCPU(ctx context.Context, serverPID int, from, end time.Time) cpuWindow {
+	if serverPID <= 0 {
+		return cpuWindow{}
+	}
+	read := func() (server, client time.Duration, err error) {
+		if server, err = processCPU(serverPID); err != nil {
+			return 0, 0, err
+		}
+		client, err = processCPU(os.Getpid())
+		return server, client, err
+	}
+	sleepUntil := func(t time.Time) bool {
+		timer := time.NewTimer(time.Until(t))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if !sleepUntil(from) {
+		return cpuWindow{}
+	}
+	s0, c0, err := read()
+	if err != nil || !sleepUntil(end) {
+		return cpuWindow{}
+	}
+	s1, c1, err := read()
+	if err != nil {
+		return cpuWindow{}
+	}
+	return cpuWindow{server: s1 - s0, client: c1 - c0, ok: true}
 }

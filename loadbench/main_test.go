@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -168,7 +169,7 @@ func TestMeasureCountsTheWindowOnly(t *testing.T) {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	c := &gqlClient{http: newHTTPClient(4), url: srv.URL}
-	m, err := measure(context.Background(), c, pingLoad(), 4, 50*time.Millisecond, 200*time.Millisecond)
+	m, err := measure(context.Background(), c, pingLoad(), 4, 50*time.Millisecond, 200*time.Millisecond, os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +182,9 @@ func TestMeasureCountsTheWindowOnly(t *testing.T) {
 	// The warm-up's requests reached the server but are not counted.
 	if served := api.requests.Load(); served <= int64(m.Requests) {
 		t.Errorf("server saw %d requests, the window counted %d: the warm-up was counted", served, m.Requests)
+	}
+	if runtime.GOOS == "linux" && !m.CPUKnown {
+		t.Error("CPU time not sampled")
 	}
 	if m.Rate() != float64(m.Requests)/0.2 {
 		t.Errorf("rate %v for %d requests in 200ms", m.Rate(), m.Requests)
@@ -205,7 +209,7 @@ func TestMeasureFailsOnTheFirstBadAnswer(t *testing.T) {
 			defer srv.Close()
 			c := &gqlClient{http: newHTTPClient(4), url: srv.URL}
 			// An hour-long window: only the failure can end it.
-			_, err := measure(context.Background(), c, pingLoad(), 4, 0, time.Hour)
+			_, err := measure(context.Background(), c, pingLoad(), 4, 0, time.Hour, 0)
 			if !errors.As(err, tc.target) {
 				t.Fatalf("err = %v, want %T", err, tc.target)
 			}
@@ -223,7 +227,7 @@ func TestMeasureStopsWhenCancelled(t *testing.T) {
 	c := &gqlClient{http: newHTTPClient(2), url: srv.URL}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	if _, err := measure(ctx, c, pingLoad(), 2, 0, time.Hour); !errors.Is(err, context.Canceled) {
+	if _, err := measure(ctx, c, pingLoad(), 2, 0, time.Hour, 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
@@ -315,13 +319,46 @@ func TestBaselineChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, err := measure(ctx, c, wl, 2, 0, 100*time.Millisecond); err != nil || m.Requests == 0 {
+	m, err := measure(ctx, c, wl, 2, 0, 100*time.Millisecond, base.cmd.Process.Pid)
+	if err != nil || m.Requests == 0 {
 		t.Errorf("measure: %d requests, %v", m.Requests, err)
+	}
+	if runtime.GOOS == "linux" && !m.CPUKnown {
+		t.Error("the baseline's CPU time was not sampled")
 	}
 	c.http.CloseIdleConnections()
 	if err := base.stop(); err != nil {
 		t.Errorf("stop: %v", err)
 	}
+}
+
+func TestProcessCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("CPU times come from /proc")
+	}
+	before, err := processCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spin until the clock ticks (10ms of CPU at USER_HZ 100): the count
+	// must move, and stay far below a minute.
+	x := 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		for i := range 1_000_000 {
+			x += i
+		}
+		after, err := processCPU(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after > before {
+			if after-before > time.Minute {
+				t.Fatalf("CPU time jumped from %v to %v", before, after)
+			}
+			return
+		}
+	}
+	t.Fatalf("CPU time stayed at %v (%d)", before, x)
 }
 
 // A server that exits at once fails the start with what it printed.

@@ -23,6 +23,10 @@ type summary struct {
 	Rate, Min, Max     float64
 	P50, P99           time.Duration
 	Requests, Failures int
+	// ServerCPU and ClientCPU are the medians of the runs' CPU per
+	// request; CPUKnown when every run sampled them.
+	ServerCPU, ClientCPU time.Duration
+	CPUKnown             bool
 }
 
 func summarize(ms []measurement) summary {
@@ -39,6 +43,15 @@ func summarize(ms []measurement) summary {
 	}
 	s.Rate, s.P50, s.P99 = median(rates), median(p50s), median(p99s)
 	s.Min, s.Max = slices.Min(rates), slices.Max(rates)
+	s.CPUKnown = true
+	var scpu, ccpu []time.Duration
+	for _, m := range ms {
+		s.CPUKnown = s.CPUKnown && m.CPUKnown
+		scpu, ccpu = append(scpu, m.ServerCPUPerRequest()), append(ccpu, m.ClientCPUPerRequest())
+	}
+	if s.CPUKnown {
+		s.ServerCPU, s.ClientCPU = median(scpu), median(ccpu)
+	}
 	return s
 }
 
@@ -82,6 +95,17 @@ func spread(s summary) string {
 	return fmt.Sprintf("%.0f-%.0f", s.Min, s.Max)
 }
 
+func cpuCell(s summary, server bool) string {
+	switch {
+	case !s.CPUKnown:
+		return "-"
+	case server:
+		return fmtDur(s.ServerCPU)
+	default:
+		return fmtDur(s.ClientCPU)
+	}
+}
+
 func verdict(ok bool) string {
 	if ok {
 		return "met"
@@ -109,13 +133,13 @@ func (r *report) MutationRatio() float64 {
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s\n\n", r.header)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "figure\toperation\trate/s\tp50\tp99\truns min-max/s\t")
+	fmt.Fprintln(tw, "figure\toperation\trate/s\tp50\tp99\truns min-max/s\tserver CPU/req\tclient CPU/req\t")
 	row := func(fig, op string, ms []measurement) {
 		if len(ms) == 0 {
 			return
 		}
 		s := summarize(ms)
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t\n", fig, op, s.Rate, fmtDur(s.P50), fmtDur(s.P99), spread(s))
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", fig, op, s.Rate, fmtDur(s.P50), fmtDur(s.P99), spread(s), cpuCell(s, true), cpuCell(s, false))
 	}
 	row("queries", name(r.Queries), r.Queries)
 	row("mutations", name(r.Mutations), r.Mutations)
@@ -172,7 +196,7 @@ func (c *comparison) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s\n\n", c.header)
 	fmt.Fprintf(w, "on:  %s\noff: %s\n\n", argsLabel(c.On.Args), argsLabel(c.Off.Args))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "side\tfigure\toperation\tmedian rate/s\truns min-max/s\tp50\tp99\t")
+	fmt.Fprintln(tw, "side\tfigure\toperation\tmedian rate/s\truns min-max/s\tp50\tp99\tserver CPU/req\t")
 	for _, s := range []struct {
 		label string
 		side  side
@@ -182,13 +206,24 @@ func (c *comparison) print(w io.Writer) {
 			ms  []measurement
 		}{{"queries", s.side.Queries}, {"mutations", s.side.Mutations}} {
 			sum := summarize(f.ms)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t\n", s.label, f.fig, name(f.ms), sum.Rate, spread(sum), fmtDur(sum.P50), fmtDur(sum.P99))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t\n", s.label, f.fig, name(f.ms), sum.Rate, spread(sum), fmtDur(sum.P50), fmtDur(sum.P99), cpuCell(sum, true))
 		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "on/off queries    %5.1f%%  (target >= %.0f%%: %s)\n", 100*c.QueryRatio(), 100*compareTarget, verdict(c.QueryRatio() >= compareTarget))
 	fmt.Fprintf(w, "on/off mutations  %5.1f%%  (target >= %.0f%%: %s)\n", 100*c.MutationRatio(), 100*compareTarget, verdict(c.MutationRatio() >= compareTarget))
+	// CPU per request is the steadier figure when other processes share
+	// the machine: it does not count the time the server waited for a core.
+	for _, f := range []struct {
+		fig     string
+		on, off []measurement
+	}{{"queries", c.On.Queries, c.Off.Queries}, {"mutations", c.On.Mutations, c.Off.Mutations}} {
+		on, off := summarize(f.on), summarize(f.off)
+		if on.CPUKnown && off.CPUKnown && off.ServerCPU > 0 {
+			fmt.Fprintf(w, "server CPU per request, on/off, %-9s %5.1f%%\n", f.fig+":", 100*float64(on.ServerCPU)/float64(off.ServerCPU))
+		}
+	}
 }
 
 func (c *comparison) verdict(strict bool) error {
