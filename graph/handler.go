@@ -37,8 +37,9 @@ type Options struct {
 	// MaxAliases bounds the aliased fields of a document; 0 means
 	// DefaultMaxAliases.
 	MaxAliases int
-	// NoLimits turns the depth, alias and complexity limits off (the
-	// server's -limits=false, to measure what they cost).
+	// NoLimits turns the depth, alias and complexity limits off, and the
+	// check that a root field does not start past the request's deadline
+	// (the server's -limits=false, to measure what they cost).
 	NoLimits bool
 	// Extensions are installed first, so that they see every operation and
 	// every refusal, the limits' and authentication's included (metrics and
@@ -97,6 +98,7 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 		// complexity calculation pathological documents.
 		srv.Use(DocumentLimit{MaxDepth: orDefault(opts.MaxDepth, DefaultMaxDepth), MaxAliases: orDefault(opts.MaxAliases, DefaultMaxAliases)})
 		srv.Use(extension.FixedComplexityLimit(orDefault(opts.ComplexityLimit, DefaultComplexityLimit)))
+		srv.Use(deadline{})
 	}
 
 	srv.SetErrorPresenter(presentError)
