@@ -115,7 +115,7 @@ func (b *bench) runBaseline(ctx context.Context) (measurement, error) {
 func line(m measurement) string {
 	s := fmt.Sprintf("%9.1f/s  p50 %-9s p99 %-9s", m.Rate(), fmtDur(m.Quantile(0.5)), fmtDur(m.Quantile(0.99)))
 	if m.CPUKnown {
-		s += fmt.Sprintf(" CPU/request: server %-7s client %-7s", fmtDur(m.ServerCPUPerRequest()), fmtDur(m.ClientCPUPerRequest()))
+		s += fmt.Sprintf(" CPU/request: server %-7s client %-7s other load %.2f cores", fmtDur(m.ServerCPUPerRequest()), fmtDur(m.ClientCPUPerRequest()), m.OtherCores())
 	}
 	return s + fmt.Sprintf(" (%d requests)", m.Requests)
 }

@@ -11,3 +11,8 @@ import (
 func processCPU(pid int) (time.Duration, error) {
 	return 0, errors.New("process CPU time is read from /proc, on Linux only")
 }
+
+// machineBusy is not implemented here either.
+func machineBusy() (time.Duration, error) {
+	return 0, errors.New("machine CPU time is read from /proc, on Linux only")
+}

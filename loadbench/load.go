@@ -38,9 +38,20 @@ type measurement struct {
 	// Latencies of those requests, sorted.
 	Latencies []time.Duration
 	// ServerCPU and ClientCPU are the CPU time the server process and
-	// this one used during the window; zero when unknown (CPUKnown).
-	ServerCPU, ClientCPU time.Duration
-	CPUKnown             bool
+	// this one used during the window, OtherCPU what every other process
+	// on the machine used (other engineers' builds and tests disturb the
+	// figures); zero when unknown (CPUKnown).
+	ServerCPU, ClientCPU, OtherCPU time.Duration
+	CPUKnown                       bool
+}
+
+// OtherCores is the average number of cores that other processes kept
+// busy during the window.
+func (m measurement) OtherCores() float64 {
+	if !m.CPUKnown || m.Window <= 0 {
+		return 0
+	}
+	return max(0, m.OtherCPU.Seconds()/m.Window.Seconds())
 }
 
 // ServerCPUPerRequest and ClientCPUPerRequest are the CPU a request cost
@@ -142,7 +153,7 @@ func measure(ctx context.Context, c *gqlClient, wl workload, clients int, warmup
 		return measurement{}, fmt.Errorf("%s: %w", wl.Name, err)
 	}
 	cpu := <-cpuc
-	m := measurement{Name: wl.Name, Window: window, ServerCPU: cpu.server, ClientCPU: cpu.client, CPUKnown: cpu.ok}
+	m := measurement{Name: wl.Name, Window: window, ServerCPU: cpu.server, ClientCPU: cpu.client, OtherCPU: cpu.other, CPUKnown: cpu.ok}
 	for _, l := range lats {
 		m.Requests += len(l)
 		m.Latencies = append(m.Latencies, l...)
@@ -154,8 +165,8 @@ func measure(ctx context.Context, c *gqlClient, wl workload, clients int, warmup
 // cpuWindow is the CPU time used by the server and by this process over a
 // measurement window.
 type cpuWindow struct {
-	server, client time.Duration
-	ok             bool
+	server, client, other time.Duration
+	ok                    bool
 }
 
 // sampleCPU reads both processes' CPU times at from and at end (or gives
@@ -164,12 +175,15 @@ func sampleCPU(ctx context.Context, serverPID int, from, end time.Time) cpuWindo
 	if serverPID <= 0 {
 		return cpuWindow{}
 	}
-	read := func() (server, client time.Duration, err error) {
+	read := func() (server, client, all time.Duration, err error) {
 		if server, err = processCPU(serverPID); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
-		client, err = processCPU(os.Getpid())
-		return server, client, err
+		if client, err = processCPU(os.Getpid()); err != nil {
+			return 0, 0, 0, err
+		}
+		all, err = machineBusy()
+		return server, client, all, err
 	}
 	sleepUntil := func(t time.Time) bool {
 		timer := time.NewTimer(time.Until(t))
@@ -184,13 +198,14 @@ func sampleCPU(ctx context.Context, serverPID int, from, end time.Time) cpuWindo
 	if !sleepUntil(from) {
 		return cpuWindow{}
 	}
-	s0, c0, err := read()
+	s0, c0, a0, err := read()
 	if err != nil || !sleepUntil(end) {
 		return cpuWindow{}
 	}
-	s1, c1, err := read()
+	s1, c1, a1, err := read()
 	if err != nil {
 		return cpuWindow{}
 	}
-	return cpuWindow{server: s1 - s0, client: c1 - c0, ok: true}
+	server, client := s1-s0, c1-c0
+	return cpuWindow{server: server, client: client, other: (a1 - a0) - server - client, ok: true}
 }

@@ -27,6 +27,8 @@ type summary struct {
 	// request; CPUKnown when every run sampled them.
 	ServerCPU, ClientCPU time.Duration
 	CPUKnown             bool
+	// OtherCores is the most cores other processes kept busy in any run.
+	OtherCores float64
 }
 
 func summarize(ms []measurement) summary {
@@ -47,6 +49,7 @@ func summarize(ms []measurement) summary {
 	var scpu, ccpu []time.Duration
 	for _, m := range ms {
 		s.CPUKnown = s.CPUKnown && m.CPUKnown
+		s.OtherCores = max(s.OtherCores, m.OtherCores())
 		scpu, ccpu = append(scpu, m.ServerCPUPerRequest()), append(ccpu, m.ClientCPUPerRequest())
 	}
 	if s.CPUKnown {
@@ -106,6 +109,15 @@ func cpuCell(s summary, server bool) string {
 	}
 }
 
+// otherCell shows the most cores other processes took in any run: a run
+// that had to share its cores with them is slower for it.
+func otherCell(s summary) string {
+	if !s.CPUKnown {
+		return "-"
+	}
+	return fmt.Sprintf("max %.2f cores", s.OtherCores)
+}
+
 func verdict(ok bool) string {
 	if ok {
 		return "met"
@@ -133,13 +145,13 @@ func (r *report) MutationRatio() float64 {
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s\n\n", r.header)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "figure\toperation\trate/s\tp50\tp99\truns min-max/s\tserver CPU/req\tclient CPU/req\t")
+	fmt.Fprintln(tw, "figure\toperation\trate/s\tp50\tp99\truns min-max/s\tserver CPU/req\tclient CPU/req\tother load\t")
 	row := func(fig, op string, ms []measurement) {
 		if len(ms) == 0 {
 			return
 		}
 		s := summarize(ms)
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", fig, op, s.Rate, fmtDur(s.P50), fmtDur(s.P99), spread(s), cpuCell(s, true), cpuCell(s, false))
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", fig, op, s.Rate, fmtDur(s.P50), fmtDur(s.P99), spread(s), cpuCell(s, true), cpuCell(s, false), otherCell(s))
 	}
 	row("queries", name(r.Queries), r.Queries)
 	row("mutations", name(r.Mutations), r.Mutations)
@@ -149,6 +161,13 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "queries / baseline    %5.1f%%  (target >= %.0f%%: %s)\n", 100*r.QueryRatio(), 100*queryTarget, verdict(r.QueryRatio() >= queryTarget))
 		fmt.Fprintf(w, "mutations / baseline  %5.1f%%  (target >= %.0f%%: %s)\n", 100*r.MutationRatio(), 100*mutationTarget, verdict(r.MutationRatio() >= mutationTarget))
+		// The same ratios priced in the server's CPU per request: what the
+		// rates would show if the server had the cores to itself.
+		b, q, m := summarize(r.Baseline), summarize(r.Queries), summarize(r.Mutations)
+		if b.CPUKnown && q.CPUKnown && m.CPUKnown && q.ServerCPU > 0 && m.ServerCPU > 0 {
+			fmt.Fprintf(w, "by server CPU per request (baseline/API): queries %.1f%%, mutations %.1f%%\n",
+				100*float64(b.ServerCPU)/float64(q.ServerCPU), 100*float64(b.ServerCPU)/float64(m.ServerCPU))
+		}
 	}
 }
 
@@ -196,7 +215,7 @@ func (c *comparison) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s\n\n", c.header)
 	fmt.Fprintf(w, "on:  %s\noff: %s\n\n", argsLabel(c.On.Args), argsLabel(c.Off.Args))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "side\tfigure\toperation\tmedian rate/s\truns min-max/s\tp50\tp99\tserver CPU/req\t")
+	fmt.Fprintln(tw, "side\tfigure\toperation\tmedian rate/s\truns min-max/s\tp50\tp99\tserver CPU/req\tother load\t")
 	for _, s := range []struct {
 		label string
 		side  side
@@ -206,7 +225,7 @@ func (c *comparison) print(w io.Writer) {
 			ms  []measurement
 		}{{"queries", s.side.Queries}, {"mutations", s.side.Mutations}} {
 			sum := summarize(f.ms)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t\n", s.label, f.fig, name(f.ms), sum.Rate, spread(sum), fmtDur(sum.P50), fmtDur(sum.P99), cpuCell(sum, true))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", s.label, f.fig, name(f.ms), sum.Rate, spread(sum), fmtDur(sum.P50), fmtDur(sum.P99), cpuCell(sum, true), otherCell(sum))
 		}
 	}
 	tw.Flush()
