@@ -34,6 +34,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("supportPlan", func(t *testing.T) { testSupportPlan(t, ts.forTest(t)) })
 			t.Run("idempotency", func(t *testing.T) { testIdempotency(t, ts.forTest(t)) })
 			t.Run("eventsAndAsOf", func(t *testing.T) { testEventsAndAsOf(t, ts.forTest(t)) })
+			t.Run("auditExport", func(t *testing.T) { testAuditExport(t, ts.forTest(t)) })
 			t.Run("liveFeed", func(t *testing.T) { testLiveFeed(t, ts.forTest(t)) })
 			// Moves the server's clock: keep it last.
 			t.Run("expiryAndTermEnd", func(t *testing.T) { testExpiryAndTermEnd(t, ts.forTest(t)) })

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +26,9 @@ import (
 
 	gqlgen "github.com/99designs/gqlgen/graphql"
 
+	"github.com/partnercenter/multichannel/audit"
 	"github.com/partnercenter/multichannel/auth"
+	"github.com/partnercenter/multichannel/cli"
 	"github.com/partnercenter/multichannel/command"
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/eventstore/esdb"
@@ -124,6 +127,17 @@ func boolOr(s string, def bool) bool {
 func main() {
 	logger := newLogger()
 	slog.SetDefault(logger)
+	if len(os.Args) > 1 && slices.Contains(cli.Commands, os.Args[1]) {
+		// The command-line modes (replay, verify, export, import, generate).
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		err := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseConfig(os.Args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -232,6 +246,7 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	metrics.WatchLag(probe)
 	httpCfg := httpapi.Config{
 		Playground: pg,
+		Export:     audit.ExportHandler(store, httpapi.AuditorOnly),
 		Ready: func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()

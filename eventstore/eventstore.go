@@ -126,10 +126,14 @@ func ParsePosition(s string) (Position, error) {
 	}
 	commit, err1 := strconv.ParseUint(c, 16, 64)
 	prepare, err2 := strconv.ParseUint(pr, 16, 64)
-	if err1 != nil || err2 != nil || len(s) > 33 {
+	p := Position{Commit: commit, Prepare: prepare}
+	// Only the form String writes is accepted (no upper case, no leading
+	// zeros), so that one position has one spelling and a cursor compares
+	// as text.
+	if err1 != nil || err2 != nil || p.String() != s {
 		return Position{}, fmt.Errorf("%w: %q", ErrBadPosition, s)
 	}
-	return Position{Commit: commit, Prepare: prepare}, nil
+	return p, nil
 }
 
 // ExpectedRevision is the condition an append places on the stream's state.

@@ -66,6 +66,12 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	// Nested lists have no page: count them as a typical 20.
 	cfg.Complexity.Customer.Subscriptions = func(child int) int { return 1 + 20*child }
 	cfg.Complexity.Customer.Relationships = func(child int) int { return 1 + 20*child }
+	history := func(child int, first *int, _ *string, _ *bool) int { return page(first, child) }
+	cfg.Complexity.Customer.History = history
+	cfg.Complexity.Subscription.History = history
+	cfg.Complexity.Relationship.History = history
+	// A causation chain has no page: count it as a full one.
+	cfg.Complexity.Query.Causation = func(child int, _ string) int { return 1 + 100*child }
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 
 	srv.AddTransport(transport.Websocket{

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/auth"
+	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/graph"
 	"github.com/partnercenter/multichannel/observability"
 	"github.com/partnercenter/multichannel/ratelimit"
@@ -41,6 +42,9 @@ type Config struct {
 	// (keyed by the verified caller's tid): over the limit, HTTP 429 with
 	// Retry-After and a RATE_LIMITED GraphQL error.
 	RateLimiter *ratelimit.Limiter
+	// Export, when set, serves GET /audit/export (the log as NDJSON). It
+	// runs behind the identity middleware: AuditorOnly tells it who called.
+	Export http.Handler
 	// RequestTimeout, when positive, is the deadline of a GraphQL request
 	// over HTTP; a request past it is answered UNAVAILABLE. WebSockets are
 	// exempt: they live as long as their subscriptions.
@@ -69,6 +73,10 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})))
+	if cfg.Export != nil {
+		// No request deadline: an export streams as long as the log is.
+		mux.Handle("/audit/export", observe("export", requestIDs(auth.Middleware(verifier)(cfg.Export))))
+	}
 	if cfg.Metrics != nil {
 		mux.Handle("/metrics", observe("metrics", cfg.Metrics))
 	}
@@ -204,4 +212,20 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// AuditorOnly authorizes a request made by the AUDITOR role: the caller's
+// verification error (401) when it has none, FORBIDDEN (403) for others.
+func AuditorOnly(r *http.Request) error {
+	a, ok := auth.CallerFrom(r.Context())
+	if !ok {
+		if err := auth.AuthErrorFrom(r.Context()); err != nil {
+			return err
+		}
+		return auth.ErrNoToken
+	}
+	if a.Role != domain.RoleAuditor {
+		return domain.Errorf(domain.CodeForbidden, "only auditors may export the log")
+	}
+	return nil
 }
