@@ -211,3 +211,15 @@ func stores(t *testing.T) map[string][]serverOption {
 	}
 	return m
 }
+
+// tamper changes one character in the middle of a token's signature. (The
+// last base64url character of a signature carries padding bits a decoder
+// may ignore, so changing it does not always change the signature.)
+func tamper(token string) string {
+	i := len(token) - 10
+	c := byte('A')
+	if token[i] == 'A' {
+		c = 'B'
+	}
+	return token[:i] + string(c) + token[i+1:]
+}

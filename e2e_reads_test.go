@@ -268,6 +268,9 @@ func testIdempotency(t *testing.T, ts *testServer) {
 
 func testEventsAndAsOf(t *testing.T, ts *testServer) {
 	w := newWorld(t, ts)
+	// The subscription below must be recorded at a later millisecond than
+	// the customer, so that "just before it" still has the customer.
+	ts.advance(time.Second)
 	corr := uuid.New()
 	r := w.cGA.do(mRecord, map[string]any{"in": map[string]any{"customerId": w.c.String(), "offer": "E5", "billingModel": "USAGE_BASED", "channel": "OPEN", "quantity": 2}}, "X-Correlation-ID", corr.String())
 	if len(r.Errors) > 0 {
@@ -404,7 +407,7 @@ func testLiveFeed(t *testing.T, ts *testServer) {
 	if _, err := dialWS(t, ts, ""); websocket.CloseStatus(err) != 4403 {
 		t.Fatalf("without a token: %v (close status %d), want 4403", err, websocket.CloseStatus(err))
 	}
-	bad := w.aGA.token[:len(w.aGA.token)-3] + "abc"
+	bad := tamper(w.aGA.token)
 	if _, err := dialWS(t, ts, bad); websocket.CloseStatus(err) != 4403 {
 		t.Fatalf("bad token: %v, want 4403", err)
 	}

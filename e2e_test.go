@@ -46,7 +46,7 @@ func testAuthentication(t *testing.T, ts *testServer) {
 	q := `{ viewer { userId tenantId role } }`
 	ts.anonymous().refused("UNAUTHENTICATED", q, nil)
 	bad := ts.user(uuid.New(), domain.RoleGlobalAdmin)
-	bad.token = bad.token[:len(bad.token)-2] + "xx"
+	bad.token = tamper(bad.token)
 	bad.refused("UNAUTHENTICATED", q, nil)
 	// A mutation without a token writes nothing.
 	ts.anonymous().refused("UNAUTHENTICATED", mEnroll, map[string]any{"in": map[string]any{"name": "X", "cloud": "PUBLIC"}})

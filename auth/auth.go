@@ -52,6 +52,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/partnercenter/multichannel/domain"
 )
@@ -105,6 +106,28 @@ type Verifier struct {
 	key    KeyFunc
 	parser *jwt.Parser
 	now    func() time.Time
+	// cache remembers tokens already verified, until they expire: a client
+	// sends the same token with every request, and checking its signature
+	// again each time was a tenth of a simple query's cost.
+	cache     *lru.Cache[string, verified]
+	cacheSize int
+}
+
+// verified is a cached verification: the caller, and until when the token
+// stays valid (its exp; nbf was checked when it was first verified).
+type verified struct {
+	actor domain.Actor
+	until time.Time
+}
+
+// DefaultCacheSize is how many verified tokens a Verifier remembers.
+const DefaultCacheSize = 10000
+
+// WithCacheSize sets how many verified tokens the Verifier remembers
+// (0 turns the cache off). Only successes are cached, keyed by the whole
+// token, and each only until its exp.
+func WithCacheSize(n int) Option {
+	return func(v *Verifier) { v.cacheSize = n }
 }
 
 // Option configures a Verifier.
@@ -119,9 +142,12 @@ func WithClock(now func() time.Time) Option {
 // method, verified with the key that key returns. See the package doc for
 // a JWKS-backed key function.
 func NewVerifier(method jwt.SigningMethod, key KeyFunc, opts ...Option) *Verifier {
-	v := &Verifier{alg: method.Alg(), key: key, now: time.Now}
+	v := &Verifier{alg: method.Alg(), key: key, now: time.Now, cacheSize: DefaultCacheSize}
 	for _, o := range opts {
 		o(v)
+	}
+	if v.cacheSize > 0 {
+		v.cache, _ = lru.New[string, verified](v.cacheSize)
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{v.alg}),
@@ -166,6 +192,11 @@ func (v *Verifier) Verify(token string) (domain.Actor, error) {
 	if len(token) > maxTokenBytes {
 		return domain.Actor{}, refuse("token is too large", nil)
 	}
+	if v.cache != nil {
+		if hit, ok := v.cache.Get(token); ok && v.now().Before(hit.until) {
+			return hit.actor, nil
+		}
+	}
 	var c claims
 	t, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		// WithValidMethods already refused other algorithms; checking again
@@ -185,7 +216,11 @@ func (v *Verifier) Verify(token string) (domain.Actor, error) {
 		}
 		return domain.Actor{}, refuse(reason(err), err)
 	}
-	return actorOf(&c)
+	a, err := actorOf(&c)
+	if err == nil && v.cache != nil && c.ExpiresAt != nil {
+		v.cache.Add(token, verified{actor: a, until: c.ExpiresAt.Time})
+	}
+	return a, err
 }
 
 // reason turns the JWT library's error into a short reason. The library's

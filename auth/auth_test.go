@@ -407,3 +407,27 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+// TestCachedTokenStillExpires: a token verified once is remembered, but
+// only until its exp: past it (and the leeway) it is refused again.
+func TestCachedTokenStillExpires(t *testing.T) {
+	t.Parallel()
+	secret := []byte("a-secret-of-at-least-32-bytes-long!!")
+	now := time.Now()
+	clock := now
+	v := auth.NewHS256Verifier(secret, auth.WithClock(func() time.Time { return clock }))
+	a := domain.Actor{UserID: "u", TenantID: uuid.New(), Role: domain.RoleSalesAgent}
+	tok, err := auth.MintHS256(secret, a, time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the second is a cache hit
+		if got, err := v.Verify(tok); err != nil || got != a {
+			t.Fatalf("verify #%d: %v, %v", i, got, err)
+		}
+	}
+	clock = now.Add(time.Minute + auth.MaxLeeway + time.Second)
+	if _, err := v.Verify(tok); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatalf("expired cached token: %v, want ErrUnauthenticated", err)
+	}
+}

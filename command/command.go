@@ -67,6 +67,13 @@ type Handlers struct {
 	wait  Waiter
 	idem  IdempotencyIndex
 	keys  keyLocks
+	// partners and customers remember what never changes once true: a
+	// tenant enrolled as a partner stays one (its stream holds only
+	// PartnerEnrolled), and one onboarded as a customer stays one. Only
+	// positive answers are kept, so every mutation need not read both
+	// streams of its caller's tenant again.
+	partners  sync.Map // uuid.UUID -> domain.Partner
+	customers sync.Map // uuid.UUID -> struct{}
 	// timeout bounds one mutation (0: only the caller's context does).
 	timeout time.Duration
 }
@@ -347,12 +354,25 @@ func newID() (uuid.UUID, error) {
 // not one) and whether it is a customer.
 func (h *Handlers) caller(ctx context.Context, a domain.Actor) (domain.Caller, *domain.Partner, error) {
 	p := new(domain.Partner)
-	if _, err := h.load(ctx, domain.PartnerStream(a.TenantID), p); err != nil {
-		return domain.Caller{}, nil, err
+	if known, ok := h.partners.Load(a.TenantID); ok {
+		*p = known.(domain.Partner)
+	} else {
+		if _, err := h.load(ctx, domain.PartnerStream(a.TenantID), p); err != nil {
+			return domain.Caller{}, nil, err
+		}
+		if p.Exists() {
+			h.partners.Store(a.TenantID, *p)
+		}
 	}
-	isCustomer, err := h.exists(ctx, domain.CustomerStream(a.TenantID))
-	if err != nil {
-		return domain.Caller{}, nil, err
+	_, isCustomer := h.customers.Load(a.TenantID)
+	if !isCustomer {
+		var err error
+		if isCustomer, err = h.exists(ctx, domain.CustomerStream(a.TenantID)); err != nil {
+			return domain.Caller{}, nil, err
+		}
+		if isCustomer {
+			h.customers.Store(a.TenantID, struct{}{})
+		}
 	}
 	return domain.Caller{Actor: a, IsPartner: p.Exists(), IsCustomer: isCustomer}, p, nil
 }

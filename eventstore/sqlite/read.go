@@ -45,9 +45,15 @@ func (r *readStmts) close() {
 	}
 }
 
-// maxPageHint bounds the capacity allocated up front for a page, so that a
-// caller asking for "everything" (a huge max) does not allocate it at once.
-const maxPageHint = 4096
+// maxPageHint bounds the capacity allocated up front for a page of the
+// global log, so that a caller asking for "everything" (a huge max) does
+// not allocate it at once. streamPageHint is the same for a stream read:
+// most streams are short and most reads (the command side's) ask for a
+// whole stream, so a page starts small and grows as rows arrive.
+const (
+	maxPageHint    = 4096
+	streamPageHint = 16
+)
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, max int) ([]eventstore.RecordedEvent, error) {
@@ -73,7 +79,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 		return nil, s.readErr(ctx, "read "+stream, err)
 	}
 	defer rows.Close()
-	events := make([]eventstore.RecordedEvent, 0, min(max, maxPageHint))
+	events := make([]eventstore.RecordedEvent, 0, min(max, streamPageHint))
 	var sc scanner
 	for rows.Next() {
 		var ev eventstore.RecordedEvent
@@ -167,8 +173,13 @@ type scanner struct {
 	destWithStream []any // the columns of a read of the global log
 }
 
-// slabSize is the size of one shared buffer for event payloads.
-const slabSize = 256 << 10
+// A scanner's first slab holds firstSlab bytes and each next one twice the
+// last, up to slabSize: a read of a short stream allocates a few KiB, a
+// page of the global log a few large slabs.
+const (
+	firstSlab = 4 << 10
+	slabSize  = 256 << 10
+)
 
 func (sc *scanner) scan(rows *sql.Rows, ev *eventstore.RecordedEvent, withStream bool) error {
 	if sc.dest == nil {
@@ -202,7 +213,8 @@ func (sc *scanner) scan(rows *sql.Rows, ev *eventstore.RecordedEvent, withStream
 func (sc *scanner) keep(b []byte) []byte {
 	n := len(b)
 	if cap(sc.slab)-len(sc.slab) < n {
-		sc.slab = make([]byte, 0, max(slabSize, n))
+		size := min(2*cap(sc.slab), slabSize)
+		sc.slab = make([]byte, 0, max(size, firstSlab, n))
 	}
 	start := len(sc.slab)
 	sc.slab = append(sc.slab, b...)
