@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	gqlgen "github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/audit"
 	"github.com/partnercenter/multichannel/auth"
@@ -125,6 +127,9 @@ func boolOr(s string, def bool) bool {
 }
 
 func main() {
+	// Batch the randomness of ids (UUIDv7 for events, correlation ids):
+	// one read of the system's random source per batch, not per id.
+	uuid.EnableRandPool()
 	logger := newLogger()
 	slog.SetDefault(logger)
 	if len(os.Args) > 1 && slices.Contains(cli.Commands, os.Args[1]) {
@@ -210,7 +215,11 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	resolver := &graph.Resolver{Commands: commands, Model: model, Store: store}
 	var requestLog *slog.Logger
 	if !cfg.Ops.NoRequestLog {
-		requestLog = slog.Default()
+		// Request lines are batched (see observability.BufferedWriter);
+		// flushed at shutdown, after the last request.
+		out := observability.NewBufferedWriter(os.Stderr, 200*time.Millisecond)
+		defer out.Close()
+		requestLog = newLoggerTo(out)
 	}
 	var extensions []gqlgen.HandlerExtension
 	if metrics != nil || requestLog != nil {
@@ -514,11 +523,15 @@ func jwtSecret(cfg config) ([]byte, error) {
 	return secret, nil
 }
 
-func newLogger() *slog.Logger {
+func newLogger() *slog.Logger { return newLoggerTo(os.Stderr) }
+
+// newLoggerTo logs to w: text when stderr is a terminal (a person reads
+// it), JSON otherwise (a log pipeline does).
+func newLoggerTo(w io.Writer) *slog.Logger {
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+		return slog.New(slog.NewTextHandler(w, nil))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
 // opsConfig holds the operational settings: the switches a load test

@@ -198,7 +198,9 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		if r.Body != nil && r.Body != http.NoBody && r.Method != http.MethodGet {
+		// A body of declared length is cut at that length by net/http
+		// already; only one of unknown length (chunked) is read here.
+		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody && r.Method != http.MethodGet {
 			body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 			if err != nil {
 				http.Error(w, "could not read the request body", http.StatusBadRequest)

@@ -94,7 +94,14 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 	}
 	if len(events) == 0 {
 		// Past either end of a stream that exists is an empty read, as in
-		// EventStoreDB; only a stream with no events is not found.
+		// EventStoreDB; only a stream with no events is not found. An empty
+		// read backwards (from any revision), or forwards from revision 0,
+		// already proves the stream has no events, since every stream that
+		// has one has revision 0: only an empty read forwards from further
+		// on must ask again.
+		if dir == eventstore.Backwards || from == 0 {
+			return nil, fmt.Errorf("sqlite: read %s: %w", stream, eventstore.ErrStreamNotFound)
+		}
 		return nil, s.streamExists(ctx, stream)
 	}
 	return events, nil
