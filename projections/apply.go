@@ -152,14 +152,14 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 	}
 	st := &m.streamList[si]
 	st.next = e.Revision + 1
-	st.events = append(st.events, int32(len(m.headers)))
+	st.events = append(st.events, int32(m.headers.len()))
 	ai, ok := m.actors[md.Actor]
 	if !ok {
 		ai = int32(len(m.actorList))
 		m.actorList = append(m.actorList, md.Actor)
 		m.actors[md.Actor] = ai
 	}
-	m.headers = append(m.headers, header{
+	m.headers.append(header{
 		pos: e.Position, rev: e.Revision, recordedAt: at.UnixNano(),
 		correlation: md.CorrelationID, stream: si, actor: ai, typ: typ,
 	})

@@ -52,11 +52,11 @@ func (m *Model) instant(p AsOfPoint) (time.Time, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	// headers are in log order: find the first one after the position.
-	i := sort.Search(len(m.headers), func(i int) bool { return p.Position.Less(m.headers[i].pos) })
+	i := sort.Search(m.headers.len(), func(i int) bool { return p.Position.Less(m.headers.at(i).pos) })
 	if i == 0 {
 		return time.Time{}, false
 	}
-	return time.Unix(0, m.headers[i-1].recordedAt).UTC(), true
+	return time.Unix(0, m.headers.at(i-1).recordedAt).UTC(), true
 }
 
 // readUpTo reads stream's prefix as of p.

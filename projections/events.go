@@ -112,7 +112,7 @@ func (m *Model) Events(ctx context.Context, store eventstore.Store, v domain.Act
 	// 1 visible, 2 not.
 	visible := make(map[int32]uint8)
 	match := func(i int32) {
-		h := &m.headers[i]
+		h := m.headers.at(int(i))
 		if types != nil && !types[h.typ] ||
 			f.ActorUserID != nil && m.actorList[h.actor].UserID != *f.ActorUserID ||
 			f.CorrelationID != nil && h.correlation != *f.CorrelationID ||
@@ -144,7 +144,7 @@ func (m *Model) Events(ctx context.Context, store eventstore.Store, v domain.Act
 	} else {
 		// The whole index is scanned even after a cursor: totalCount counts
 		// every match. Only the page's items are built.
-		for i := range m.headers {
+		for i := range m.headers.len() {
 			match(int32(i))
 		}
 	}

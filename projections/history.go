@@ -38,7 +38,7 @@ func (m *Model) History(ctx context.Context, store eventstore.Store, v domain.Ac
 			if newestFirst {
 				i = st.events[len(st.events)-1-k]
 			}
-			h := &m.headers[i]
+			h := m.headers.at(int(i))
 			if req.hasAfter {
 				// Skip the cursor and what came before it in this order.
 				passed := !req.after.Less(h.pos)
@@ -99,8 +99,8 @@ func (m *Model) Causation(ctx context.Context, store eventstore.Store, v domain.
 	m.mu.RLock()
 	var refs []eventRef
 	visible := make(map[int32]bool)
-	for i := range m.headers {
-		h := &m.headers[i]
+	for i := range m.headers.len() {
+		h := m.headers.at(i)
 		if h.correlation != correlation {
 			continue
 		}

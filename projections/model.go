@@ -67,7 +67,7 @@ type Model struct {
 	idem    map[idemKey]idemEntry
 
 	// The event index: compact headers in log order, and every stream.
-	headers    []header
+	headers    headerLog
 	streams    map[string]int32
 	streamList []streamState
 	actors     map[domain.Actor]int32

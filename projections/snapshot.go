@@ -91,7 +91,7 @@ func (m *Model) Snapshot() *Snapshot {
 	defer m.mu.RUnlock()
 	s := &Snapshot{
 		Position:      m.pos,
-		Events:        len(m.headers),
+		Events:        m.headers.len(),
 		Partners:      make([]Partner, 0, len(m.partners)),
 		Customers:     make([]Customer, 0, len(m.customerOrder)),
 		Subscriptions: make([]SubscriptionSnapshot, 0, len(m.subOrder)),
@@ -100,7 +100,7 @@ func (m *Model) Snapshot() *Snapshot {
 		Pending:       make([]uuid.UUID, 0, len(m.pending)),
 		Idempotency:   make([]IdempotencySnapshot, 0, len(m.idem)),
 		Streams:       make([]StreamSnapshot, len(m.streamList)),
-		Index:         make([]EventSnapshot, len(m.headers)),
+		Index:         make([]EventSnapshot, m.headers.len()),
 	}
 	for _, p := range m.partners {
 		s.Partners = append(s.Partners, *p)
@@ -138,7 +138,8 @@ func (m *Model) Snapshot() *Snapshot {
 	for i, st := range m.streamList {
 		s.Streams[i] = StreamSnapshot{Name: st.name, Next: st.next, Events: slices.Clone(st.events)}
 	}
-	for i, h := range m.headers {
+	for i := range m.headers.len() {
+		h := m.headers.at(i)
 		s.Index[i] = EventSnapshot{
 			Stream: m.streamList[h.stream].name, Revision: h.rev, Type: eventTypes[h.typ],
 			RecordedAt: time.Unix(0, h.recordedAt).UTC(), Actor: m.actorList[h.actor], CorrelationID: h.correlation,

@@ -1,0 +1,35 @@
+package projections
+
+// headerLog is the event index: headers in log order, stored in fixed-size
+// chunks. A flat slice would be copied whole each time it grows (tens of
+// MB at a million events, and garbage for the collector each time);
+// chunks never move once written, so appending costs the same at any size.
+type headerLog struct {
+	chunks [][]header
+	n      int
+}
+
+// headerChunk is how many headers a chunk holds (a power of two, so that
+// an index splits with a shift and a mask): 65,536 x 72 bytes, about 4.5 MB.
+const (
+	headerChunkBits = 16
+	headerChunk     = 1 << headerChunkBits
+)
+
+// len is the number of headers.
+func (l *headerLog) len() int { return l.n }
+
+// at returns the i-th header (0 <= i < len).
+func (l *headerLog) at(i int) *header {
+	return &l.chunks[i>>headerChunkBits][i&(headerChunk-1)]
+}
+
+// append adds h at the end.
+func (l *headerLog) append(h header) {
+	if l.n&(headerChunk-1) == 0 {
+		l.chunks = append(l.chunks, make([]header, 0, headerChunk))
+	}
+	last := len(l.chunks) - 1
+	l.chunks[last] = append(l.chunks[last], h)
+	l.n++
+}
