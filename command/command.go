@@ -320,27 +320,6 @@ func (k *keyLocks) acquire(ctx context.Context, key string) (release func(), err
 	}
 }
 
-// parseID parses an id in its canonical form; anything else is
-// BAD_USER_INPUT (step 2).
-func parseID(field, s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 || id == uuid.Nil {
-		return uuid.Nil, domain.Errorf(domain.CodeBadUserInput, "%s %q is not a valid id", field, s)
-	}
-	return id, nil
-}
-
-func parseOptionalID(field string, s *string) (*uuid.UUID, error) {
-	if s == nil {
-		return nil, nil
-	}
-	id, err := parseID(field, *s)
-	if err != nil {
-		return nil, err
-	}
-	return &id, nil
-}
-
 // newID makes a time-ordered id for a new entity.
 func newID() (uuid.UUID, error) {
 	id, err := uuid.NewV7()

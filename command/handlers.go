@@ -81,7 +81,7 @@ func (h *Handlers) OnboardCustomer(ctx context.Context, r Request, in OnboardCus
 	var id uuid.UUID
 	var err error
 	if in.ID != nil {
-		id, err = parseID("id", *in.ID)
+		id, err = domain.ParseID("id", *in.ID)
 	} else {
 		id, err = newID()
 	}
@@ -114,11 +114,11 @@ func (h *Handlers) OnboardCustomer(ctx context.Context, r Request, in OnboardCus
 // RecordExternalSubscription records a subscription the customer bought
 // elsewhere and returns its id.
 func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in RecordExternalSubscription) (uuid.UUID, error) {
-	customerID, err := parseID("customerId", in.CustomerID)
+	customerID, err := domain.ParseID("customerId", in.CustomerID)
 	if err != nil {
 		return uuid.Nil, err
 	}
-	seller, err := parseOptionalID("sellerPartnerId", in.SellerPartnerID)
+	seller, err := domain.ParseOptionalID("sellerPartnerId", in.SellerPartnerID)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -183,7 +183,7 @@ func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in
 // RequestResellerRelationship asks a customer for a reseller relationship
 // on behalf of the calling partner and returns the relationship's id.
 func (h *Handlers) RequestResellerRelationship(ctx context.Context, r Request, in RequestResellerRelationship) (uuid.UUID, error) {
-	customerID, err := parseID("customerId", in.CustomerID)
+	customerID, err := domain.ParseID("customerId", in.CustomerID)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -234,7 +234,7 @@ func (h *Handlers) DeclineResellerRelationship(ctx context.Context, r Request, r
 }
 
 func (h *Handlers) answer(ctx context.Context, r Request, relationshipID string, decide func(*domain.Relationship, time.Time) ([]domain.Event, error)) (uuid.UUID, error) {
-	id, err := parseID("relationshipId", relationshipID)
+	id, err := domain.ParseID("relationshipId", relationshipID)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -264,7 +264,7 @@ func (h *Handlers) answer(ctx context.Context, r Request, relationshipID string,
 // TerminateResellerRelationship ends an accepted relationship, by the
 // customer's Global admin or the partner.
 func (h *Handlers) TerminateResellerRelationship(ctx context.Context, r Request, relationshipID string) (uuid.UUID, error) {
-	id, err := parseID("relationshipId", relationshipID)
+	id, err := domain.ParseID("relationshipId", relationshipID)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -294,7 +294,7 @@ func (h *Handlers) TerminateResellerRelationship(ctx context.Context, r Request,
 // CancelSubscription cancels a subscription, by the customer's admins or
 // the partner that sells it.
 func (h *Handlers) CancelSubscription(ctx context.Context, r Request, subscriptionID string) (uuid.UUID, error) {
-	id, err := parseID("subscriptionId", subscriptionID)
+	id, err := domain.ParseID("subscriptionId", subscriptionID)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -347,7 +347,7 @@ func (h *Handlers) viewOf(ctx context.Context, partner, customer uuid.UUID) (dom
 // SwitchSubscription moves a subscription sold by another partner to the
 // calling partner; it keeps its id, history and channel.
 func (h *Handlers) SwitchSubscription(ctx context.Context, r Request, subscriptionID string) (uuid.UUID, error) {
-	id, err := parseID("subscriptionId", subscriptionID)
+	id, err := domain.ParseID("subscriptionId", subscriptionID)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -391,11 +391,11 @@ func (h *Handlers) partnerOnSubscription(ctx context.Context, r Request, id uuid
 // CreateAzureSubscription makes the calling partner's Azure subscription
 // that replaces a legacy usage-based one, and returns the new id.
 func (h *Handlers) CreateAzureSubscription(ctx context.Context, r Request, in CreateAzureSubscription) (uuid.UUID, error) {
-	customerID, err := parseID("customerId", in.CustomerID)
+	customerID, err := domain.ParseID("customerId", in.CustomerID)
 	if err != nil {
 		return uuid.Nil, err
 	}
-	legacyID, err := parseID("legacySubscriptionId", in.LegacySubscriptionID)
+	legacyID, err := domain.ParseID("legacySubscriptionId", in.LegacySubscriptionID)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -423,11 +423,11 @@ func (h *Handlers) CreateAzureSubscription(ctx context.Context, r Request, in Cr
 // CancelLegacyService cancels one service of a legacy subscription the
 // caller replaced, or the whole subscription, and returns the legacy id.
 func (h *Handlers) CancelLegacyService(ctx context.Context, r Request, in CancelLegacyService) (uuid.UUID, error) {
-	legacyID, err := parseID("legacySubscriptionId", in.LegacySubscriptionID)
+	legacyID, err := domain.ParseID("legacySubscriptionId", in.LegacySubscriptionID)
 	if err != nil {
 		return uuid.Nil, err
 	}
-	serviceID, err := parseOptionalID("serviceId", in.ServiceID)
+	serviceID, err := domain.ParseOptionalID("serviceId", in.ServiceID)
 	if err != nil {
 		return uuid.Nil, err
 	}

@@ -32,7 +32,7 @@ func (r *queryResolver) Causation(ctx context.Context, correlationID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	corr, err := parseID("correlationId", correlationID)
+	corr, err := domain.ParseID("correlationId", correlationID)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func (r *queryResolver) SubscriptionAsOf(ctx context.Context, id string, at *tim
 	if err != nil {
 		return nil, err
 	}
-	sid, err := parseID("id", id)
+	sid, err := domain.ParseID("id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (r *queryResolver) RelationshipAsOf(ctx context.Context, id string, at *tim
 	if err != nil {
 		return nil, err
 	}
-	rid, err := parseID("id", id)
+	rid, err := domain.ParseID("id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (r *queryResolver) CustomerAsOfPosition(ctx context.Context, id string, pos
 	if err != nil {
 		return nil, err
 	}
-	cid, err := parseID("id", id)
+	cid, err := domain.ParseID("id", id)
 	if err != nil {
 		return nil, err
 	}

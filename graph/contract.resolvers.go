@@ -202,7 +202,7 @@ func (r *queryResolver) Partner(ctx context.Context, id string) (*projections.Pa
 	if _, err := caller(ctx); err != nil {
 		return nil, err
 	}
-	pid, err := parseID("id", id)
+	pid, err := domain.ParseID("id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (r *queryResolver) Customer(ctx context.Context, id string) (*model.Custome
 	if err != nil {
 		return nil, err
 	}
-	cid, err := parseID("id", id)
+	cid, err := domain.ParseID("id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (r *queryResolver) Subscription(ctx context.Context, id string) (*projectio
 	if err != nil {
 		return nil, err
 	}
-	sid, err := parseID("id", id)
+	sid, err := domain.ParseID("id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (r *queryResolver) Subscriptions(ctx context.Context, filter *model.Subscri
 	}
 	var f projections.SubscriptionFilter
 	if filter != nil {
-		cid, err := parseOptionalID("filter.customerId", filter.CustomerID)
+		cid, err := domain.ParseOptionalID("filter.customerId", filter.CustomerID)
 		if err != nil {
 			return nil, err
 		}
@@ -281,11 +281,11 @@ func (r *queryResolver) Relationships(ctx context.Context, filter *model.Relatio
 	}
 	var f projections.RelationshipFilter
 	if filter != nil {
-		cid, err := parseOptionalID("filter.customerId", filter.CustomerID)
+		cid, err := domain.ParseOptionalID("filter.customerId", filter.CustomerID)
 		if err != nil {
 			return nil, err
 		}
-		pid, err := parseOptionalID("filter.partnerId", filter.PartnerID)
+		pid, err := domain.ParseOptionalID("filter.partnerId", filter.PartnerID)
 		if err != nil {
 			return nil, err
 		}
@@ -304,7 +304,7 @@ func (r *queryResolver) SupportPlan(ctx context.Context, customerID string) (*pr
 	if err != nil {
 		return nil, err
 	}
-	cid, err := parseID("customerId", customerID)
+	cid, err := domain.ParseID("customerId", customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func (r *queryResolver) CustomerAsOf(ctx context.Context, id string, at time.Tim
 	if err != nil {
 		return nil, err
 	}
-	cid, err := parseID("id", id)
+	cid, err := domain.ParseID("id", id)
 	if err != nil {
 		return nil, err
 	}

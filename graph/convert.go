@@ -1,32 +1,10 @@
 package graph
 
 import (
-	"github.com/google/uuid"
-
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/graph/model"
 	"github.com/partnercenter/multichannel/projections"
 )
-
-// parseID turns an argument into a UUID, or BAD_USER_INPUT naming the field.
-func parseID(field, s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
-		return uuid.Nil, domain.Errorf(domain.CodeBadUserInput, "%s must be a UUID, got %q", field, s)
-	}
-	return id, nil
-}
-
-func parseOptionalID(field string, s *string) (*uuid.UUID, error) {
-	if s == nil {
-		return nil, nil
-	}
-	id, err := parseID(field, *s)
-	if err != nil {
-		return nil, err
-	}
-	return &id, nil
-}
 
 // notFound is the answer for an object that does not exist or that the
 // caller cannot see: the two are indistinguishable on purpose.
@@ -48,7 +26,7 @@ func eventFilter(f *model.EventFilter) (projections.EventFilter, error) {
 	if f == nil {
 		return projections.EventFilter{}, nil
 	}
-	corr, err := parseOptionalID("filter.correlationId", f.CorrelationID)
+	corr, err := domain.ParseOptionalID("filter.correlationId", f.CorrelationID)
 	if err != nil {
 		return projections.EventFilter{}, err
 	}

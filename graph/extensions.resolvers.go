@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/projections"
 )
 
@@ -17,7 +18,7 @@ func (r *queryResolver) Relationship(ctx context.Context, id string) (*projectio
 	if err != nil {
 		return nil, err
 	}
-	rid, err := parseID("id", id)
+	rid, err := domain.ParseID("id", id)
 	if err != nil {
 		return nil, err
 	}

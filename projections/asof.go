@@ -24,26 +24,10 @@ const asOfPage = 512
 // exist yet at `at`, is NOT_FOUND.
 func (m *Model) CustomerAsOf(ctx context.Context, store eventstore.Store, v domain.Actor, id uuid.UUID, at time.Time) (*AsOf, error) {
 	notFound := domain.Errorf(domain.CodeNotFound, "customer %s not found", id)
-	m.mu.RLock()
-	c := m.customers[id]
-	if c == nil || !m.seesProfile(v, c) {
-		m.mu.RUnlock()
+	streams, ok := m.customerStreams(v, id)
+	if !ok {
 		return nil, notFound
 	}
-	// The customer's streams: its own, its partner- stream if its tenant
-	// enrolled (isCspPartner), its subscriptions' and its relationships'.
-	streams := make([]string, 0, 2+len(c.subs)+len(c.rels))
-	streams = append(streams, domain.CustomerStream(id))
-	if _, ok := m.partners[id]; ok {
-		streams = append(streams, domain.PartnerStream(id))
-	}
-	for _, s := range c.subs {
-		streams = append(streams, domain.SubscriptionStream(s.view.ID))
-	}
-	for _, r := range c.rels {
-		streams = append(streams, domain.RelationshipStream(r.view.ID))
-	}
-	m.mu.RUnlock()
 
 	var events []eventstore.RecordedEvent
 	for _, stream := range streams {
@@ -114,4 +98,29 @@ func readPrefix(ctx context.Context, store eventstore.Store, stream string, at t
 		}
 		from = page[len(page)-1].Revision + 1
 	}
+}
+
+// customerStreams lists the streams an as-of fold of a customer reads: its
+// own, its partner- stream if its tenant enrolled (isCspPartner), its
+// subscriptions' and its relationships'. ok is false when the caller does
+// not see the customer now.
+func (m *Model) customerStreams(v domain.Actor, id uuid.UUID) (streams []string, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	c := m.customers[id]
+	if c == nil || !m.seesProfile(v, c) {
+		return nil, false
+	}
+	streams = make([]string, 0, 2+len(c.subs)+len(c.rels))
+	streams = append(streams, domain.CustomerStream(id))
+	if _, ok := m.partners[id]; ok {
+		streams = append(streams, domain.PartnerStream(id))
+	}
+	for _, s := range c.subs {
+		streams = append(streams, domain.SubscriptionStream(s.view.ID))
+	}
+	for _, r := range c.rels {
+		streams = append(streams, domain.RelationshipStream(r.view.ID))
+	}
+	return streams, true
 }

@@ -181,24 +181,10 @@ func (m *Model) RelationshipAsOf(ctx context.Context, store eventstore.Store, v 
 func (m *Model) CustomerAsOfPosition(ctx context.Context, store eventstore.Store, v domain.Actor, id uuid.UUID, pos eventstore.Position) (*AsOf, error) {
 	p := AsOfPoint{Position: &pos}
 	notFound := domain.Errorf(domain.CodeNotFound, "customer %s not found", id)
-	m.mu.RLock()
-	c := m.customers[id]
-	if c == nil || !m.seesProfile(v, c) {
-		m.mu.RUnlock()
+	streams, ok := m.customerStreams(v, id)
+	if !ok {
 		return nil, notFound
 	}
-	streams := make([]string, 0, 2+len(c.subs)+len(c.rels))
-	streams = append(streams, domain.CustomerStream(id))
-	if _, ok := m.partners[id]; ok {
-		streams = append(streams, domain.PartnerStream(id))
-	}
-	for _, s := range c.subs {
-		streams = append(streams, domain.SubscriptionStream(s.view.ID))
-	}
-	for _, r := range c.rels {
-		streams = append(streams, domain.RelationshipStream(r.view.ID))
-	}
-	m.mu.RUnlock()
 	now, ok := m.instant(p)
 	if !ok {
 		return nil, notFound
