@@ -10,11 +10,11 @@ import (
 )
 
 // TestSchemaKeepsTheContract checks the served schema (graph/schema) against
-// the public contract as it was promised (testdata/contract.graphqls): every
+// the public contract as it was promised (testdata/contract.graphql): every
 // type, field, argument, input field and enum value is still there with a
 // compatible type, and nothing added is required of clients.
 func TestSchemaKeepsTheContract(t *testing.T) {
-	contract := loadSchema(t, "testdata/contract.graphqls")
+	contract := loadSchema(t, "testdata/contract.graphql")
 	files, err := filepath.Glob("schema/*.graphqls")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no schema files: %v", err)
