@@ -90,6 +90,7 @@ func (ts *testServer) advance(d time.Duration) { ts.offset.Add(int64(d)) }
 // user is a caller with a token.
 type user struct {
 	ts     *testServer
+	id     string // the token's sub
 	tenant uuid.UUID
 	role   domain.Role
 	token  string
@@ -102,7 +103,7 @@ func (ts *testServer) user(tenant uuid.UUID, role domain.Role) *user {
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	return &user{ts: ts, tenant: tenant, role: role, token: tok}
+	return &user{ts: ts, id: a.UserID, tenant: tenant, role: role, token: tok}
 }
 
 // anonymous is a caller without a token.

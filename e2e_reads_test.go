@@ -321,7 +321,10 @@ func testEventsAndAsOf(t *testing.T, ts *testServer) {
 		t.Fatalf("time range: in %d, out %d", inRange.Events.TotalCount, outRange.Events.TotalCount)
 	}
 	var byType evs
-	w.auditor.ok(&byType, q, map[string]any{"f": map[string]any{"types": []string{"PartnerEnrolled"}, "actorUserId": w.gGA.tenant.String()}, "first": 5})
+	w.auditor.ok(&byType, q, map[string]any{"f": map[string]any{"types": []string{"PartnerEnrolled", "CustomerOnboarded"}, "actorUserId": w.gGA.id}, "first": 5})
+	if byType.Events.TotalCount != 1 || byType.Events.Edges[0].Node.Stream != "partner-"+w.g.String() || byType.Events.Edges[0].Node.Actor.UserID != w.gGA.id {
+		t.Fatalf("by type and actor: %+v", byType)
+	}
 	// A partner sees only the streams it may see: G sees none of C's.
 	var g evs
 	w.gGA.ok(&g, q, map[string]any{"f": map[string]any{"correlationId": corr.String()}})
