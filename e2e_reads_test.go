@@ -58,15 +58,15 @@ func testVisibility(t *testing.T, ts *testServer) {
 	}
 	var c cust
 	w.cGA.ok(&c, q, map[string]any{"id": w.c.String()})
-	if len(c.Customer.Relationships) != 2 || len(c.Customer.Subscriptions) != 2 {
-		t.Fatalf("the customer's own view: %+v", c)
+	if len(c.Customer.Relationships) != 2 || len(c.Customer.Subscriptions) != 2 ||
+		c.Customer.Relationships[0].ID != relB || c.Customer.Relationships[1].ID != relA {
+		t.Fatalf("the customer's own view (relationships %s then %s): %+v", relB, relA, c)
 	}
 	var au cust
 	w.auditor.ok(&au, q, map[string]any{"id": w.c.String()})
 	if len(au.Customer.Relationships) != 2 {
 		t.Fatalf("the auditor's view: %+v", au)
 	}
-	_ = relA
 	// A customer user does not see another customer.
 	other := uuid.New()
 	w.onboard(w.aGA, other, "Other", false)
