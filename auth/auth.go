@@ -155,6 +155,10 @@ func NewVerifier(method jwt.SigningMethod, key KeyFunc, opts ...Option) *Verifie
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(MaxLeeway),
 		jwt.WithTimeFunc(func() time.Time { return v.now() }),
+		// Lax base64 ignores the unused trailing bits, so one signature
+		// would have several spellings, each a different cache key and a
+		// different string in logs; strict decoding accepts one spelling.
+		jwt.WithStrictDecoding(),
 	)
 	return v
 }

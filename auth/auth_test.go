@@ -52,6 +52,14 @@ func valid() jwt.MapClaims {
 	}
 }
 
+// nonCanonical sets one of the unused low bits of sig's last base64url
+// character: the bytes it decodes to under lax decoding are unchanged.
+func nonCanonical(sig string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, sig[len(sig)-1])
+	return sig[:len(sig)-1] + string(alphabet[i|1])
+}
+
 func with(c jwt.MapClaims, k string, v any) jwt.MapClaims {
 	c[k] = v
 	return c
@@ -99,6 +107,10 @@ func TestVerifyRejects(t *testing.T) {
 		{"malformed two parts", parts[0] + "." + parts[1], "malformed"},
 		{"malformed payload", parts[0] + ".!!!." + parts[2], "malformed"},
 		{"bad signature", sign(t, jwt.SigningMethodHS256, []byte("another secret, 32 bytes long..."), valid()), "signature is invalid"},
+		// The last of a 32-byte signature's 43 characters carries 2 unused
+		// bits; a token differing only there must not pass as another
+		// spelling of a valid one.
+		{"signature with non-canonical trailing bits", parts[0] + "." + parts[1] + "." + nonCanonical(parts[2]), "malformed"},
 		{"tampered payload", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x","tid":"`+tenant.String()+`","role":"GLOBAL_ADMIN","exp":9999999999}`)) + "." + parts[2], "signature is invalid"},
 		{"alg none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid()), "signing method"},
 		{"alg none with HMAC signature", hmacWithHeader(t, map[string]any{"alg": "none", "typ": "JWT"}, valid()), "signing method"},
