@@ -72,6 +72,11 @@ type config struct {
 	// wrapStore, set only by tests, wraps the opened store (to inject
 	// faults).
 	wrapStore func(eventstore.Store) eventstore.Store
+	// gotHandler, set only by benchmarks, receives the root HTTP handler,
+	// to drive it in process; requestLogTo replaces stderr as where the
+	// request log goes.
+	gotHandler   func(http.Handler)
+	requestLogTo io.Writer
 }
 
 func (c config) development() bool { return c.Env != "production" }
@@ -205,7 +210,14 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	runDone := make(chan error, 1)
 	go func() { runDone <- proj.run(runCtx) }()
 
-	commands := command.New(store, cfg.Now, catchUp{model, cfg.CatchUpTimeout}, model, command.WithTimeout(cfg.MutationTimeout))
+	cmdOpts := []command.Option{command.WithTimeout(cfg.MutationTimeout)}
+	if cfg.EventStoreURL == "" {
+		// The embedded store has one writer, this process (it holds the
+		// file's lock), so the command side may keep the streams it reads
+		// and writes in memory (see command.WithStreamCache).
+		cmdOpts = append(cmdOpts, command.WithStreamCache(streamCacheSize))
+	}
+	commands := command.New(store, cfg.Now, catchUp{model, cfg.CatchUpTimeout}, model, cmdOpts...)
 
 	secret, err := jwtSecret(cfg)
 	if err != nil {
@@ -217,7 +229,11 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	if !cfg.Ops.NoRequestLog {
 		// Request lines are batched (see observability.BufferedWriter);
 		// flushed at shutdown, after the last request.
-		out := observability.NewBufferedWriter(os.Stderr, 200*time.Millisecond)
+		var to io.Writer = os.Stderr
+		if cfg.requestLogTo != nil {
+			to = cfg.requestLogTo
+		}
+		out := observability.NewBufferedWriter(to, 200*time.Millisecond)
 		defer out.Close()
 		requestLog = newLoggerTo(out)
 	}
@@ -273,6 +289,9 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	}
 	live := newLiveConns()
 	srv := &http.Server{Handler: live.wrap(root), ReadHeaderTimeout: 10 * time.Second}
+	if cfg.gotHandler != nil {
+		cfg.gotHandler(srv.Handler)
+	}
 	srv.RegisterOnShutdown(live.closeAll)
 	slog.Info("serving", "addr", ln.Addr().String(), "store", storeName, "env", cfg.Env,
 		"playground", cfg.Playground, "startup", time.Since(started).Round(time.Millisecond).String())
@@ -563,6 +582,9 @@ type opsConfig struct {
 
 // Operational defaults.
 const (
+	// streamCacheSize is how many streams the command side keeps decoded:
+	// a few KiB each, for the tenants and customers being worked on.
+	streamCacheSize = 20_000
 	defaultRequestTimeout = 30 * time.Second
 	// defaultRateLimit and defaultRateBurst apply in production: far above
 	// what a person at a screen sends, low enough that one tenant's script

@@ -76,6 +76,9 @@ type Handlers struct {
 	customers sync.Map // uuid.UUID -> struct{}
 	// timeout bounds one mutation (0: only the caller's context does).
 	timeout time.Duration
+	// cache holds decoded streams (nil: every load reads the store); see
+	// WithStreamCache.
+	cache *streamCache
 }
 
 // New returns the handlers. wait and idem may be nil (no read-your-writes
@@ -102,6 +105,9 @@ type loaded struct {
 	// lastHash is the hash chained into the stream's last event ("" for a
 	// new stream, or one written before chaining).
 	lastHash string
+	// events are the events read, kept when the stream cache is on, so
+	// that an append after them can extend the cached stream.
+	events []domain.Event
 }
 
 // newStream is a stream the handler creates.
@@ -121,6 +127,25 @@ type applier interface{ Apply(domain.Event) error }
 
 // load folds stream into agg and returns where the stream ends.
 func (h *Handlers) load(ctx context.Context, stream string, agg applier) (loaded, error) {
+	if h.cache != nil {
+		if c, ok := h.cache.get(stream); ok {
+			for i, e := range c.events {
+				if err := agg.Apply(e); err != nil {
+					return loaded{name: stream}, fmt.Errorf("command: %s@%d: %w", stream, i, err)
+				}
+			}
+			return loaded{name: stream, version: c.version, lastHash: c.lastHash, events: c.events}, nil
+		}
+	}
+	l, err := h.read(ctx, stream, agg)
+	if err == nil && h.cache != nil {
+		h.cache.put(stream, cachedStream{events: l.events, version: l.version, lastHash: l.lastHash})
+	}
+	return l, err
+}
+
+// read folds stream into agg from the store.
+func (h *Handlers) read(ctx context.Context, stream string, agg applier) (loaded, error) {
 	l := loaded{name: stream}
 	for {
 		evs, err := h.store.ReadStream(ctx, stream, eventstore.Forwards, l.version, pageSize)
@@ -145,6 +170,9 @@ func (h *Handlers) load(ctx context.Context, stream string, agg applier) (loaded
 			if err := agg.Apply(e); err != nil {
 				return l, fmt.Errorf("command: %s@%d: %w", stream, re.Revision, err)
 			}
+			if h.cache != nil {
+				l.events = append(l.events, e)
+			}
 			l.version, l.lastHash = re.Revision+1, md.Hash
 		}
 		if len(evs) < pageSize {
@@ -155,6 +183,11 @@ func (h *Handlers) load(ctx context.Context, stream string, agg applier) (loaded
 
 // exists reports whether stream has any event.
 func (h *Handlers) exists(ctx context.Context, stream string) (bool, error) {
+	if h.cache != nil {
+		if c, ok := h.cache.get(stream); ok {
+			return c.version > 0, nil
+		}
+	}
 	_, err := h.store.ReadStream(ctx, stream, eventstore.Backwards, eventstore.StreamEnd, 1)
 	switch {
 	case errors.Is(err, eventstore.ErrStreamNotFound):
@@ -198,7 +231,17 @@ func (h *Handlers) execute(ctx context.Context, r Request, decide decideFunc) (u
 			// Nothing changes, nothing is recorded.
 			return d.result, nil
 		}
-		res, err := h.append(ctx, r, now, d)
+		res, written, err := h.append(ctx, r, now, d)
+		if h.cache != nil {
+			if err != nil || d.stream.version == 0 {
+				// A failed append may or may not have been written; a
+				// stream it created is read when next needed (the entry
+				// may say it did not exist).
+				h.cache.forget(d.stream.name)
+			} else {
+				h.cache.appended(d.stream, written.events, written.lastHash)
+			}
+		}
 		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
 			if attempt == 0 {
 				continue
@@ -217,15 +260,34 @@ func (h *Handlers) execute(ctx context.Context, r Request, decide decideFunc) (u
 	}
 }
 
+// written is what an append wrote, for the stream cache: the events as a
+// later read decodes them, and the hash chained into the last.
+type written struct {
+	events   []domain.Event
+	lastHash string
+}
+
 // append encodes, stamps, seals and appends d's events after d.stream.
-func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decision) (eventstore.AppendResult, error) {
+func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decision) (eventstore.AppendResult, written, error) {
 	causation := r.CorrelationID
 	prev := d.stream.lastHash
 	out := make([]eventstore.EventData, len(d.events))
+	var w written
 	for i, e := range d.events {
 		data, version, err := domain.EncodeEvent(e)
 		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("command: %w", err)
+			return eventstore.AppendResult{}, written{}, fmt.Errorf("command: %w", err)
+		}
+		if h.cache != nil && d.stream.version > 0 {
+			// Cache the event as a read of the stream would decode it, not
+			// as decided: what the aggregates fold must not depend on
+			// where it came from (a time's zone, a nil against an empty
+			// list).
+			back, err := domain.DecodeEvent(e.EventType(), version, data)
+			if err != nil {
+				return eventstore.AppendResult{}, written{}, fmt.Errorf("command: %w", err)
+			}
+			w.events = append(w.events, back)
 		}
 		md := domain.Metadata{
 			SchemaVersion: version,
@@ -241,21 +303,22 @@ func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decis
 		}
 		mdBytes, err := domain.EncodeMetadata(md)
 		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("command: encode metadata: %w", err)
+			return eventstore.AppendResult{}, written{}, fmt.Errorf("command: encode metadata: %w", err)
 		}
 		sealed, hash := integrity.Seal(prev, d.stream.name, d.stream.version+uint64(i), e.EventType(), data, mdBytes)
 		prev = hash
 		id, err := uuid.NewV7()
 		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("command: event id: %w", err)
+			return eventstore.AppendResult{}, written{}, fmt.Errorf("command: event id: %w", err)
 		}
 		out[i] = eventstore.EventData{ID: id, Type: e.EventType(), Data: data, Metadata: sealed}
 	}
 	res, err := h.appendRetrying(ctx, d.stream.name, d.stream.expected(), out)
 	if err != nil {
-		return res, fmt.Errorf("command: append to %s: %w", d.stream.name, err)
+		return res, written{}, fmt.Errorf("command: append to %s: %w", d.stream.name, err)
 	}
-	return res, nil
+	w.lastHash = prev
+	return res, w, nil
 }
 
 // idempotent runs run once per (tenant, user, key): a repeat with the same

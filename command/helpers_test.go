@@ -73,7 +73,9 @@ func newWorld(t *testing.T) *world {
 		t: t, store: store, faulty: &faultyStore{Store: store}, clock: newClock(t0), wait: &waiter{},
 		a: uuid.New(), b: uuid.New(), g: uuid.New(), c: uuid.New(),
 	}
-	w.h = command.New(w.faulty, w.clock.now, w.wait, idemIndex{store})
+	// The stream cache is on, as on the embedded store; the end-to-end
+	// tests on EventStoreDB's protocol double run the handlers without it.
+	w.h = command.New(w.faulty, w.clock.now, w.wait, idemIndex{store}, command.WithStreamCache(1000))
 	w.must(w.h.EnrollPartner(ctx(), w.as(w.a, domain.RoleGlobalAdmin), command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic}))
 	w.must(w.h.EnrollPartner(ctx(), w.as(w.b, domain.RoleGlobalAdmin), command.EnrollPartner{Name: "Northwind", Cloud: domain.CloudPublic}))
 	w.must(w.h.EnrollPartner(ctx(), w.as(w.g, domain.RoleGlobalAdmin), command.EnrollPartner{Name: "Gov", Cloud: domain.CloudUSGovernment}))

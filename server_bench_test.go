@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/partnercenter/multichannel/auth"
+	"github.com/partnercenter/multichannel/domain"
+)
+
+// BenchmarkServer drives the server's root handler in process, without
+// sockets or a client, so that its figures (and -cpuprofile, -memprofile)
+// are the server's own cost per request: the HTTP handler chain, GraphQL,
+// the command side and the store, with the operational features on (the
+// production defaults) and off. loadbench measures the same requests over
+// loopback; this is the tool for finding where their time goes.
+//
+//	go test -run '^$' -bench Server -benchmem .
+func BenchmarkServer(b *testing.B) {
+	sides := []struct {
+		name string
+		args []string
+	}{
+		{"on", nil},
+		{"off", []string{"-metrics=false", "-request-log=false", "-limits=false"}},
+	}
+	for _, side := range sides {
+		b.Run("query/"+side.name, func(b *testing.B) {
+			bs := startBenchServer(b, side.args)
+			body := bs.body(docBenchPartner, map[string]any{"id": bs.partner.String()})
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					bs.post(b, bs.customerAdmin, body)
+				}
+			})
+		})
+		b.Run("mutation/"+side.name, func(b *testing.B) {
+			bs := startBenchServer(b, side.args)
+			body := bs.body(docBenchRecord, map[string]any{"in": benchRecordInput(bs.customer)})
+			b.ReportAllocs()
+			// 64 requests in flight, as loadbench's clients: appends commit
+			// in groups.
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					bs.post(b, bs.customerAdmin, body)
+				}
+			})
+		})
+	}
+}
+
+const (
+	docBenchEnroll  = `mutation Enroll($in: EnrollPartnerInput!) { enrollPartner(input: $in) { id name } }`
+	docBenchOnboard = `mutation Onboard($in: OnboardCustomerInput!) { onboardCustomer(input: $in) { id } }`
+	docBenchRecord  = `mutation Record($in: RecordExternalSubscriptionInput!) { recordExternalSubscription(input: $in) { id status } }`
+	docBenchPartner = `query Partner($id: ID!) { partner(id: $id) { id name } }`
+)
+
+// benchRecordInput is loadbench's recorded subscription.
+func benchRecordInput(customer uuid.UUID) map[string]any {
+	return map[string]any{
+		"customerId":   customer.String(),
+		"offer":        "Microsoft 365 E3",
+		"billingModel": "LICENSE_BASED",
+		"channel":      "MICROSOFT_DIRECT",
+		"quantity":     25,
+		"termEndsAt":   time.Now().UTC().AddDate(1, 0, 0).Truncate(time.Millisecond).Format(time.RFC3339Nano),
+		"services":     []map[string]any{{"name": "Exchange Online"}, {"name": "SharePoint Online"}},
+	}
+}
+
+// benchServer is the server in process, set up as loadbench sets it up: a
+// partner, a customer it onboarded, and the customer's Global admin.
+type benchServer struct {
+	handler       http.Handler
+	partner       uuid.UUID
+	customer      uuid.UUID
+	customerAdmin string // bearer token
+}
+
+func startBenchServer(b *testing.B, extra []string) *benchServer {
+	b.Helper()
+	// The server's start and stop lines would break up the benchmark's.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	args := append([]string{
+		"-env=production", "-addr=127.0.0.1:0", "-events-db=" + filepath.Join(b.TempDir(), "events.db"),
+		"-jwt-secret=" + testSecret, "-rate-limit=1000000",
+	}, extra...)
+	cfg, err := parseConfig(args)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bs := &benchServer{partner: uuid.New(), customer: uuid.New()}
+	got := make(chan http.Handler, 1)
+	cfg.gotHandler = func(h http.Handler) { got <- h }
+	cfg.requestLogTo = io.Discard
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, nil) }()
+	select {
+	case bs.handler = <-got:
+	case err := <-done:
+		b.Fatalf("server did not start: %v", err)
+	}
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("server shutdown: %v", err)
+		}
+	})
+	token := func(tenant uuid.UUID, role domain.Role) string {
+		tok, err := auth.MintHS256([]byte(testSecret), domain.Actor{UserID: "bench-" + string(role), TenantID: tenant, Role: role}, time.Hour, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return tok
+	}
+	partnerAdmin := token(bs.partner, domain.RoleGlobalAdmin)
+	bs.customerAdmin = token(bs.customer, domain.RoleGlobalAdmin)
+	bs.post(b, partnerAdmin, bs.body(docBenchEnroll, map[string]any{"in": map[string]any{"name": "Bench CSP", "cloud": "PUBLIC"}}))
+	bs.post(b, token(bs.partner, domain.RoleSalesAgent), bs.body(docBenchOnboard, map[string]any{"in": map[string]any{
+		"id": bs.customer.String(), "name": "Bench customer", "domain": "bench.example.com", "cloud": "PUBLIC", "isCspPartner": false,
+	}}))
+	return bs
+}
+
+func (bs *benchServer) body(doc string, vars map[string]any) []byte {
+	b, err := json.Marshal(map[string]any{"query": doc, "variables": vars})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// post sends one request to the handler and fails on anything but a 200
+// without GraphQL errors.
+func (bs *benchServer) post(b *testing.B, token string, body []byte) {
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	bs.handler.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || strings.Contains(w.Body.String(), `"errors"`) {
+		b.Errorf("status %d: %s", w.Code, w.Body.String())
+		b.FailNow()
+	}
+}
