@@ -584,7 +584,7 @@ type opsConfig struct {
 const (
 	// streamCacheSize is how many streams the command side keeps decoded:
 	// a few KiB each, for the tenants and customers being worked on.
-	streamCacheSize = 20_000
+	streamCacheSize       = 20_000
 	defaultRequestTimeout = 30 * time.Second
 	// defaultRateLimit and defaultRateBurst apply in production: far above
 	// what a person at a screen sends, low enough that one tenant's script
