@@ -4,7 +4,12 @@ go 1.26.8
 
 tool github.com/99designs/gqlgen
 
-require github.com/google/uuid v1.6.0
+require (
+	github.com/KimMachineGun/automemlimit v1.0.1
+	github.com/google/uuid v1.6.0
+)
+
+require github.com/pbnjay/memory v0.0.0-20210728143218-7b4eea64cf58 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -137,6 +137,7 @@ func main() {
 	uuid.EnableRandPool()
 	logger := newLogger()
 	slog.SetDefault(logger)
+	tuneGC(logger)
 	if len(os.Args) > 1 && slices.Contains(cli.Commands, os.Args[1]) {
 		// The command-line modes (replay, verify, export, import, generate).
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
