@@ -65,6 +65,24 @@ const MaxLeeway = 30 * time.Second
 // hostile header from costing base64 and JSON work.
 const maxTokenBytes = 8 << 10
 
+// compact reports whether token holds only what a JWS compact
+// serialization may: base64url characters and dots. Go's base64 decoders,
+// strict ones included, skip CR and LF, so without this check a token
+// with line breaks inside would verify as the token without them: one
+// signature, many spellings (a header cannot carry them, a WebSocket's
+// connection_init payload can).
+func compact(token string) bool {
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // ErrUnauthenticated matches every refused token (errors.Is).
 var ErrUnauthenticated = errors.New("unauthenticated")
 
@@ -195,6 +213,9 @@ func (v *Verifier) Verify(token string) (domain.Actor, error) {
 	}
 	if len(token) > maxTokenBytes {
 		return domain.Actor{}, refuse("token is too large", nil)
+	}
+	if !compact(token) {
+		return domain.Actor{}, refuse("token is malformed: not three base64url segments", nil)
 	}
 	if v.cache != nil {
 		if hit, ok := v.cache.Get(token); ok && v.now().Before(hit.until) {

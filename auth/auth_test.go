@@ -111,6 +111,10 @@ func TestVerifyRejects(t *testing.T) {
 		// bits; a token differing only there must not pass as another
 		// spelling of a valid one.
 		{"signature with non-canonical trailing bits", parts[0] + "." + parts[1] + "." + nonCanonical(parts[2]), "malformed"},
+		// Base64 decoders skip line breaks; the token with them is another
+		// spelling of a valid one, and refused.
+		{"line break in the signature", parts[0] + "." + parts[1] + "." + parts[2][:10] + "\n" + parts[2][10:], "malformed"},
+		{"padding", parts[0] + "." + parts[1] + "." + parts[2] + "=", "malformed"},
 		{"tampered payload", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x","tid":"`+tenant.String()+`","role":"GLOBAL_ADMIN","exp":9999999999}`)) + "." + parts[2], "signature is invalid"},
 		{"alg none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid()), "signing method"},
 		{"alg none with HMAC signature", hmacWithHeader(t, map[string]any{"alg": "none", "typ": "JWT"}, valid()), "signing method"},
