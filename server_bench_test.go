@@ -27,7 +27,10 @@ import (
 // production defaults) and off. loadbench measures the same requests over
 // loopback; this is the tool for finding where their time goes.
 //
-//	go test -run '^$' -bench Server -benchmem .
+//	go test -run '^$' -bench 'Server/query/(on|off)' -benchmem .
+//
+// GOGC is the runtime's default here unless set: the server's main sets
+// its own (see tuneGC), so compare with GOGC=400 for the server's figures.
 func BenchmarkServer(b *testing.B) {
 	sides := []struct {
 		name string
@@ -35,6 +38,10 @@ func BenchmarkServer(b *testing.B) {
 	}{
 		{"on", nil},
 		{"off", []string{"-metrics=false", "-request-log=false", "-limits=false"}},
+		// One feature off at a time: what each costs.
+		{"no-metrics", []string{"-metrics=false"}},
+		{"no-log", []string{"-request-log=false"}},
+		{"no-limits", []string{"-limits=false"}},
 	}
 	for _, side := range sides {
 		b.Run("query/"+side.name, func(b *testing.B) {

@@ -27,6 +27,8 @@ import (
 const (
 	childEnv      = "LOADBENCH_CHILD"
 	childBaseline = "baseline"
+	// serverGOGC is the server's default GOGC.
+	serverGOGC = "400"
 )
 
 // benchRateLimit is the per-tenant rate limit the API server gets.
@@ -133,6 +135,12 @@ func startServer(ctx context.Context, bin, dir string, args []string) (*apiServe
 func startBaseline(ctx context.Context, exe, dir string) (*child, error) {
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), childEnv+"="+childBaseline)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// The server sets its collector's target (GOGC 400, see its gc.go)
+		// when GOGC is not set; the baseline gets the same, so that the
+		// ceiling is not lowered by a setting only the API has.
+		cmd.Env = append(cmd.Env, "GOGC="+serverGOGC)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -44,6 +44,31 @@ type Metrics struct {
 	commitErrors  prometheus.Counter
 
 	ops *boundedNames
+
+	// Resolved children of the vectors above, by their label values: a
+	// vector's WithLabelValues hashes the values and takes a lock on each
+	// call, twice per request and twice per operation. The label values
+	// are bounded (routes, status codes, MaxOperationNames names times
+	// types times codes), and so are these.
+	httpChildren sync.Map // httpKey -> httpChild
+	opChildren   sync.Map // opKey -> opChild
+}
+
+type httpKey struct {
+	route  string
+	status int
+}
+
+type httpChild struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+type opKey struct{ name, typ, code string }
+
+type opChild struct {
+	requests prometheus.Counter
+	duration prometheus.Observer // nil for subscriptions
 }
 
 // latencyBuckets span a read served from memory (sub-millisecond) to a
@@ -129,8 +154,17 @@ func (m *Metrics) ObserveHTTP(route string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.httpRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+	k := httpKey{route, status}
+	c, ok := m.httpChildren.Load(k)
+	if !ok {
+		c, _ = m.httpChildren.LoadOrStore(k, httpChild{
+			requests: m.httpRequests.WithLabelValues(route, strconv.Itoa(status)),
+			duration: m.httpDuration.WithLabelValues(route),
+		})
+	}
+	hc := c.(httpChild)
+	hc.requests.Inc()
+	hc.duration.Observe(d.Seconds())
 }
 
 // ObserveOperation records one GraphQL operation: its name (bounded, see
@@ -141,10 +175,19 @@ func (m *Metrics) ObserveOperation(name, typ, code string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	name = m.ops.label(name)
-	m.gqlRequests.WithLabelValues(name, typ, code).Inc()
-	if typ != "subscription" {
-		m.gqlDuration.WithLabelValues(name, typ).Observe(d.Seconds())
+	k := opKey{m.ops.label(name), typ, code}
+	c, ok := m.opChildren.Load(k)
+	if !ok {
+		oc := opChild{requests: m.gqlRequests.WithLabelValues(k.name, k.typ, k.code)}
+		if typ != "subscription" {
+			oc.duration = m.gqlDuration.WithLabelValues(k.name, k.typ)
+		}
+		c, _ = m.opChildren.LoadOrStore(k, oc)
+	}
+	oc := c.(opChild)
+	oc.requests.Inc()
+	if oc.duration != nil {
+		oc.duration.Observe(d.Seconds())
 	}
 }
 
