@@ -58,7 +58,9 @@ const DefaultComplexityLimit = 5000
 func NewServer(r *Resolver, opts Options) *handler.Server {
 	cfg := generated.Config{Resolvers: r}
 	// A connection costs its page size times what each node asks for, so
-	// that nesting pages cannot multiply unnoticed.
+	// that nesting pages cannot multiply unnoticed. Every function reads
+	// only `first` (an Int): DocumentLimit keeps the figures of operations
+	// without Int variables on that ground (figuresCacheable).
 	cfg.Complexity.Query.Customers = func(child int, _ *model.CustomerFilter, first *int, _ *string) int { return page(first, child) }
 	cfg.Complexity.Query.Subscriptions = func(child int, _ *model.SubscriptionFilter, first *int, _ *string) int { return page(first, child) }
 	cfg.Complexity.Query.Relationships = func(child int, _ *model.RelationshipFilter, first *int, _ *string) int { return page(first, child) }
@@ -100,10 +102,11 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	if !opts.NoLimits {
-		// The shape limits first: they are cheap, and they spare the
-		// complexity calculation pathological documents.
-		srv.Use(DocumentLimit{MaxDepth: orDefault(opts.MaxDepth, DefaultMaxDepth), MaxAliases: orDefault(opts.MaxAliases, DefaultMaxAliases)})
-		srv.Use(extension.FixedComplexityLimit(orDefault(opts.ComplexityLimit, DefaultComplexityLimit)))
+		srv.Use(&DocumentLimit{
+			MaxDepth:      orDefault(opts.MaxDepth, DefaultMaxDepth),
+			MaxAliases:    orDefault(opts.MaxAliases, DefaultMaxAliases),
+			MaxComplexity: orDefault(opts.ComplexityLimit, DefaultComplexityLimit),
+		})
 		srv.Use(deadline{})
 	}
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"math"
 
+	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -28,45 +30,110 @@ const (
 )
 
 // DocumentLimit is the gqlgen extension that refuses a document nested
-// deeper than MaxDepth or with more than MaxAliases aliases. Introspection
-// fields (__schema, __type) do not count towards depth, so that GraphiQL's
-// introspection query passes; fragments are followed (each spread counts
-// what its fragment holds), and a fragment cycle, which validation already
+// deeper than MaxDepth, with more than MaxAliases aliases, or whose
+// complexity (gqlgen's calculation, with the costs NewServer gives the
+// connections) is over MaxComplexity. Introspection fields (__schema,
+// __type) do not count towards depth, so that GraphiQL's introspection
+// query passes; fragments are followed (each spread counts what its
+// fragment holds), and a fragment cycle, which validation already
 // refuses, cannot loop.
+//
+// An operation's figures are kept for as long as gqlgen's query cache
+// keeps its parsed document (the same *ast.OperationDefinition comes back
+// for the same text), so that a client repeating a query does not pay for
+// measuring it each time; see figuresCacheable for when they depend on
+// the variables and are measured on every request.
 type DocumentLimit struct {
-	MaxDepth   int
-	MaxAliases int
+	MaxDepth      int
+	MaxAliases    int
+	MaxComplexity int // 0: no complexity limit
+
+	es      graphql.ExecutableSchema
+	figures *lru.Cache[*ast.OperationDefinition, docFigures]
 }
+
+// docFigures are what the limits measure of an operation.
+type docFigures struct{ depth, aliases, complexity int }
+
+// figureCacheSize matches the query cache's size (NewServer).
+const figureCacheSize = 1000
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = DocumentLimit{}
+} = &DocumentLimit{}
 
 // ExtensionName names the extension for gqlgen.
-func (DocumentLimit) ExtensionName() string { return "DocumentLimit" }
+func (*DocumentLimit) ExtensionName() string { return "DocumentLimit" }
 
-// Validate accepts any schema.
-func (DocumentLimit) Validate(graphql.ExecutableSchema) error { return nil }
+// Validate keeps the schema, which the complexity calculation needs.
+func (l *DocumentLimit) Validate(es graphql.ExecutableSchema) error {
+	l.es = es
+	l.figures, _ = lru.New[*ast.OperationDefinition, docFigures](figureCacheSize)
+	return nil
+}
 
 // MutateOperationContext measures the operation and refuses it when it is
 // over a limit.
-func (l DocumentLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (l *DocumentLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc == nil || oc.Operation == nil {
 		return nil
 	}
-	depth, aliases := MeasureDocument(oc.Doc, oc.Operation)
-	if l.MaxDepth > 0 && depth > l.MaxDepth {
-		err := gqlerror.Errorf("operation is nested %d levels deep, over the limit of %d", depth, l.MaxDepth)
-		errcode.Set(err, CodeComplexityLimitExceeded)
-		return err
+	f, ok := docFigures{}, false
+	cacheable := l.figures != nil && figuresCacheable(oc.Operation)
+	if cacheable {
+		f, ok = l.figures.Get(oc.Operation)
 	}
-	if l.MaxAliases > 0 && aliases > l.MaxAliases {
-		err := gqlerror.Errorf("operation has %d aliases, over the limit of %d", aliases, l.MaxAliases)
-		errcode.Set(err, CodeComplexityLimitExceeded)
-		return err
+	if !ok {
+		f.depth, f.aliases = MeasureDocument(oc.Doc, oc.Operation)
+		// The shape first: it is cheap, and it spares the complexity
+		// calculation pathological documents.
+		if err := l.refuse(f); err != nil {
+			return err
+		}
+		if l.MaxComplexity > 0 && l.es != nil {
+			f.complexity = complexity.Calculate(ctx, l.es, oc.Operation, oc.Variables)
+		}
+		if cacheable {
+			l.figures.Add(oc.Operation, f)
+		}
 	}
-	return nil
+	return l.refuse(f)
+}
+
+// refuse returns the error for figures over a limit, nil for none.
+func (l *DocumentLimit) refuse(f docFigures) *gqlerror.Error {
+	var err *gqlerror.Error
+	switch {
+	case l.MaxDepth > 0 && f.depth > l.MaxDepth:
+		err = gqlerror.Errorf("operation is nested %d levels deep, over the limit of %d", f.depth, l.MaxDepth)
+	case l.MaxAliases > 0 && f.aliases > l.MaxAliases:
+		err = gqlerror.Errorf("operation has %d aliases, over the limit of %d", f.aliases, l.MaxAliases)
+	case l.MaxComplexity > 0 && f.complexity > l.MaxComplexity:
+		err = gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", f.complexity, l.MaxComplexity)
+	default:
+		return nil
+	}
+	errcode.Set(err, CodeComplexityLimitExceeded)
+	return err
+}
+
+// figuresCacheable reports whether op's figures are the same whatever its
+// variables: depth and aliases never depend on them, and complexity only
+// through the arguments the complexity functions read, which are all
+// `first: Int` (NewServer). An operation that declares no Int variable
+// has its `first`s written in the document.
+func figuresCacheable(op *ast.OperationDefinition) bool {
+	for _, v := range op.VariableDefinitions {
+		t := v.Type
+		for t != nil && t.Elem != nil {
+			t = t.Elem
+		}
+		if t == nil || t.NamedType == "Int" {
+			return false
+		}
+	}
+	return true
 }
 
 // MeasureDocument returns how deeply op's selection sets nest (introspection

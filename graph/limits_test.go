@@ -244,6 +244,31 @@ func TestComplexityLimitCode(t *testing.T) {
 	}
 }
 
+// The figures of an operation are kept between requests of the same
+// document, except when its variables can change them: the same text with
+// a larger page in a variable is refused, and a refused document is
+// refused again.
+func TestComplexityFollowsVariables(t *testing.T) {
+	t.Parallel()
+	ts, tok := server(t, graph.Options{Development: true, ComplexityLimit: 100})
+	q := `query($n: Int) { customers(first: $n) { edges { node { id subscriptions { id } } } } }`
+	for _, tc := range []struct {
+		n       int
+		refused bool
+	}{{1, false}, {100, true}, {2, false}, {100, true}} {
+		r := post(t, ts, tok, map[string]any{"query": q, "variables": map[string]any{"n": tc.n}})
+		if got := r.code() == graph.CodeComplexityLimitExceeded; got != tc.refused {
+			t.Errorf("first: %d: refused %v, want %v (%+v)", tc.n, got, tc.refused, r.Errors)
+		}
+	}
+	literal := `{ customers(first: 100) { edges { node { id subscriptions { id } } } } }`
+	for i := range 2 {
+		if r := post(t, ts, tok, map[string]any{"query": literal}); r.code() != graph.CodeComplexityLimitExceeded {
+			t.Errorf("request %d of a document over the budget: %+v", i+1, r.Errors)
+		}
+	}
+}
+
 // With NoLimits (the -limits=false switch) nothing of the above refuses.
 func TestNoLimits(t *testing.T) {
 	t.Parallel()
