@@ -7,6 +7,7 @@ tool github.com/99designs/gqlgen
 require (
 	github.com/KimMachineGun/automemlimit v1.0.1
 	github.com/google/uuid v1.6.0
+	github.com/phuslu/log v1.0.121
 )
 
 require github.com/pbnjay/memory v0.0.0-20210728143218-7b4eea64cf58 // indirect

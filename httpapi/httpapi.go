@@ -41,7 +41,7 @@ type Config struct {
 	// RateLimiter, when set, limits the GraphQL requests of each tenant
 	// (keyed by the verified caller's tid): over the limit, HTTP 429 with
 	// Retry-After and a RATE_LIMITED GraphQL error.
-	RateLimiter *ratelimit.Limiter
+	RateLimiter *ratelimit.Limiter[uuid.UUID]
 	// Export, when set, serves GET /audit/export (the log as NDJSON). It
 	// runs behind the identity middleware: AuditorOnly tells it who called.
 	Export http.Handler
@@ -66,8 +66,8 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	// The correlation id comes first, so that even a refused body is
 	// answered and logged with one.
-	gql := requestIDs(noteCorrelation(limitBody(cfg.MaxBodyBytes, auth.Middleware(verifier)(
-		perCaller(cfg.RateLimiter, cfg.RequestTimeout, api)))))
+	gql := requestIDs(limitBody(cfg.MaxBodyBytes, auth.Middleware(verifier)(
+		perCaller(cfg.RateLimiter, cfg.RequestTimeout, api))))
 	mux.Handle("/graphql", observe("graphql", gql))
 	mux.Handle("/healthz", observe("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -99,26 +99,18 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 	return mux
 }
 
-// noteCorrelation gives the request's log line its correlation id.
-func noteCorrelation(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		observability.NoteCorrelationID(r.Context(), graph.CorrelationID(r.Context()).String())
-		next.ServeHTTP(w, r)
-	})
-}
-
 // perCaller runs once the caller is known: it notes the caller for the log
 // line, applies the caller's tenant's rate limit, and sets the request's
 // deadline. A request without a verified caller is not rate limited here:
 // it is refused UNAUTHENTICATED before anything runs (or, in development,
 // may only introspect).
-func perCaller(limiter *ratelimit.Limiter, timeout time.Duration, next http.Handler) http.Handler {
+func perCaller(limiter *ratelimit.Limiter[uuid.UUID], timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if a, ok := auth.CallerFrom(ctx); ok {
 			observability.NoteCaller(ctx, a)
 			if limiter != nil {
-				if ok, after := limiter.Allow(a.TenantID.String()); !ok {
+				if ok, after := limiter.Allow(a.TenantID); !ok {
 					observability.NoteRefusal(ctx, graph.CodeRateLimited)
 					rateLimited(w, ratelimit.RetryAfterSeconds(after))
 					return
@@ -163,11 +155,14 @@ const CorrelationHeader = "X-Correlation-ID"
 
 // requestIDs takes the correlation id from X-Correlation-ID when it is a
 // UUID, else from a W3C traceparent's trace id, else makes a UUIDv7; echoes
-// it in the response; and passes the Idempotency-Key header on.
+// it in the response and gives it to the request's log line; and passes
+// the Idempotency-Key header on.
 func requestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := correlationID(r.Header)
-		w.Header().Set(CorrelationHeader, id.String())
+		s := id.String()
+		w.Header().Set(CorrelationHeader, s)
+		observability.NoteCorrelationID(r.Context(), s)
 		ctx := graph.WithCorrelationID(r.Context(), id)
 		if key := strings.TrimSpace(r.Header.Get("Idempotency-Key")); key != "" {
 			ctx = graph.WithIdempotencyKey(ctx, key)

@@ -7,6 +7,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/partnercenter/multichannel/auth"
+	"github.com/partnercenter/multichannel/domain"
 )
 
 // Outcomes that are not error codes: an operation without errors, and one
@@ -55,11 +56,6 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		start = time.Now()
 	}
 	caller, hasCaller := auth.CallerFrom(ctx)
-	finish := func(ctx context.Context, code string) {
-		d := time.Since(start)
-		e.Metrics.ObserveOperation(name, typ, code, d)
-		noteOperation(ctx, name, typ, code, caller, hasCaller)
-	}
 
 	if typ != "subscription" {
 		h := next(context.WithValue(ctx, inOperationKey{}, true))
@@ -72,7 +68,7 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 				if resp != nil {
 					code = responseCode(resp)
 				}
-				finish(ctx, code)
+				e.finish(ctx, name, typ, code, start, caller, hasCaller)
 			}
 			return resp
 		}
@@ -87,7 +83,7 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		if !ended {
 			ended = true
 			e.Metrics.SubscriberEnded()
-			finish(ctx, code)
+			e.finish(ctx, name, typ, code, start, caller, hasCaller)
 		}
 	}
 	var h graphql.ResponseHandler
@@ -116,6 +112,12 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		}
 		return resp
 	}
+}
+
+// finish records an operation that ended with code.
+func (e Extension) finish(ctx context.Context, name, typ, code string, start time.Time, caller domain.Actor, hasCaller bool) {
+	e.Metrics.ObserveOperation(name, typ, code, time.Since(start))
+	noteOperation(ctx, name, typ, code, caller, hasCaller)
 }
 
 // InterceptResponse records the documents refused before they ran.

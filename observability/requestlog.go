@@ -98,8 +98,10 @@ func Middleware(route string, m *Metrics, logger *slog.Logger) func(http.Handler
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			rec := &record{}
-			sw := &statusWriter{ResponseWriter: w}
+			// One allocation for what the request's layers note and the
+			// writer that sees its status.
+			o := &observed{statusWriter: statusWriter{ResponseWriter: w}}
+			rec, sw := &o.record, &o.statusWriter
 			next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
 			d := time.Since(start)
 			status := sw.status
@@ -142,6 +144,11 @@ func Middleware(route string, m *Metrics, logger *slog.Logger) func(http.Handler
 			logger.LogAttrs(r.Context(), level, "request", attrs...)
 		})
 	}
+}
+
+type observed struct {
+	statusWriter
+	record record
 }
 
 // statusWriter remembers the status written; it passes Flush and Hijack

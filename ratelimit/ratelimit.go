@@ -19,7 +19,7 @@ import (
 
 // Limiter is a set of token buckets, one per key. It is safe for concurrent
 // use.
-type Limiter struct {
+type Limiter[K comparable] struct {
 	limit rate.Limit
 	burst int
 	now   func() time.Time
@@ -28,7 +28,7 @@ type Limiter struct {
 	idle time.Duration
 
 	mu        sync.Mutex
-	buckets   map[string]*bucket
+	buckets   map[K]*bucket
 	lastSweep time.Time
 }
 
@@ -38,10 +38,12 @@ type bucket struct {
 }
 
 // Option configures a Limiter.
-type Option func(*Limiter)
+type Option[K comparable] func(*Limiter[K])
 
 // WithClock makes the Limiter read the time from now (tests).
-func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.now = now } }
+func WithClock[K comparable](now func() time.Time) Option[K] {
+	return func(l *Limiter[K]) { l.now = now }
+}
 
 // sweepEvery bounds how often the map is scanned for idle buckets; a scan
 // runs only when the map holds more than sweepAbove buckets.
@@ -52,13 +54,13 @@ const (
 
 // New returns a Limiter of perSecond requests a second per key with bursts
 // of burst (at least 1).
-func New(perSecond float64, burst int, opts ...Option) *Limiter {
+func New[K comparable](perSecond float64, burst int, opts ...Option[K]) *Limiter[K] {
 	burst = max(burst, 1)
-	l := &Limiter{
+	l := &Limiter[K]{
 		limit:   rate.Limit(perSecond),
 		burst:   burst,
 		now:     time.Now,
-		buckets: make(map[string]*bucket),
+		buckets: make(map[K]*bucket),
 	}
 	if perSecond > 0 {
 		l.idle = time.Duration(float64(burst) / perSecond * float64(time.Second))
@@ -71,7 +73,7 @@ func New(perSecond float64, burst int, opts ...Option) *Limiter {
 
 // Allow takes a token from key's bucket. When the bucket is empty it takes
 // nothing and returns false with how long until a token is available.
-func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+func (l *Limiter[K]) Allow(key K) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -94,14 +96,14 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 }
 
 // Len returns how many buckets are kept.
-func (l *Limiter) Len() int {
+func (l *Limiter[K]) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)
 }
 
 // sweep drops the buckets idle long enough to be full again. l.mu is held.
-func (l *Limiter) sweep(now time.Time) {
+func (l *Limiter[K]) sweep(now time.Time) {
 	if len(l.buckets) < sweepAbove || now.Sub(l.lastSweep) < sweepEvery {
 		return
 	}

@@ -19,7 +19,7 @@ func TestBurstThenRate(t *testing.T) {
 	t.Parallel()
 	c := &clock{}
 	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	l := ratelimit.New(2, 3, ratelimit.WithClock(c.now))
+	l := ratelimit.New[string](2, 3, ratelimit.WithClock[string](c.now))
 	for i := range 3 {
 		if ok, _ := l.Allow("t1"); !ok {
 			t.Fatalf("request %d of the burst refused", i)
@@ -59,7 +59,7 @@ func TestRetryAfterSeconds(t *testing.T) {
 
 func TestZeroRate(t *testing.T) {
 	t.Parallel()
-	l := ratelimit.New(0, 1)
+	l := ratelimit.New[string](0, 1)
 	if ok, _ := l.Allow("k"); !ok {
 		t.Fatal("the burst of a zero-rate limiter was refused")
 	}
@@ -73,7 +73,7 @@ func TestZeroRate(t *testing.T) {
 func TestIdleBucketsAreForgotten(t *testing.T) {
 	t.Parallel()
 	c := &clock{}
-	l := ratelimit.New(100, 10, ratelimit.WithClock(c.now))
+	l := ratelimit.New[string](100, 10, ratelimit.WithClock[string](c.now))
 	for i := range 5000 {
 		l.Allow(fmt.Sprint("tenant-", i))
 	}
@@ -89,7 +89,7 @@ func TestIdleBucketsAreForgotten(t *testing.T) {
 
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
-	l := ratelimit.New(1, 100) // 100 tokens; the refill in a test's time is negligible
+	l := ratelimit.New[string](1, 100) // 100 tokens; the refill in a test's time is negligible
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
 	for range 8 {
@@ -108,7 +108,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func BenchmarkAllow(b *testing.B) {
-	l := ratelimit.New(1e9, 1<<30)
+	l := ratelimit.New[string](1e9, 1<<30)
 	keys := make([]string, 1000)
 	for i := range keys {
 		keys[i] = fmt.Sprint("tenant-", i)
