@@ -84,6 +84,10 @@ func (l *Limiter[K]) Allow(key K) (ok bool, retryAfter time.Duration) {
 		l.buckets[key] = b
 	}
 	b.seen = now
+	if b.lim.AllowN(now, 1) {
+		return true, 0 // the common case, without ReserveN's allocation
+	}
+	// Refused: reserve and cancel at once, only to learn the wait.
 	r := b.lim.ReserveN(now, 1)
 	if !r.OK() { // a zero rate and an empty bucket: never
 		return false, time.Duration(math.MaxInt64)
