@@ -186,6 +186,7 @@ func (w *writer) commit(batch []*appendRequest) {
 	// batchHeads holds the heads this batch moved; they reach w.heads only
 	// after the commit succeeds, so a failed commit leaves the cache true.
 	batchHeads := make(map[string]head, len(outcomes))
+	var written []eventstore.RecordedEvent
 	wrote := false
 	err := func() error {
 		tx, err := w.db.Begin()
@@ -215,6 +216,7 @@ func (w *writer) commit(batch []*appendRequest) {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
+		written = b.written
 		return nil
 	}()
 	w.observe(outcomes, events, start, err)
@@ -239,6 +241,8 @@ func (w *writer) commit(batch []*appendRequest) {
 		w.heads[stream] = h
 	}
 	if wrote {
+		// The tail first: a subscriber woken by the commit must find it.
+		w.s.tail.add(written)
 		w.s.committed()
 	}
 	for _, o := range outcomes {
@@ -250,6 +254,8 @@ func (w *writer) commit(batch []*appendRequest) {
 type batchTx struct {
 	heads                              map[string]head
 	insert, loadHead, byRevision, byID *sql.Stmt
+	// written are the events inserted, for the tail once committed.
+	written []eventstore.RecordedEvent
 }
 
 // head returns stream's head as of this point in the batch.
@@ -371,6 +377,10 @@ func (w *writer) write(b *batchTx, o *outcome, next uint64) (int, error) {
 		if seq, err = res.LastInsertId(); err != nil {
 			return 0, fmt.Errorf("insert into %s: %w", req.stream, err)
 		}
+		b.written = append(b.written, eventstore.RecordedEvent{
+			ID: ev.ID, Stream: req.stream, Revision: next + uint64(i), Position: position(seq),
+			Type: ev.Type, Data: ev.Data, Metadata: ev.Metadata,
+		})
 	}
 	last := next + uint64(len(req.events)) - 1
 	b.heads[req.stream] = head{exists: true, revision: last, seq: seq}

@@ -137,6 +137,11 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int)
 	if after.Commit > 0 && after.Prepare < after.Commit {
 		minSeq--
 	}
+	if s.tail != nil {
+		if events, ok := s.tail.after(minSeq, max); ok {
+			return events, nil
+		}
+	}
 	rows, err := s.reads.all.QueryContext(ctx, minSeq, max)
 	if err != nil {
 		return nil, s.readErr(ctx, "read all", err)

@@ -92,6 +92,10 @@ type Store struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after every commit
+
+	// tail keeps the latest commits for subscribers (nil on a read-only
+	// store, which others write).
+	tail *tail
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -213,6 +217,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 		wdb.Close()
 		lock.release()
 		return nil, err
+	}
+	s.tail = &tail{}
+	if err := wdb.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&s.tail.base); err != nil {
+		s.rdb.Close()
+		wdb.Close()
+		lock.release()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	w, err := newWriter(s)
 	if err != nil {
