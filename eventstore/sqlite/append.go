@@ -131,6 +131,15 @@ func newWriter(s *Store) (*writer, error) {
 // run is the writer goroutine: it takes every append waiting in the queue,
 // commits them in one transaction, answers them, and repeats until Close
 // closes the queue and the queue is drained.
+//
+// When the last batch held more than one append (appenders are concurrent)
+// and fewer have come back yet, it lingers before committing, until as many
+// as last time are there, as long as appends keep arriving less than
+// lingerGap apart, and for at most lingerMax: one fsync then answers more
+// of them, and appenders that are all waiting are not kept waiting. The commit (the WAL frames' writes and the fsync, which the
+// kernel spends real CPU on) costs per batch, not per event; with 64
+// appenders, batches grew from about 5 appends to about 20, and the CPU
+// per append fell (docs/load.md). A lone appender never waits.
 func (w *writer) run() {
 	defer close(w.s.done)
 	defer func() {
@@ -139,27 +148,61 @@ func (w *writer) run() {
 		}
 	}()
 	batch := make([]*appendRequest, 0, w.s.opts.maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	last := 0 // appends in the last batch
 	for {
 		req, ok := <-w.s.queue
 		if !ok {
 			return
 		}
 		batch = append(batch[:0], req)
-	fill:
-		for len(batch) < w.s.opts.maxBatch {
-			select {
-			case req, ok := <-w.s.queue:
-				if !ok {
-					break fill
+		open := w.drain(&batch)
+		if open && last > 1 && len(batch) < last && w.s.opts.lingerMax > 0 {
+			deadline := time.Now().Add(w.s.opts.lingerMax)
+		wait:
+			for len(batch) < min(last, w.s.opts.maxBatch) {
+				linger.Reset(min(lingerGap, time.Until(deadline)))
+				select {
+				case req, ok := <-w.s.queue:
+					linger.Stop()
+					if !ok {
+						break wait
+					}
+					batch = append(batch, req)
+					if open = w.drain(&batch); !open || time.Now().After(deadline) {
+						break wait
+					}
+				case <-linger.C:
+					break wait
 				}
-				batch = append(batch, req)
-			default:
-				break fill
 			}
 		}
+		last = len(batch)
 		w.commit(batch)
 		clear(batch) // let the answered requests be collected
 	}
+}
+
+// lingerGap is how long the writer waits for one more append before it
+// commits what it has (see run).
+const lingerGap = 100 * time.Microsecond
+
+// drain adds what waits in the queue to batch, up to the batch limit, and
+// reports whether the queue is still open.
+func (w *writer) drain(batch *[]*appendRequest) bool {
+	for len(*batch) < w.s.opts.maxBatch {
+		select {
+		case req, ok := <-w.s.queue:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, req)
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 // outcome is an append's result within a batch, sent once the batch's fate
