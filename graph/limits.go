@@ -254,12 +254,13 @@ func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]b
 }
 
 // deadline answers UNAVAILABLE for a request whose deadline (the server's
-// -request-timeout) has passed before it runs, or before one of its root
-// fields starts. gqlgen itself answers a bare null to an operation whose
-// context has ended, which tells the client nothing; and a read served
-// from memory never asks its context, so without the root-field check a
-// request past its deadline would still run in full. A store read or an
-// append started in time ends at the deadline by itself.
+// -request-timeout) has passed before its operation runs, or while it ran.
+// gqlgen itself answers a bare null to an operation whose context has
+// ended, which tells the client nothing. There is no check before each
+// root field: a query's root fields start together (gqlgen resolves them
+// concurrently), so such a check would only repeat this one, and each of
+// a mutation's root fields reaches the store, whose reads and appends end
+// at the deadline by themselves.
 type deadline struct{}
 
 func (deadline) ExtensionName() string                   { return "Deadline" }
@@ -271,32 +272,23 @@ func (deadline) InterceptOperation(ctx context.Context, next graphql.OperationHa
 		return next(ctx) // a subscription ends with its context
 	}
 	if ctx.Err() != nil {
-		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{pastDeadline(nil)}})
+		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{pastDeadline()}})
 	}
 	h := next(ctx)
 	answered := false
 	return func(ctx context.Context) *graphql.Response {
 		if !answered && ctx.Err() != nil {
 			answered = true
-			return &graphql.Response{Errors: gqlerror.List{pastDeadline(nil)}}
+			return &graphql.Response{Errors: gqlerror.List{pastDeadline()}}
 		}
 		answered = true
 		return h(ctx)
 	}
 }
 
-func (deadline) InterceptRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-	if ctx.Err() != nil {
-		graphql.AddError(ctx, pastDeadline(graphql.GetPath(ctx)))
-		return graphql.Null
-	}
-	return next(ctx)
-}
-
-func pastDeadline(path ast.Path) *gqlerror.Error {
+func pastDeadline() *gqlerror.Error {
 	return &gqlerror.Error{
 		Message:    "the request ran past its deadline; retry later",
-		Path:       path,
 		Extensions: map[string]any{"code": string(domain.CodeUnavailable)},
 	}
 }

@@ -66,8 +66,8 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	// The correlation id comes first, so that even a refused body is
 	// answered and logged with one.
-	gql := requestIDs(limitBody(cfg.MaxBodyBytes, auth.Middleware(verifier)(
-		perCaller(cfg.RateLimiter, cfg.RequestTimeout, api))))
+	gql := requestIDs(cfg.RequestTimeout, limitBody(cfg.MaxBodyBytes, auth.Middleware(verifier)(
+		perCaller(cfg.RateLimiter, api))))
 	mux.Handle("/graphql", observe("graphql", gql))
 	mux.Handle("/healthz", observe("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -75,7 +75,7 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 	})))
 	if cfg.Export != nil {
 		// No request deadline: an export streams as long as the log is.
-		mux.Handle("/audit/export", observe("export", requestIDs(auth.Middleware(verifier)(cfg.Export))))
+		mux.Handle("/audit/export", observe("export", requestIDs(0, auth.Middleware(verifier)(cfg.Export))))
 	}
 	if cfg.Metrics != nil {
 		mux.Handle("/metrics", observe("metrics", cfg.Metrics))
@@ -100,11 +100,10 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 }
 
 // perCaller runs once the caller is known: it notes the caller for the log
-// line, applies the caller's tenant's rate limit, and sets the request's
-// deadline. A request without a verified caller is not rate limited here:
-// it is refused UNAUTHENTICATED before anything runs (or, in development,
-// may only introspect).
-func perCaller(limiter *ratelimit.Limiter[uuid.UUID], timeout time.Duration, next http.Handler) http.Handler {
+// line and applies the caller's tenant's rate limit. A request without a
+// verified caller is not rate limited here: it is refused UNAUTHENTICATED
+// before anything runs (or, in development, may only introspect).
+func perCaller(limiter *ratelimit.Limiter[uuid.UUID], next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if a, ok := auth.CallerFrom(ctx); ok {
@@ -116,12 +115,6 @@ func perCaller(limiter *ratelimit.Limiter[uuid.UUID], timeout time.Duration, nex
 					return
 				}
 			}
-		}
-		if timeout > 0 && !isWebSocket(r) {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
-			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -155,17 +148,26 @@ const CorrelationHeader = "X-Correlation-ID"
 
 // requestIDs takes the correlation id from X-Correlation-ID when it is a
 // UUID, else from a W3C traceparent's trace id, else makes a UUIDv7; echoes
-// it in the response and gives it to the request's log line; and passes
-// the Idempotency-Key header on.
-func requestIDs(next http.Handler) http.Handler {
+// it in the response and gives it to the request's log line; passes the
+// Idempotency-Key header on; and, with a positive timeout, sets the
+// request's deadline (WebSockets are exempt: they live as long as their
+// subscriptions). It is the one layer that gives the request a new context,
+// the observation record's included, so that the request is copied once.
+func requestIDs(timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := correlationID(r.Header)
 		s := id.String()
 		w.Header().Set(CorrelationHeader, s)
-		observability.NoteCorrelationID(r.Context(), s)
-		ctx := graph.WithCorrelationID(r.Context(), id)
+		ctx := observability.Attach(r.Context(), w)
+		observability.NoteCorrelationID(ctx, s)
+		ctx = graph.WithCorrelationID(ctx, id)
 		if key := strings.TrimSpace(r.Header.Get("Idempotency-Key")); key != "" {
 			ctx = graph.WithIdempotencyKey(ctx, key)
+		}
+		if timeout > 0 && !isWebSocket(r) {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -78,17 +78,25 @@ func start(t *testing.T, m *observability.Metrics, logger *slog.Logger) *httptes
 		})
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", observability.Middleware("graphql", m, logger)(auth.Middleware(v)(noteCaller(api))))
-	mux.Handle("/limited", observability.Middleware("graphql", m, logger)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/graphql", observability.Middleware("graphql", m, logger)(attach(auth.Middleware(v)(noteCaller(api)))))
+	mux.Handle("/limited", observability.Middleware("graphql", m, logger)(attach(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		observability.NoteRefusal(r.Context(), "RATE_LIMITED")
 		w.WriteHeader(http.StatusTooManyRequests)
-	})))
+	}))))
 	if m != nil {
 		mux.Handle("/metrics", m.Handler())
 	}
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
 	return ts
+}
+
+// attach puts the observation record in the context, as the API's first
+// layer does.
+func attach(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(observability.Attach(r.Context(), w)))
+	})
 }
 
 func token(t *testing.T, a domain.Actor) string {
@@ -446,7 +454,7 @@ func BenchmarkRequest(b *testing.B) {
 				exts = append(exts, observability.Extension{Metrics: m})
 			}
 			api := gqlgraph.NewServer(&gqlgraph.Resolver{}, gqlgraph.Options{Development: true, Verifier: v, Extensions: exts})
-			h := observability.Middleware("graphql", m, logger)(api)
+			h := observability.Middleware("graphql", m, logger)(attach(api))
 			body := []byte(`{"query":"query Probe { a: __typename b: __typename }","operationName":"Probe"}`)
 			b.ReportAllocs()
 			b.ResetTimer()
