@@ -226,7 +226,8 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 		return err
 	}
 	verifier := auth.NewHS256Verifier(secret)
-	resolver := &graph.Resolver{Commands: commands, Model: model, Store: store}
+	// The resolvers' reads of the store end at the request's deadline.
+	resolver := &graph.Resolver{Commands: commands, Model: model, Store: graph.DeadlineStore(store)}
 	var requestLog *slog.Logger
 	if !cfg.Ops.NoRequestLog {
 		// Request lines are batched (see observability.BufferedWriter);

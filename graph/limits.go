@@ -10,8 +10,6 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"github.com/partnercenter/multichannel/domain"
 )
 
 // Limits on the shape of a document (OWASP GraphQL cheat sheet). They are
@@ -251,44 +249,4 @@ func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]b
 		}
 	}
 	return false
-}
-
-// deadline answers UNAVAILABLE for a request whose deadline (the server's
-// -request-timeout) has passed before its operation runs, or while it ran.
-// gqlgen itself answers a bare null to an operation whose context has
-// ended, which tells the client nothing. There is no check before each
-// root field: a query's root fields start together (gqlgen resolves them
-// concurrently), so such a check would only repeat this one, and each of
-// a mutation's root fields reaches the store, whose reads and appends end
-// at the deadline by themselves.
-type deadline struct{}
-
-func (deadline) ExtensionName() string                   { return "Deadline" }
-func (deadline) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (deadline) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	oc := graphql.GetOperationContext(ctx)
-	if oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
-		return next(ctx) // a subscription ends with its context
-	}
-	if ctx.Err() != nil {
-		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{pastDeadline()}})
-	}
-	h := next(ctx)
-	answered := false
-	return func(ctx context.Context) *graphql.Response {
-		if !answered && ctx.Err() != nil {
-			answered = true
-			return &graphql.Response{Errors: gqlerror.List{pastDeadline()}}
-		}
-		answered = true
-		return h(ctx)
-	}
-}
-
-func pastDeadline() *gqlerror.Error {
-	return &gqlerror.Error{
-		Message:    "the request ran past its deadline; retry later",
-		Extensions: map[string]any{"code": string(domain.CodeUnavailable)},
-	}
 }

@@ -7,7 +7,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -165,9 +164,8 @@ func requestIDs(timeout time.Duration, next http.Handler) http.Handler {
 			ctx = graph.WithIdempotencyKey(ctx, key)
 		}
 		if timeout > 0 && !isWebSocket(r) {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
+			// An instant, not a context deadline: see graph.WithRequestDeadline.
+			ctx = graph.WithRequestDeadline(ctx, time.Now().Add(timeout))
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
