@@ -3,11 +3,12 @@ package graph
 import (
 	"context"
 	"math"
+	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -46,8 +47,12 @@ type DocumentLimit struct {
 	MaxAliases    int
 	MaxComplexity int // 0: no complexity limit
 
-	es      graphql.ExecutableSchema
-	figures *lru.Cache[*ast.OperationDefinition, docFigures]
+	es graphql.ExecutableSchema
+	// figures are read without a lock by every request; past
+	// figureCacheSize entries they are all dropped (documents are few,
+	// and gqlgen's own cache drops their parses as it fills).
+	figures sync.Map // *ast.OperationDefinition -> docFigures
+	entries atomic.Int64
 }
 
 // docFigures are what the limits measure of an operation.
@@ -67,7 +72,6 @@ func (*DocumentLimit) ExtensionName() string { return "DocumentLimit" }
 // Validate keeps the schema, which the complexity calculation needs.
 func (l *DocumentLimit) Validate(es graphql.ExecutableSchema) error {
 	l.es = es
-	l.figures, _ = lru.New[*ast.OperationDefinition, docFigures](figureCacheSize)
 	return nil
 }
 
@@ -78,9 +82,12 @@ func (l *DocumentLimit) MutateOperationContext(ctx context.Context, oc *graphql.
 		return nil
 	}
 	f, ok := docFigures{}, false
-	cacheable := l.figures != nil && figuresCacheable(oc.Operation)
+	cacheable := figuresCacheable(oc.Operation)
 	if cacheable {
-		f, ok = l.figures.Get(oc.Operation)
+		var v any
+		if v, ok = l.figures.Load(oc.Operation); ok {
+			f = v.(docFigures)
+		}
 	}
 	if !ok {
 		f.depth, f.aliases = MeasureDocument(oc.Doc, oc.Operation)
@@ -93,7 +100,11 @@ func (l *DocumentLimit) MutateOperationContext(ctx context.Context, oc *graphql.
 			f.complexity = complexity.Calculate(ctx, l.es, oc.Operation, oc.Variables)
 		}
 		if cacheable {
-			l.figures.Add(oc.Operation, f)
+			if l.entries.Add(1) > figureCacheSize {
+				l.figures.Clear()
+				l.entries.Store(1)
+			}
+			l.figures.Store(oc.Operation, f)
 		}
 	}
 	return l.refuse(f)

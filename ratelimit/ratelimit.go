@@ -12,6 +12,7 @@ package ratelimit
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -27,14 +28,17 @@ type Limiter[K comparable] struct {
 	// is indistinguishable from a new one and may be dropped.
 	idle time.Duration
 
+	// buckets is read without a lock by every request; mu serialises the
+	// creation of buckets and the sweeps, which are rare.
+	buckets   sync.Map // K -> *bucket
 	mu        sync.Mutex
-	buckets   map[K]*bucket
+	count     int // buckets, under mu
 	lastSweep time.Time
 }
 
 type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
+	lim  *rate.Limiter // locks itself
+	seen atomic.Int64  // unix nanoseconds of the last request
 }
 
 // Option configures a Limiter.
@@ -57,10 +61,9 @@ const (
 func New[K comparable](perSecond float64, burst int, opts ...Option[K]) *Limiter[K] {
 	burst = max(burst, 1)
 	l := &Limiter[K]{
-		limit:   rate.Limit(perSecond),
-		burst:   burst,
-		now:     time.Now,
-		buckets: make(map[K]*bucket),
+		limit: rate.Limit(perSecond),
+		burst: burst,
+		now:   time.Now,
 	}
 	if perSecond > 0 {
 		l.idle = time.Duration(float64(burst) / perSecond * float64(time.Second))
@@ -75,15 +78,19 @@ func New[K comparable](perSecond float64, burst int, opts ...Option[K]) *Limiter
 // nothing and returns false with how long until a token is available.
 func (l *Limiter[K]) Allow(key K) (ok bool, retryAfter time.Duration) {
 	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[key]
-	if b == nil {
-		l.sweep(now)
-		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.buckets[key] = b
+	v, found := l.buckets.Load(key)
+	if !found {
+		l.mu.Lock()
+		if v, found = l.buckets.Load(key); !found {
+			l.sweep(now)
+			v = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
+			l.buckets.Store(key, v)
+			l.count++
+		}
+		l.mu.Unlock()
 	}
-	b.seen = now
+	b := v.(*bucket)
+	b.seen.Store(now.UnixNano())
 	if b.lim.AllowN(now, 1) {
 		return true, 0 // the common case, without ReserveN's allocation
 	}
@@ -103,20 +110,23 @@ func (l *Limiter[K]) Allow(key K) (ok bool, retryAfter time.Duration) {
 func (l *Limiter[K]) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.buckets)
+	return l.count
 }
 
 // sweep drops the buckets idle long enough to be full again. l.mu is held.
+// A request that took such a bucket just before it went used a full
+// bucket, which is what the new one its next request makes will be.
 func (l *Limiter[K]) sweep(now time.Time) {
-	if len(l.buckets) < sweepAbove || now.Sub(l.lastSweep) < sweepEvery {
+	if l.count < sweepAbove || now.Sub(l.lastSweep) < sweepEvery {
 		return
 	}
 	l.lastSweep = now
-	for k, b := range l.buckets {
-		if now.Sub(b.seen) > l.idle {
-			delete(l.buckets, k)
+	l.buckets.Range(func(k, v any) bool {
+		if now.Sub(time.Unix(0, v.(*bucket).seen.Load())) > l.idle && l.buckets.CompareAndDelete(k, v) {
+			l.count--
 		}
-	}
+		return true
+	})
 }
 
 // RetryAfterSeconds rounds d up to whole seconds, at least 1: the unit of
