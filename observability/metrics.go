@@ -175,14 +175,25 @@ func (m *Metrics) ObserveOperation(name, typ, code string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	k := opKey{m.ops.label(name), typ, code}
+	// Keyed by the name as the client sent it, once admitted as a label
+	// (or empty, always "anonymous"), so that the common case takes no
+	// lock; a name refused as a label ("other") takes the slow path each
+	// time, and adds nothing.
+	k := opKey{name, typ, code}
 	c, ok := m.opChildren.Load(k)
 	if !ok {
-		oc := opChild{requests: m.gqlRequests.WithLabelValues(k.name, k.typ, k.code)}
-		if typ != "subscription" {
-			oc.duration = m.gqlDuration.WithLabelValues(k.name, k.typ)
+		label := m.ops.label(name)
+		lk := opKey{label, typ, code}
+		if c, ok = m.opChildren.Load(lk); !ok {
+			oc := opChild{requests: m.gqlRequests.WithLabelValues(lk.name, lk.typ, lk.code)}
+			if typ != "subscription" {
+				oc.duration = m.gqlDuration.WithLabelValues(lk.name, lk.typ)
+			}
+			c, _ = m.opChildren.LoadOrStore(lk, oc)
 		}
-		c, _ = m.opChildren.LoadOrStore(k, oc)
+		if name == "" {
+			m.opChildren.Store(k, c)
+		}
 	}
 	oc := c.(opChild)
 	oc.requests.Inc()
