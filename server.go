@@ -65,6 +65,9 @@ type config struct {
 	// MutationTimeout bounds one mutation, so that a stalled store fails
 	// the request (UNAVAILABLE) instead of holding it; 0: no bound.
 	MutationTimeout time.Duration
+	// CommitLinger bounds how long the embedded store's writer waits for
+	// concurrent appends to join a commit (sqlite.WithLinger).
+	CommitLinger time.Duration
 	// Now is the server's clock (tests move it); time.Now when nil.
 	Now func() time.Time
 	// Ops holds the operational settings: observability and protection.
@@ -104,6 +107,7 @@ func parseConfig(args []string) (config, error) {
 	fs.DurationVar(&c.CatchUpTimeout, "catch-up-timeout", 5*time.Second, "how long a mutation waits for its events to be visible")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take at shutdown")
 	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
+	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
 	finishOps := c.Ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -190,7 +194,7 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 		cfg.Now = time.Now
 	}
 	var metrics *observability.Metrics
-	var storeOpts []sqlite.Option
+	storeOpts := []sqlite.Option{sqlite.WithLinger(cfg.CommitLinger)}
 	if !cfg.Ops.NoMetrics {
 		metrics = observability.NewMetrics()
 		storeOpts = append(storeOpts, sqlite.WithObserver(metrics))
