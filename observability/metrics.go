@@ -59,9 +59,14 @@ type httpKey struct {
 	status int
 }
 
+// routeGraphQL's requests are timed by operation (graphql_request_duration_seconds,
+// which ObserveOperation records), so not a second time by route: one
+// histogram less on every request's path.
+const routeGraphQL = "graphql"
+
 type httpChild struct {
 	requests prometheus.Counter
-	duration prometheus.Observer
+	duration prometheus.Observer // nil for routeGraphQL
 }
 
 type opKey struct{ name, typ, code string }
@@ -92,7 +97,7 @@ func NewMetrics() *Metrics {
 		}, []string{"route", "status"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "http_request_duration_seconds",
-			Help:    "HTTP request latency by route (a WebSocket counts until it closes).",
+			Help:    "HTTP request latency by route, but for graphql, whose requests graphql_request_duration_seconds times by operation.",
 			Buckets: latencyBuckets,
 		}, []string{"route"}),
 		gqlRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -157,14 +162,17 @@ func (m *Metrics) ObserveHTTP(route string, status int, d time.Duration) {
 	k := httpKey{route, status}
 	c, ok := m.httpChildren.Load(k)
 	if !ok {
-		c, _ = m.httpChildren.LoadOrStore(k, httpChild{
-			requests: m.httpRequests.WithLabelValues(route, strconv.Itoa(status)),
-			duration: m.httpDuration.WithLabelValues(route),
-		})
+		hc := httpChild{requests: m.httpRequests.WithLabelValues(route, strconv.Itoa(status))}
+		if route != routeGraphQL {
+			hc.duration = m.httpDuration.WithLabelValues(route)
+		}
+		c, _ = m.httpChildren.LoadOrStore(k, hc)
 	}
 	hc := c.(httpChild)
 	hc.requests.Inc()
-	hc.duration.Observe(d.Seconds())
+	if hc.duration != nil {
+		hc.duration.Observe(d.Seconds())
+	}
 }
 
 // ObserveOperation records one GraphQL operation: its name (bounded, see
