@@ -21,17 +21,22 @@ import (
 // the store (DeadlineStore) and around a mutation (the deadline
 // extension). Before an operation runs, the instant itself is checked.
 
-type deadlineKey struct{}
-
 // WithRequestDeadline records the instant by which the request must be
-// answered.
+// answered (the HTTP layer sets it with the rest of the Request).
 func WithRequestDeadline(ctx context.Context, t time.Time) context.Context {
-	return context.WithValue(ctx, deadlineKey{}, t)
+	r := Request{Deadline: t}
+	if old := requestFrom(ctx); old != nil {
+		r = *old
+		r.Deadline = t
+	}
+	return WithRequest(ctx, &r)
 }
 
 func requestDeadline(ctx context.Context) (time.Time, bool) {
-	t, ok := ctx.Value(deadlineKey{}).(time.Time)
-	return t, ok
+	if r := requestFrom(ctx); r != nil && !r.Deadline.IsZero() {
+		return r.Deadline, true
+	}
+	return time.Time{}, false
 }
 
 // bounded returns ctx with the request deadline as its context deadline

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -14,30 +15,39 @@ import (
 	"github.com/partnercenter/multichannel/domain"
 )
 
-type ctxKey int
+// Request is what the HTTP layer learns of a request before GraphQL runs,
+// kept in its context under one key: one context value for all three, so
+// that each lookup walks the context chain once and the request is given
+// one new context, not three.
+type Request struct {
+	// CorrelationID is the request's correlation id (from X-Correlation-ID
+	// or made fresh), which the events it appends carry.
+	CorrelationID uuid.UUID
+	// IdempotencyKey is the Idempotency-Key header ("" without one).
+	IdempotencyKey string
+	// Deadline is the instant by which the request must be answered (zero:
+	// none); see deadline.go.
+	Deadline time.Time
+}
 
-const (
-	correlationKey ctxKey = iota
-	idempotencyKey
-)
+type requestKey struct{}
 
-// WithCorrelationID records the request's correlation id (set by the HTTP
-// layer from X-Correlation-ID or made fresh) for the events it appends.
-func WithCorrelationID(ctx context.Context, id uuid.UUID) context.Context {
-	return context.WithValue(ctx, correlationKey, id)
+// WithRequest records what the HTTP layer learned of the request.
+func WithRequest(ctx context.Context, r *Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+func requestFrom(ctx context.Context) *Request {
+	r, _ := ctx.Value(requestKey{}).(*Request)
+	return r
 }
 
 // CorrelationID returns the request's correlation id, or a new one.
 func CorrelationID(ctx context.Context) uuid.UUID {
-	if id, ok := ctx.Value(correlationKey).(uuid.UUID); ok {
-		return id
+	if r := requestFrom(ctx); r != nil && r.CorrelationID != uuid.Nil {
+		return r.CorrelationID
 	}
 	return uuid.Must(uuid.NewV7())
-}
-
-// WithIdempotencyKey records the request's Idempotency-Key header.
-func WithIdempotencyKey(ctx context.Context, key string) context.Context {
-	return context.WithValue(ctx, idempotencyKey, key)
 }
 
 // caller returns the verified identity of the request, or UNAUTHENTICATED
@@ -63,8 +73,8 @@ func commandRequest(ctx context.Context) (command.Request, error) {
 		return command.Request{}, err
 	}
 	r := command.Request{Caller: a, CorrelationID: CorrelationID(ctx)}
-	if key, _ := ctx.Value(idempotencyKey).(string); key != "" {
-		r.IdempotencyKey = key
+	if req := requestFrom(ctx); req != nil && req.IdempotencyKey != "" {
+		r.IdempotencyKey = req.IdempotencyKey
 		r.Fingerprint = fingerprint(ctx)
 	}
 	return r, nil

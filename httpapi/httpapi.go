@@ -159,15 +159,12 @@ func requestIDs(timeout time.Duration, next http.Handler) http.Handler {
 		w.Header().Set(CorrelationHeader, s)
 		ctx := observability.Attach(r.Context(), w)
 		observability.NoteCorrelationID(ctx, s)
-		ctx = graph.WithCorrelationID(ctx, id)
-		if key := strings.TrimSpace(r.Header.Get("Idempotency-Key")); key != "" {
-			ctx = graph.WithIdempotencyKey(ctx, key)
-		}
+		req := &graph.Request{CorrelationID: id, IdempotencyKey: strings.TrimSpace(r.Header.Get("Idempotency-Key"))}
 		if timeout > 0 && !isWebSocket(r) {
-			// An instant, not a context deadline: see graph.WithRequestDeadline.
-			ctx = graph.WithRequestDeadline(ctx, time.Now().Add(timeout))
+			// An instant, not a context deadline: see graph/deadline.go.
+			req.Deadline = time.Now().Add(timeout)
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(graph.WithRequest(ctx, req)))
 	})
 }
 

@@ -43,8 +43,9 @@ func NewBufferedWriter(w io.Writer, interval time.Duration) *BufferedWriter {
 // Write buffers p; slog handlers write one whole line per call.
 func (b *BufferedWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	n, err := b.buf.Write(p) // bufio.Writer.Write does not panic
+	b.mu.Unlock()
+	return n, err
 }
 
 // Flush writes what is buffered.
