@@ -33,16 +33,7 @@ func (t *tail) add(evs []eventstore.RecordedEvent) {
 	if len(evs) == 0 {
 		return
 	}
-	// The appender's bytes are its own: keep a copy, one slab a commit.
-	size := 0
-	for _, ev := range evs {
-		size += len(ev.Data) + len(ev.Metadata)
-	}
-	slab := make([]byte, 0, size)
-	for i := range evs {
-		slab, evs[i].Data = keep(slab, evs[i].Data)
-		slab, evs[i].Metadata = keep(slab, evs[i].Metadata)
-	}
+	ownBytes(evs) // the appender's bytes are its own
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.events = append(t.events, evs...)
@@ -80,16 +71,21 @@ func (t *tail) after(minSeq int64, max int) ([]eventstore.RecordedEvent, bool) {
 	// A copy, bytes included: the tail's backing array moves under add,
 	// and a receiver owns what it is given (eventstore.RecordedEvent).
 	out := append([]eventstore.RecordedEvent(nil), t.events[lo:lo+n]...)
+	ownBytes(out)
+	return out, true
+}
+
+// ownBytes gives evs copies of their Data and Metadata, in one slab.
+func ownBytes(evs []eventstore.RecordedEvent) {
 	size := 0
-	for _, ev := range out {
+	for _, ev := range evs {
 		size += len(ev.Data) + len(ev.Metadata)
 	}
 	slab := make([]byte, 0, size)
-	for i := range out {
-		slab, out[i].Data = keep(slab, out[i].Data)
-		slab, out[i].Metadata = keep(slab, out[i].Metadata)
+	for i := range evs {
+		slab, evs[i].Data = keep(slab, evs[i].Data)
+		slab, evs[i].Metadata = keep(slab, evs[i].Metadata)
 	}
-	return out, true
 }
 
 // keep appends b to slab and returns the copy, capped so that an append to
