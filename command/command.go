@@ -233,10 +233,8 @@ func (h *Handlers) execute(ctx context.Context, r Request, decide decideFunc) (u
 		}
 		res, written, err := h.append(ctx, r, now, d)
 		if h.cache != nil {
-			if err != nil || d.stream.version == 0 {
-				// A failed append may or may not have been written; a
-				// stream it created is read when next needed (the entry
-				// may say it did not exist).
+			if err != nil {
+				// A failed append may or may not have been written.
 				h.cache.forget(d.stream.name)
 			} else {
 				h.cache.appended(d.stream, written.events, written.lastHash)

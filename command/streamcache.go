@@ -82,15 +82,16 @@ func (c *streamCache) put(stream string, s cachedStream) {
 func (c *streamCache) appended(l loaded, events []domain.Event, lastHash string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	version := l.version + uint64(len(events))
-	if old, ok := c.lru.Peek(l.name); ok && old.version >= version {
+	if l.version == 0 || l.events == nil {
+		// A stream the append created (the handlers do not decode its
+		// events back: reading it when a mutation next needs it costs
+		// less), or one loaded without keeping its events: nothing to
+		// extend, and the entry, which may say it did not exist, goes.
+		c.lru.Remove(l.name)
 		return
 	}
-	if l.version == 0 || l.events == nil {
-		// A stream the append created (decoding its events back costs
-		// more than reading it when a mutation next needs it), or one
-		// loaded without keeping its events: nothing to extend.
-		c.lru.Remove(l.name)
+	version := l.version + uint64(len(events))
+	if old, ok := c.lru.Peek(l.name); ok && old.version >= version {
 		return
 	}
 	c.lru.Add(l.name, cachedStream{events: slices.Concat(l.events, events), version: version, lastHash: lastHash})

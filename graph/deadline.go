@@ -21,17 +21,6 @@ import (
 // the store (DeadlineStore) and around a mutation (the deadline
 // extension). Before an operation runs, the instant itself is checked.
 
-// WithRequestDeadline records the instant by which the request must be
-// answered (the HTTP layer sets it with the rest of the Request).
-func WithRequestDeadline(ctx context.Context, t time.Time) context.Context {
-	r := Request{Deadline: t}
-	if old := requestFrom(ctx); old != nil {
-		r = *old
-		r.Deadline = t
-	}
-	return WithRequest(ctx, &r)
-}
-
 func requestDeadline(ctx context.Context) (time.Time, bool) {
 	if r := requestFrom(ctx); r != nil && !r.Deadline.IsZero() {
 		return r.Deadline, true

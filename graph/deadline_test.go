@@ -29,7 +29,7 @@ func (stallingStore) ReadStream(ctx context.Context, _ string, _ eventstore.Dire
 func TestDeadlineStore(t *testing.T) {
 	t.Parallel()
 	s := graph.DeadlineStore(stallingStore{})
-	ctx := graph.WithRequestDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
+	ctx := graph.WithRequest(context.Background(), &graph.Request{Deadline: time.Now().Add(20 * time.Millisecond)})
 	if _, err := s.ReadAll(ctx, eventstore.Position{}, 10); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("ReadAll past the request deadline: %v, want DeadlineExceeded", err)
 	}

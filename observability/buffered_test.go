@@ -1,34 +1,16 @@
-package observability
+package observability_test
 
 import (
-	"bytes"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/partnercenter/multichannel/observability"
 )
-
-// syncBuffer is a bytes.Buffer safe for the flusher and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestBufferedWriterFlushesPeriodicallyAndOnClose(t *testing.T) {
 	t.Parallel()
 	var out syncBuffer
-	w := NewBufferedWriter(&out, 10*time.Millisecond)
+	w := observability.NewBufferedWriter(&out, 10*time.Millisecond)
 	w.Write([]byte("one\n"))
 	deadline := time.Now().Add(5 * time.Second)
 	for out.String() != "one\n" {

@@ -26,7 +26,8 @@ import (
 	"github.com/partnercenter/multichannel/observability"
 )
 
-// syncBuffer is a log sink safe for the server's goroutines.
+// syncBuffer is a log sink safe for the server's goroutines (and the
+// BufferedWriter's flusher).
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -36,6 +37,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (s *syncBuffer) lines(t *testing.T) []map[string]any {

@@ -103,11 +103,10 @@ func Middleware(route string, m *Metrics, logger *slog.Logger) func(http.Handler
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			// One allocation for what the request's layers note and the
-			// writer that sees its status.
-			o := &observed{}
-			o.statusWriter = statusWriter{ResponseWriter: w, record: &o.record}
-			rec, sw := &o.record, &o.statusWriter
+			// One allocation for the writer that sees the status and what
+			// the request's layers note.
+			sw := &statusWriter{ResponseWriter: w}
+			rec := &sw.record
 			next.ServeHTTP(sw, r)
 			d := time.Since(start)
 			status := sw.status
@@ -166,17 +165,12 @@ func Middleware(route string, m *Metrics, logger *slog.Logger) func(http.Handler
 	}
 }
 
-type observed struct {
-	statusWriter
-	record record
-}
-
 // Attach returns ctx with the observation record of the request that w,
 // the writer Middleware gave the handler, answers; ctx itself when w is
 // another writer (nothing observed).
 func Attach(ctx context.Context, w http.ResponseWriter) context.Context {
-	if sw, ok := w.(*statusWriter); ok && sw.record != nil {
-		return context.WithValue(ctx, recordKey{}, sw.record)
+	if sw, ok := w.(*statusWriter); ok {
+		return context.WithValue(ctx, recordKey{}, &sw.record)
 	}
 	return ctx
 }
@@ -185,7 +179,7 @@ func Attach(ctx context.Context, w http.ResponseWriter) context.Context {
 // through, which streaming responses and the WebSocket upgrade need.
 type statusWriter struct {
 	http.ResponseWriter
-	record   *record // what the request's layers note, for Attach
+	record   record // what the request's layers note, for Attach
 	status   int
 	hijacked bool
 }
