@@ -47,6 +47,7 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 		CatchUpTimeout:  5 * time.Second,
 		ShutdownTimeout: 5 * time.Second,
 		Now:             func() time.Time { return time.Now().Add(time.Duration(ts.offset.Load())) },
+		checkHandoffs:   true,
 	}
 	for _, o := range opts {
 		o(&cfg)

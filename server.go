@@ -76,6 +76,9 @@ type config struct {
 	// wrapStore, set only by tests, wraps the opened store (to inject
 	// faults).
 	wrapStore func(eventstore.Store) eventstore.Store
+	// checkHandoffs, set only by tests, checks every event the command
+	// side hands to the read models (projections.Model.CheckHandoffs).
+	checkHandoffs bool
 	// gotHandler, set only by benchmarks, receives the root HTTP handler,
 	// to drive it in process; requestLogTo replaces stderr as where the
 	// request log goes.
@@ -209,6 +212,9 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	}
 
 	model := projections.New(cfg.Now)
+	if cfg.checkHandoffs {
+		model.CheckHandoffs()
+	}
 	started := time.Now()
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -216,7 +222,7 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	runDone := make(chan error, 1)
 	go func() { runDone <- proj.run(runCtx) }()
 
-	cmdOpts := []command.Option{command.WithTimeout(cfg.MutationTimeout)}
+	cmdOpts := []command.Option{command.WithTimeout(cfg.MutationTimeout), command.WithHandoff(model)}
 	if cfg.EventStoreURL == "" {
 		// The embedded store has one writer, this process (it holds the
 		// file's lock), so the command side may keep the streams it reads

@@ -79,6 +79,8 @@ type Handlers struct {
 	// cache holds decoded streams (nil: every load reads the store); see
 	// WithStreamCache.
 	cache *streamCache
+	// handoff is offered the events appended (nil: none); see WithHandoff.
+	handoff Handoff
 }
 
 // New returns the handlers. wait and idem may be nil (no read-your-writes
@@ -311,8 +313,21 @@ func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decis
 		}
 		out[i] = eventstore.EventData{ID: id, Type: e.EventType(), Data: data, Metadata: sealed}
 	}
+	if h.handoff != nil {
+		// Offered as decided: the aggregates produce events exactly as
+		// their bytes decode (times in UTC to the millisecond), which the
+		// receiver checks.
+		for i, e := range d.events {
+			h.handoff.Offer(out[i].ID, e)
+		}
+	}
 	res, err := h.appendRetrying(ctx, d.stream.name, d.stream.expected(), out)
 	if err != nil {
+		if h.handoff != nil {
+			for _, ev := range out {
+				h.handoff.Withdraw(ev.ID)
+			}
+		}
 		return res, written{}, fmt.Errorf("command: append to %s: %w", d.stream.name, err)
 	}
 	w.lastHash = prev

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,4 +120,59 @@ func TestStallEndsAtTheDeadline(t *testing.T) {
 		t.Fatal("a stalled mutation did not end at its deadline")
 	}
 	fs.Heal()
+}
+
+// handoffLog records what the handlers offer and withdraw.
+type handoffLog struct {
+	mu                 sync.Mutex
+	offered, withdrawn map[uuid.UUID]domain.Event
+}
+
+func newHandoffLog() *handoffLog {
+	return &handoffLog{offered: map[uuid.UUID]domain.Event{}, withdrawn: map[uuid.UUID]domain.Event{}}
+}
+
+func (l *handoffLog) Offer(id uuid.UUID, e domain.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.offered[id] = e
+}
+
+func (l *handoffLog) Withdraw(id uuid.UUID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.withdrawn[id] = l.offered[id]
+}
+
+// Every appended event is offered under the id it is stored with; an
+// append that fails takes back what it offered.
+func TestHandoffOffersAndWithdraws(t *testing.T) {
+	t.Parallel()
+	log := newHandoffLog()
+	h, fs := faultWorld(t, command.WithHandoff(log))
+	tenant := uuid.New()
+	if _, err := h.EnrollPartner(context.Background(), enrollAs(tenant), command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := fs.ReadAll(context.Background(), eventstore.Start, 10)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("log: %v, %v", evs, err)
+	}
+	want := domain.PartnerEnrolled{PartnerID: tenant, Name: "Contoso", Cloud: domain.CloudPublic}
+	if got := log.offered[evs[0].ID]; got != want || len(log.offered) != 1 || len(log.withdrawn) != 0 {
+		t.Fatalf("offered %v (withdrawn %v), want %v under the stored id", log.offered, log.withdrawn, want)
+	}
+
+	fs.Fail(faultstore.Append, nil)
+	if _, err := h.EnrollPartner(context.Background(), enrollAs(uuid.New()), command.EnrollPartner{Name: "Northwind", Cloud: domain.CloudPublic}); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+	if len(log.offered) != 2 || len(log.withdrawn) != 1 {
+		t.Fatalf("after a failed append: offered %d, withdrawn %d; want 2 and 1", len(log.offered), len(log.withdrawn))
+	}
+	for id := range log.withdrawn {
+		if id == evs[0].ID {
+			t.Fatal("the stored event was withdrawn")
+		}
+	}
 }

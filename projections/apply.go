@@ -124,7 +124,7 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 	if err := decodeMeta(e.Metadata, &md); err != nil {
 		return fmt.Errorf("apply %s at %s: decode metadata: %w", e.Type, e.Position, err)
 	}
-	ev, err := domain.DecodeEvent(e.Type, md.SchemaVersion, e.Data)
+	ev, err := m.decode(e, md.SchemaVersion)
 	if err != nil {
 		return fmt.Errorf("apply %s at %s: %w", e.Type, e.Position, err)
 	}

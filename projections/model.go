@@ -75,6 +75,9 @@ type Model struct {
 
 	waitMu  sync.Mutex
 	waiters []waiter
+
+	// handoff holds events the command side offered (see Offer).
+	handoff handoff
 }
 
 type customerState struct {
