@@ -33,6 +33,11 @@ type Request struct {
 	CorrelationID  uuid.UUID
 	IdempotencyKey string // "" when the request has none
 	Fingerprint    string // hash of document + operation name + canonical variables; set with IdempotencyKey
+	// Deadline is the caller's (zero: none): the mutation ends by then,
+	// or at the handlers' timeout (WithTimeout) if that comes first. It
+	// is an instant rather than a context deadline so that a mutation
+	// costs one timer, the one made here, and not one per layer.
+	Deadline time.Time
 }
 
 // Waiter blocks until the read models have applied the log up to pos
@@ -215,14 +220,9 @@ type decideFunc func(ctx context.Context, now time.Time) (decision, error)
 // conflict it decides again once on freshly loaded state: nothing was
 // written by the failed append, so deciding again is safe, and the second
 // decision sees the concurrent writer's events (often refusing, e.g. with
-// CONFLICT for a duplicate). A second conflict is CONFLICT.
+// CONFLICT for a duplicate). A second conflict is CONFLICT. ctx carries
+// the mutation's deadline already (bound).
 func (h *Handlers) execute(ctx context.Context, r Request, decide decideFunc) (uuid.UUID, error) {
-	if h.timeout > 0 {
-		// A store that hangs must not hang the request with it.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.timeout)
-		defer cancel()
-	}
 	for attempt := 0; ; attempt++ {
 		now := domain.Now(h.clock())
 		d, err := decide(ctx, now)
@@ -339,9 +339,14 @@ func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decis
 // another fingerprint is BAD_USER_INPUT. Concurrent duplicates in this
 // process queue on the key's lock, held across lookup, append and wait, so
 // the second finds the first's append in the index.
-func (h *Handlers) idempotent(ctx context.Context, r Request, run func() (uuid.UUID, error)) (uuid.UUID, error) {
+//
+// run gets ctx bounded by the mutation's deadline (see bound), which the
+// wait for a concurrent duplicate honours too.
+func (h *Handlers) idempotent(ctx context.Context, r Request, run func(ctx context.Context) (uuid.UUID, error)) (uuid.UUID, error) {
+	ctx, cancel := h.bound(ctx, r)
+	defer cancel()
 	if r.IdempotencyKey == "" {
-		return run()
+		return run(ctx)
 	}
 	release, err := h.keys.acquire(ctx, r.Caller.TenantID.String()+"\x00"+r.Caller.UserID+"\x00"+r.IdempotencyKey)
 	if err != nil {
@@ -356,7 +361,23 @@ func (h *Handlers) idempotent(ctx context.Context, r Request, run func() (uuid.U
 			return id, nil
 		}
 	}
-	return run()
+	return run(ctx)
+}
+
+// bound returns ctx ending at the mutation's deadline: the caller's
+// (r.Deadline) or the handlers' timeout, whichever comes first. A store
+// that hangs must not hang the request with it.
+func (h *Handlers) bound(ctx context.Context, r Request) (context.Context, context.CancelFunc) {
+	deadline := r.Deadline
+	if h.timeout > 0 {
+		if t := time.Now().Add(h.timeout); deadline.IsZero() || t.Before(deadline) {
+			deadline = t
+		}
+	}
+	if deadline.IsZero() {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, deadline)
 }
 
 // keyLocks serialises the requests that share an idempotency key.

@@ -62,7 +62,7 @@ func (h *Handlers) EnrollPartner(ctx context.Context, r Request, in EnrollPartne
 		return uuid.Nil, err
 	}
 	id := r.Caller.TenantID
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			p := new(domain.Partner)
 			l, err := h.load(ctx, domain.PartnerStream(id), p)
@@ -91,7 +91,7 @@ func (h *Handlers) OnboardCustomer(ctx context.Context, r Request, in OnboardCus
 	if err := domain.ValidateOnboardCustomer(in.Name, in.Domain, in.Cloud); err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			c, p, err := h.caller(ctx, r.Caller)
 			if err != nil {
@@ -140,7 +140,7 @@ func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			c, _, err := h.caller(ctx, r.Caller)
 			if err != nil {
@@ -187,7 +187,7 @@ func (h *Handlers) RequestResellerRelationship(ctx context.Context, r Request, i
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			c, p, err := h.caller(ctx, r.Caller)
 			if err != nil {
@@ -238,7 +238,7 @@ func (h *Handlers) answer(ctx context.Context, r Request, relationshipID string,
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			c, _, err := h.caller(ctx, r.Caller)
 			if err != nil {
@@ -268,7 +268,7 @@ func (h *Handlers) TerminateResellerRelationship(ctx context.Context, r Request,
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			c, _, err := h.caller(ctx, r.Caller)
 			if err != nil {
@@ -298,7 +298,7 @@ func (h *Handlers) CancelSubscription(ctx context.Context, r Request, subscripti
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			c, _, err := h.caller(ctx, r.Caller)
 			if err != nil {
@@ -351,7 +351,7 @@ func (h *Handlers) SwitchSubscription(ctx context.Context, r Request, subscripti
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			sub, l, st, err := h.partnerOnSubscription(ctx, r, id)
 			if err != nil {
@@ -402,7 +402,7 @@ func (h *Handlers) CreateAzureSubscription(ctx context.Context, r Request, in Cr
 	if err := domain.ValidateReplacement(in.Offer, in.LegacyDetails); err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			legacy, _, st, err := h.partnerOnSubscription(ctx, r, legacyID)
 			if err != nil {
@@ -431,7 +431,7 @@ func (h *Handlers) CancelLegacyService(ctx context.Context, r Request, in Cancel
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func() (uuid.UUID, error) {
+	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			legacy, l, st, err := h.partnerOnSubscription(ctx, r, legacyID)
 			if err != nil {
@@ -452,6 +452,8 @@ func (h *Handlers) ExpireRelationship(ctx context.Context, relationshipID uuid.U
 		return err
 	}
 	r := Request{Caller: domain.SystemActor, CorrelationID: correlation}
+	ctx, cancel := h.bound(ctx, r)
+	defer cancel()
 	_, err = h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 		rel := new(domain.Relationship)
 		l, err := h.load(ctx, domain.RelationshipStream(relationshipID), rel)

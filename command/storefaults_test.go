@@ -176,3 +176,39 @@ func TestHandoffOffersAndWithdraws(t *testing.T) {
 		}
 	}
 }
+
+// The caller's deadline (the API's request deadline) bounds a mutation
+// as the handlers' own timeout does, and the earlier of the two wins.
+func TestRequestDeadlineEndsAStall(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts []command.Option
+	}{
+		{"no timeout", nil},
+		{"a later timeout", []command.Option{command.WithTimeout(time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h, fs := faultWorld(t, tc.opts...)
+			fs.Stall(faultstore.All)
+			defer fs.Heal()
+			r := enrollAs(uuid.New())
+			r.Deadline = time.Now().Add(100 * time.Millisecond)
+			r.IdempotencyKey, r.Fingerprint = "k", "f"
+			done := make(chan error, 1)
+			go func() {
+				_, err := h.EnrollPartner(context.Background(), r, command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("err = %v, want the deadline", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("a stalled mutation did not end at the request deadline")
+			}
+		})
+	}
+}

@@ -18,8 +18,10 @@ import (
 // request, and most requests are queries answered from memory in
 // microseconds, which never wait on anything a deadline could cut short.
 // The deadline becomes a context deadline where a request may wait: on
-// the store (DeadlineStore) and around a mutation (the deadline
-// extension). Before an operation runs, the instant itself is checked.
+// the store (DeadlineStore), and in the command handlers, which take it
+// with the mutation (command.Request's Deadline) and make one timer for
+// it and their own timeout together. Before an operation runs, the
+// instant itself is checked.
 
 func requestDeadline(ctx context.Context) (time.Time, bool) {
 	if r := requestFrom(ctx); r != nil && !r.Deadline.IsZero() {
@@ -83,12 +85,12 @@ func (s deadlineStore) SubscribeAll(ctx context.Context, after eventstore.Positi
 // deadline answers UNAVAILABLE for a request whose deadline has passed
 // before its operation runs: gqlgen itself would answer a bare null to an
 // operation whose context has ended, which tells the client nothing. A
-// mutation runs with the request deadline as its context deadline, since
-// it waits on the store and on the read models. There is no check before
-// each root field: a query's root fields start together (gqlgen resolves
-// them concurrently), so such a check would only repeat this one, and each
-// of a mutation's root fields waits on the store, which ends at the
-// deadline by itself.
+// mutation's waits (on the store and on the read models) are in the
+// command handlers, which end them at the request deadline themselves.
+// There is no check before each root field: a query's root fields start
+// together (gqlgen resolves them concurrently), so such a check would only
+// repeat this one, and each of a mutation's root fields ends at the
+// deadline in its handler.
 type deadline struct{}
 
 func (deadline) ExtensionName() string                   { return "Deadline" }
@@ -102,7 +104,6 @@ func (deadline) InterceptOperation(ctx context.Context, next graphql.OperationHa
 	if pastRequestDeadline(ctx) {
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{pastDeadline()}})
 	}
-	mutation := oc.Operation != nil && oc.Operation.Operation == ast.Mutation
 	h := next(ctx)
 	answered := false
 	return func(ctx context.Context) *graphql.Response {
@@ -112,13 +113,6 @@ func (deadline) InterceptOperation(ctx context.Context, next graphql.OperationHa
 		answered = true
 		if ctx.Err() != nil {
 			return &graphql.Response{Errors: gqlerror.List{pastDeadline()}}
-		}
-		if mutation {
-			// gqlgen runs a mutation's resolvers in the context its
-			// response is asked for in: this one.
-			var cancel context.CancelFunc
-			ctx, cancel = bounded(ctx)
-			defer cancel()
 		}
 		return h(ctx)
 	}

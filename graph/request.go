@@ -73,9 +73,13 @@ func commandRequest(ctx context.Context) (command.Request, error) {
 		return command.Request{}, err
 	}
 	r := command.Request{Caller: a, CorrelationID: CorrelationID(ctx)}
-	if req := requestFrom(ctx); req != nil && req.IdempotencyKey != "" {
-		r.IdempotencyKey = req.IdempotencyKey
-		r.Fingerprint = fingerprint(ctx)
+	if req := requestFrom(ctx); req != nil {
+		// The request deadline bounds the mutation there (see deadline).
+		r.Deadline = req.Deadline
+		if req.IdempotencyKey != "" {
+			r.IdempotencyKey = req.IdempotencyKey
+			r.Fingerprint = fingerprint(ctx)
+		}
 	}
 	return r, nil
 }
