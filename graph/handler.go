@@ -89,7 +89,7 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(post{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	for _, ext := range opts.Extensions {

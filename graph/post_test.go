@@ -1,0 +1,169 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/testserver"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// echoServer answers every query with its coerced variables as data, so
+// that what the transport decoded shows in the answer.
+func echoServer(tr graphql.Transport) http.Handler {
+	schema := gqlparser.MustLoadSchema(&ast.Source{Input: `
+		type Query { echo(n: Int, s: String, f: Float, list: [Int!]): String! }`})
+	srv := handler.New(&graphql.ExecutableSchemaMock{
+		ExecFunc: func(ctx context.Context) graphql.ResponseHandler {
+			vars, err := json.Marshal(graphql.GetOperationContext(ctx).Variables)
+			if err != nil {
+				panic(err)
+			}
+			return graphql.OneShot(&graphql.Response{Data: vars})
+		},
+		SchemaFunc:     func() *ast.Schema { return schema },
+		ComplexityFunc: func(context.Context, string, string, int, map[string]any) (int, bool) { return 1, true },
+	})
+	srv.AddTransport(tr)
+	return srv
+}
+
+func withTransport(s *testserver.TestServer, tr graphql.Transport) http.Handler {
+	s.AddTransport(tr)
+	return s
+}
+
+// post answers every request as gqlgen's transport.POST does: the same
+// status, content type and JSON document (the decoding error's message
+// aside: gqlgen's repeats the body).
+func TestPostAnswersAsGqlgensPost(t *testing.T) {
+	servers := map[string]func(graphql.Transport) http.Handler{
+		"test":  func(tr graphql.Transport) http.Handler { return withTransport(testserver.New(), tr) },
+		"error": func(tr graphql.Transport) http.Handler { return withTransport(testserver.NewError(), tr) },
+		"echo":  echoServer,
+	}
+	for _, tc := range []struct {
+		name, server, contentType, accept, body string
+		decodeError                             bool
+	}{
+		{name: "query", server: "test", body: `{"query":"{ name }"}`},
+		{name: "operation name", server: "test", body: `{"query":"query A { name } query B { name }","operationName":"B"}`},
+		{name: "unknown operation name", server: "test", body: `{"query":"query A { name }","operationName":"C"}`},
+		{name: "no operation name among two", server: "test", body: `{"query":"query A { name } query B { name }"}`},
+		{name: "syntax error", server: "test", body: `{"query":"{"}`},
+		{name: "unknown field", server: "test", body: `{"query":"{ nope }"}`},
+		{name: "variable of the wrong type", server: "test", body: `{"query":"query($id: Int!) { find(id: $id) }","variables":{"id":"x"}}`},
+		{name: "missing variable", server: "test", body: `{"query":"query($id: Int!) { find(id: $id) }"}`},
+		{name: "mutation refused by the resolver", server: "test", body: `{"query":"mutation { name }"}`},
+		{name: "resolver error", server: "error", body: `{"query":"{ name }"}`},
+		{name: "variables", server: "echo", body: `{"query":"query($n: Int, $s: String, $f: Float, $l: [Int!]) { echo(n: $n, s: $s, f: $f, list: $l) }",` +
+			`"variables":{"n":9007199254740993,"s":"<b>&amp;</b> é \u2028","f":1.5e300,"l":[1,2]}}`},
+		{name: "list from a single value", server: "echo", body: `{"query":"query($l: [Int!]) { echo(list: $l) }","variables":{"l":3}}`},
+		{name: "trailing data after the document", server: "test", body: `{"query":"{ name }"} trailing`},
+		{name: "extensions", server: "test", body: `{"query":"{ name }","extensions":{"x":1}}`},
+		{name: "content type with charset", server: "test", contentType: "application/json; charset=utf-8", body: `{"query":"{ name }"}`},
+		{name: "accept JSON among others", server: "test", accept: "application/json, multipart/mixed", body: `{"query":"{ name }"}`},
+		{name: "accept the GraphQL response type", server: "test", accept: "application/graphql-response+json", body: `{"query":"{ name }"}`},
+		{name: "syntax error under the GraphQL response type", server: "test", accept: "application/graphql-response+json", body: `{"query":"{"}`},
+		{name: "accept anything", server: "test", accept: "*/*", body: `{"query":"{"}`},
+		{name: "accept nothing known", server: "test", accept: "text/html", body: `{"query":"{ name }"}`},
+		{name: "accept a bad media type, then JSON", server: "test", accept: "a/b/c;;, application/json", body: `{"query":"{ name }"}`},
+		{name: "malformed JSON", server: "test", body: `{"query":`, decodeError: true},
+		{name: "empty body", server: "test", body: ``, decodeError: true},
+		{name: "not an object", server: "test", body: `[1]`, decodeError: true},
+		{name: "variables not an object", server: "test", body: `{"query":"{ name }","variables":[1]}`, decodeError: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			do := func(h http.Handler) *httptest.ResponseRecorder {
+				r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(tc.body))
+				ct := tc.contentType
+				if ct == "" {
+					ct = "application/json"
+				}
+				r.Header.Set("Content-Type", ct)
+				if tc.accept != "" {
+					r.Header.Set("Accept", tc.accept)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				return w
+			}
+			want := do(servers[tc.server](transport.POST{}))
+			got := do(servers[tc.server](post{}))
+			if got.Code != want.Code || got.Header().Get("Content-Type") != want.Header().Get("Content-Type") {
+				t.Fatalf("HTTP %d %q, want %d %q", got.Code, got.Header().Get("Content-Type"), want.Code, want.Header().Get("Content-Type"))
+			}
+			g, w := decodeAny(t, got.Body.Bytes()), decodeAny(t, want.Body.Bytes())
+			if tc.decodeError {
+				const prefix = "json request body could not be decoded"
+				if !strings.HasPrefix(errorMessage(g), prefix) || !strings.HasPrefix(errorMessage(w), prefix) {
+					t.Fatalf("got %s, want %s", got.Body, want.Body)
+				}
+				return
+			}
+			if !reflect.DeepEqual(g, w) {
+				t.Fatalf("got  %s\nwant %s", got.Body, want.Body)
+			}
+		})
+	}
+}
+
+func decodeAny(t *testing.T, b []byte) any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("answer %q is not JSON: %v", b, err)
+	}
+	return v
+}
+
+func errorMessage(doc any) string {
+	m, _ := doc.(map[string]any)
+	errs, _ := m["errors"].([]any)
+	if len(errs) == 0 {
+		return ""
+	}
+	e, _ := errs[0].(map[string]any)
+	s, _ := e["message"].(string)
+	return s
+}
+
+// Requests post takes, and those it leaves to the other transports.
+func TestPostSupports(t *testing.T) {
+	for _, tc := range []struct {
+		method, contentType, upgrade string
+		want                         bool
+	}{
+		{"POST", "application/json", "", true},
+		{"POST", "application/json; charset=utf-8", "", true},
+		{"POST", "Application/JSON", "", true},
+		{"POST", "application/json", "websocket", false},
+		{"GET", "application/json", "", false},
+		{"POST", "application/graphql", "", false},
+		{"POST", "multipart/form-data; boundary=x", "", false},
+		{"POST", "", "", false},
+	} {
+		r := httptest.NewRequest(tc.method, "/graphql", nil)
+		if tc.contentType != "" {
+			r.Header.Set("Content-Type", tc.contentType)
+		}
+		if tc.upgrade != "" {
+			r.Header.Set("Upgrade", tc.upgrade)
+		}
+		if got := (post{}).Supports(r); got != tc.want || got != (transport.POST{}).Supports(r) {
+			t.Errorf("%s %q upgrade %q: %v, want %v as gqlgen's", tc.method, tc.contentType, tc.upgrade, got, tc.want)
+		}
+	}
+}
