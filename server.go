@@ -509,9 +509,7 @@ type catchUp struct {
 }
 
 func (c catchUp) WaitFor(ctx context.Context, pos eventstore.Position) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	return c.model.WaitFor(ctx, pos)
+	return c.model.WaitForWithin(ctx, pos, c.timeout)
 }
 
 // sweepExpiries records RelationshipExpired for requests past their expiry.

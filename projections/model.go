@@ -73,8 +73,9 @@ type Model struct {
 	actors     map[domain.Actor]int32
 	actorList  []domain.Actor
 
-	waitMu  sync.Mutex
-	waiters []waiter
+	waitMu   sync.Mutex
+	waiters  []*waiter
+	sweeping bool // a sweeper ends the waits past their deadline (see wait.go)
 
 	// handoff holds events the command side offered (see Offer).
 	handoff handoff
@@ -120,11 +121,6 @@ type idemEntry struct {
 	id          uuid.UUID
 }
 
-type waiter struct {
-	pos eventstore.Position
-	ch  chan struct{}
-}
-
 // New returns an empty model at the start of the log. clock gives "now" for
 // effective statuses (a PENDING request past its expiry reads EXPIRED) and
 // the support plan; nil means time.Now.
@@ -160,61 +156,6 @@ func (m *Model) reached(pos eventstore.Position) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.started && !m.pos.Less(pos)
-}
-
-// WaitFor blocks until the model has applied the event at pos (for
-// read-your-writes: pos is an append's result) or ctx ends, in which case
-// the error wraps both ErrCatchUpTimeout and ctx's error.
-func (m *Model) WaitFor(ctx context.Context, pos eventstore.Position) error {
-	m.waitMu.Lock()
-	// Checked under waitMu: Apply moves the checkpoint before it takes
-	// waitMu to wake waiters, so either this check sees the new position
-	// or the waiter is registered when Apply looks.
-	if m.reached(pos) {
-		m.waitMu.Unlock()
-		return nil
-	}
-	w := waiter{pos: pos, ch: make(chan struct{})}
-	m.waiters = append(m.waiters, w)
-	m.waitMu.Unlock()
-
-	select {
-	case <-w.ch:
-		return nil
-	case <-ctx.Done():
-		m.waitMu.Lock()
-		for i := range m.waiters {
-			if m.waiters[i].ch == w.ch {
-				m.waiters = append(m.waiters[:i], m.waiters[i+1:]...)
-				break
-			}
-		}
-		m.waitMu.Unlock()
-		select {
-		case <-w.ch: // applied while we gave up: report success
-			return nil
-		default:
-		}
-		return fmt.Errorf("wait for position %s: %w: %w", pos, ErrCatchUpTimeout, ctx.Err())
-	}
-}
-
-func (m *Model) wake(pos eventstore.Position) {
-	m.waitMu.Lock()
-	defer m.waitMu.Unlock()
-	if len(m.waiters) == 0 {
-		return
-	}
-	kept := m.waiters[:0]
-	for _, w := range m.waiters {
-		if pos.Less(w.pos) {
-			kept = append(kept, w)
-			continue
-		}
-		close(w.ch)
-	}
-	clear(m.waiters[len(kept):])
-	m.waiters = kept
 }
 
 // runBuffer is how many events the reader may run ahead of the fold.

@@ -371,3 +371,47 @@ func TestIdempotencyIndex(t *testing.T) {
 		t.Error("another tenant's key matched")
 	}
 }
+
+// WaitForWithin gives up after its timeout without a context deadline,
+// ends waits that are applied in time at once, and leaves other waits
+// alone when one expires.
+func TestWaitForWithin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.enroll("Contoso")
+	pos := f.appendOnly()
+
+	start := time.Now()
+	err := f.model.WaitForWithin(context.Background(), pos, 30*time.Millisecond)
+	if !errors.Is(err, projections.ErrCatchUpTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want ErrCatchUpTimeout wrapping DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d < 30*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("gave up after %v, want 30ms and a little", d)
+	}
+
+	// A long wait and a short one on the same position: the short one
+	// expires, the long one is still ended by the fold.
+	long := make(chan error, 1)
+	go func() { long <- f.model.WaitForWithin(context.Background(), pos, time.Hour) }()
+	if err := f.model.WaitForWithin(context.Background(), pos, 10*time.Millisecond); !errors.Is(err, projections.ErrCatchUpTimeout) {
+		t.Fatalf("short wait: %v", err)
+	}
+	select {
+	case err := <-long:
+		t.Fatalf("the long wait ended with the short one: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	f.sync()
+	if err := <-long; err != nil {
+		t.Fatalf("long wait, applied: %v", err)
+	}
+
+	// The caller's context still ends a wait before its timeout.
+	next := f.appendOnly()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.model.WaitForWithin(ctx, next, time.Hour); !errors.Is(err, projections.ErrCatchUpTimeout) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
