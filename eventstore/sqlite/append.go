@@ -132,15 +132,19 @@ func newWriter(s *Store) (*writer, error) {
 // commits them in one transaction, answers them, and repeats until Close
 // closes the queue and the queue is drained.
 //
-// When the last batch held more than one append (appenders are concurrent)
-// and fewer have come back yet, it lingers before committing, until as many
-// as last time are there, as long as appends keep arriving less than
-// lingerGap apart, and for at most lingerMax: one fsync then answers more
-// of them, and appenders that are all waiting are not kept waiting. The
-// commit (the WAL frames' writes and the fsync, which the kernel spends
-// real CPU on) costs per batch, not per event; under the API's load with
-// 64 clients, batches grew from about 5 appends to about 30, and the CPU
-// per append fell (docs/load.md). A lone appender never waits.
+// When recent batches held more than one append (appenders are concurrent)
+// and fewer have come yet, it lingers before committing, until as many are
+// there as the larger of the last batch and the batches' moving average,
+// as long as appends keep arriving less than lingerGap apart, and for at
+// most lingerMax: one fsync then answers more of them, and appenders that
+// are all waiting are not kept waiting. The commit (the WAL frames' writes
+// and the fsync, which the kernel spends real CPU on) costs per batch, not
+// per event; under the API's load with 64 clients, batches grew from about
+// 5 appends to about 15, and the CPU per append fell (docs/load.md). The
+// average keeps one small batch from making the next small too: with the
+// last batch alone as the target, one commit in eight answered a single
+// append. A lone appender never waits; after a burst, it waits lingerGap
+// at most, until the average has decayed.
 func (w *writer) run() {
 	defer close(w.s.done)
 	defer func() {
@@ -151,7 +155,8 @@ func (w *writer) run() {
 	batch := make([]*appendRequest, 0, w.s.opts.maxBatch)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
-	last := 0 // appends in the last batch
+	last := 0      // appends in the last batch
+	average := 0.0 // moving average of the batches' appends (weight 1/8)
 	for {
 		req, ok := <-w.s.queue
 		if !ok {
@@ -159,10 +164,11 @@ func (w *writer) run() {
 		}
 		batch = append(batch[:0], req)
 		open := w.drain(&batch)
-		if open && last > 1 && len(batch) < last && w.s.opts.lingerMax > 0 {
+		target := max(last, int(average+0.5))
+		if open && target > 1 && len(batch) < target && w.s.opts.lingerMax > 0 {
 			deadline := time.Now().Add(w.s.opts.lingerMax)
 		wait:
-			for len(batch) < min(last, w.s.opts.maxBatch) {
+			for len(batch) < min(target, w.s.opts.maxBatch) {
 				linger.Reset(min(lingerGap, time.Until(deadline)))
 				select {
 				case req, ok := <-w.s.queue:
@@ -180,6 +186,7 @@ func (w *writer) run() {
 			}
 		}
 		last = len(batch)
+		average += (float64(last) - average) / 8
 		w.commit(batch)
 		clear(batch) // let the answered requests be collected
 	}
