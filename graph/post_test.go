@@ -167,3 +167,43 @@ func TestPostSupports(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPost sends any body to post and to gqlgen's transport.POST: the
+// status, content type and document must be the same (a decoding error's
+// message aside), and post must not panic.
+func FuzzPost(f *testing.F) {
+	for _, seed := range []string{
+		`{"query":"{ echo }"}`,
+		`{"query":"query($n: Int) { echo(n: $n) }","variables":{"n":9007199254740993}}`,
+		`{"query":"query($l: [Int!]) { echo(list: $l) }","variables":{"l":[1,"2"]}}`,
+		`{"query":"query($s: String) { echo(s: $s) }","variables":{"s":"<\u2028>"}}`,
+		`{"query":"{"}`, `{"query":1}`, `[]`, `{`, ``, `{"query":"{ echo }"} {}`,
+	} {
+		f.Add(seed)
+	}
+	stock, ours := echoServer(transport.POST{}), echoServer(post{})
+	f.Fuzz(func(t *testing.T, body string) {
+		do := func(h http.Handler) *httptest.ResponseRecorder {
+			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			return w
+		}
+		want, got := do(stock), do(ours)
+		if got.Code != want.Code || got.Header().Get("Content-Type") != want.Header().Get("Content-Type") {
+			t.Fatalf("HTTP %d %q, want %d %q", got.Code, got.Header().Get("Content-Type"), want.Code, want.Header().Get("Content-Type"))
+		}
+		g, w := decodeAny(t, got.Body.Bytes()), decodeAny(t, want.Body.Bytes())
+		const prefix = "json request body could not be decoded"
+		if strings.HasPrefix(errorMessage(w), prefix) {
+			if !strings.HasPrefix(errorMessage(g), prefix) {
+				t.Fatalf("got %s, want a decoding error", got.Body)
+			}
+			return
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("got  %s\nwant %s", got.Body, want.Body)
+		}
+	})
+}
