@@ -270,3 +270,22 @@ func TestEventStoreDBNodeAway(t *testing.T) {
 		t.Fatalf("%d events after the node came back, want %d", got, before+2)
 	}
 }
+
+// The request deadline (-request-timeout) reaches the command handlers:
+// a mutation whose append stalls ends with UNAVAILABLE at the request's
+// deadline, though the mutation timeout is far later.
+func TestRequestDeadlineEndsAStalledMutation(t *testing.T) {
+	var fs *faultstore.Store
+	ts := startServer(t, withFaults(&fs), withOps(func(o *opsConfig) { o.RequestTimeout = 400 * time.Millisecond }),
+		func(c *config) { c.MutationTimeout = time.Hour })
+	w := newWorld(t, ts)
+	fs.Stall(faultstore.Append)
+	start := time.Now()
+	r := w.aSales.do(mOnboard, onboardVars(uuid.New()))
+	took := time.Since(start)
+	fs.Heal()
+	if r.code() != "UNAVAILABLE" || took > 5*time.Second {
+		t.Fatalf("mutation during a stalled append: code %q after %v (errors %+v)", r.code(), took, r.Errors)
+	}
+	w.aSales.ok(nil, mOnboard, onboardVars(uuid.New()))
+}
