@@ -264,6 +264,15 @@ func testIdempotency(t *testing.T, ts *testServer) {
 	if r := w.aGA.do(mRequest, bad, "Idempotency-Key", key3); r.code() != "NOT_FOUND" {
 		t.Fatalf("repeat of a refused attempt: %+v", r.Errors)
 	}
+	// A key of bytes the log could not give back as they came is refused,
+	// and nothing is written.
+	before = ts.eventCount(w.auditor)
+	if r := w.aSales.do(mOnboard, onboardVars(uuid.New()), "Idempotency-Key", "caf\xe9"); r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("a key that is not printable ASCII: %+v", r.Errors)
+	}
+	if n := ts.eventCount(w.auditor) - before; n != 0 {
+		t.Fatalf("%d events written under a refused key", n)
+	}
 }
 
 func testEventsAndAsOf(t *testing.T, ts *testServer) {

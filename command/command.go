@@ -348,6 +348,9 @@ func (h *Handlers) idempotent(ctx context.Context, r Request, run func(ctx conte
 	if r.IdempotencyKey == "" {
 		return run(ctx)
 	}
+	if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
+		return uuid.Nil, err
+	}
 	release, err := h.keys.acquire(ctx, r.Caller.TenantID.String()+"\x00"+r.Caller.UserID+"\x00"+r.IdempotencyKey)
 	if err != nil {
 		return uuid.Nil, err
@@ -362,6 +365,27 @@ func (h *Handlers) idempotent(ctx context.Context, r Request, run func(ctx conte
 		}
 	}
 	return run(ctx)
+}
+
+// maxIdempotencyKey is the longest Idempotency-Key accepted, in bytes.
+const maxIdempotencyKey = 255
+
+// checkIdempotencyKey refuses a key the log could not give back as it
+// came: the key is stored in the append's metadata (JSON, which would turn
+// bytes that are not UTF-8 into U+FFFD) and found again by the read
+// models, so a key of other bytes would never match its repeat. Keys are
+// printable ASCII, as the header's specification's examples (UUIDs) are,
+// and bounded, since each is kept with its append.
+func checkIdempotencyKey(k string) error {
+	if len(k) > maxIdempotencyKey {
+		return domain.Errorf(domain.CodeBadUserInput, "the Idempotency-Key is longer than %d characters", maxIdempotencyKey)
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c > 0x7e {
+			return domain.Errorf(domain.CodeBadUserInput, "the Idempotency-Key may hold only printable ASCII characters")
+		}
+	}
+	return nil
 }
 
 // bound returns ctx ending at the mutation's deadline: the caller's

@@ -3,6 +3,7 @@ package command_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -355,4 +356,26 @@ func BenchmarkRequestAndAccept(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(3*b.N)/time.Since(start).Seconds(), "mutations/s")
+}
+
+// A key the log could not give back as it came (bytes that are not
+// printable ASCII), or one too long, is refused before anything is
+// written.
+func TestIdempotencyKeyIsChecked(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	in := command.OnboardCustomer{Name: "Tailspin", Domain: "tailspin.example.com", Cloud: domain.CloudPublic}
+	for _, key := range []string{"caf\xe9", "tab\there", strings.Repeat("k", 256)} {
+		r := w.as(w.a, domain.RoleGlobalAdmin)
+		r.IdempotencyKey, r.Fingerprint = key, "fp"
+		count := w.store.count()
+		if _, err := w.h.OnboardCustomer(ctx(), r, in); !errors.Is(err, domain.ErrBadUserInput) || w.store.count() != count {
+			t.Errorf("key %q: %v, %d events written; want BAD_USER_INPUT and none", key, err, w.store.count()-count)
+		}
+	}
+	r := w.as(w.a, domain.RoleGlobalAdmin)
+	r.IdempotencyKey, r.Fingerprint = "0f8e2b1c-9d7a-4c3b-8e6f-5a4b3c2d1e0f "+strings.Repeat("k", 218), "fp"
+	if _, err := w.h.OnboardCustomer(ctx(), r, in); err != nil {
+		t.Errorf("a 255-byte printable key: %v", err)
+	}
 }
