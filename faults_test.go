@@ -189,17 +189,23 @@ func TestStoreStalls(t *testing.T) {
 		})
 	})
 
-	t.Run("append", func(t *testing.T) {
-		fs.Stall(faultstore.Append)
-		start := time.Now()
-		r := w.aSales.do(mOnboard, onboardVars(uuid.New()))
-		took := time.Since(start)
-		fs.Heal()
-		if r.code() != "UNAVAILABLE" || took > 5*time.Second {
-			t.Fatalf("mutation during a stalled append: code %q after %v (errors %+v)", r.code(), took, r.Errors)
-		}
-		w.aSales.ok(nil, mOnboard, onboardVars(uuid.New()))
-	})
+	t.Run("append", func(t *testing.T) { stalledAppendIsUnavailable(t, fs, w) })
+}
+
+// stalledAppendIsUnavailable stalls the store's appends under a mutation:
+// it must end with UNAVAILABLE within seconds, and the next one, once the
+// stall is over, succeed.
+func stalledAppendIsUnavailable(t *testing.T, fs *faultstore.Store, w *world) {
+	t.Helper()
+	fs.Stall(faultstore.Append)
+	start := time.Now()
+	r := w.aSales.do(mOnboard, onboardVars(uuid.New()))
+	took := time.Since(start)
+	fs.Heal()
+	if r.code() != "UNAVAILABLE" || took > 5*time.Second {
+		t.Fatalf("mutation during a stalled append: code %q after %v (errors %+v)", r.code(), took, r.Errors)
+	}
+	w.aSales.ok(nil, mOnboard, onboardVars(uuid.New()))
 }
 
 // A log the read models cannot apply is a bug or damage, not an outage:
@@ -278,14 +284,5 @@ func TestRequestDeadlineEndsAStalledMutation(t *testing.T) {
 	var fs *faultstore.Store
 	ts := startServer(t, withFaults(&fs), withOps(func(o *opsConfig) { o.RequestTimeout = 400 * time.Millisecond }),
 		func(c *config) { c.MutationTimeout = time.Hour })
-	w := newWorld(t, ts)
-	fs.Stall(faultstore.Append)
-	start := time.Now()
-	r := w.aSales.do(mOnboard, onboardVars(uuid.New()))
-	took := time.Since(start)
-	fs.Heal()
-	if r.code() != "UNAVAILABLE" || took > 5*time.Second {
-		t.Fatalf("mutation during a stalled append: code %q after %v (errors %+v)", r.code(), took, r.Errors)
-	}
-	w.aSales.ok(nil, mOnboard, onboardVars(uuid.New()))
+	stalledAppendIsUnavailable(t, fs, newWorld(t, ts))
 }

@@ -101,25 +101,45 @@ func TestLongOutageIsUnavailable(t *testing.T) {
 }
 
 // A store that hangs fails the mutation at its deadline instead of
-// holding the request.
+// holding the request: the handlers' timeout, or the caller's deadline (the
+// API's request deadline), whichever comes first. The wait for a
+// concurrent request with the same Idempotency-Key ends there too.
 func TestStallEndsAtTheDeadline(t *testing.T) {
 	t.Parallel()
-	h, fs := faultWorld(t, command.WithTimeout(100*time.Millisecond))
-	fs.Stall(faultstore.All)
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.EnrollPartner(context.Background(), enrollAs(uuid.New()), command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("err = %v, want the deadline", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a stalled mutation did not end at its deadline")
+	for _, tc := range []struct {
+		name     string
+		opts     []command.Option
+		deadline time.Duration // the caller's, from now; 0: none
+	}{
+		{"the handlers' timeout", []command.Option{command.WithTimeout(100 * time.Millisecond)}, 0},
+		{"the caller's deadline, no timeout", nil, 100 * time.Millisecond},
+		{"the caller's deadline, a later timeout", []command.Option{command.WithTimeout(time.Hour)}, 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h, fs := faultWorld(t, tc.opts...)
+			fs.Stall(faultstore.All)
+			defer fs.Heal()
+			r := enrollAs(uuid.New())
+			if tc.deadline > 0 {
+				r.Deadline = time.Now().Add(tc.deadline)
+				r.IdempotencyKey, r.Fingerprint = "k", "f"
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := h.EnrollPartner(context.Background(), r, command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("err = %v, want the deadline", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("a stalled mutation did not end at its deadline")
+			}
+		})
 	}
-	fs.Heal()
 }
 
 // handoffLog records what the handlers offer and withdraw.
@@ -174,41 +194,5 @@ func TestHandoffOffersAndWithdraws(t *testing.T) {
 		if id == evs[0].ID {
 			t.Fatal("the stored event was withdrawn")
 		}
-	}
-}
-
-// The caller's deadline (the API's request deadline) bounds a mutation
-// as the handlers' own timeout does, and the earlier of the two wins.
-func TestRequestDeadlineEndsAStall(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		opts []command.Option
-	}{
-		{"no timeout", nil},
-		{"a later timeout", []command.Option{command.WithTimeout(time.Hour)}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			h, fs := faultWorld(t, tc.opts...)
-			fs.Stall(faultstore.All)
-			defer fs.Heal()
-			r := enrollAs(uuid.New())
-			r.Deadline = time.Now().Add(100 * time.Millisecond)
-			r.IdempotencyKey, r.Fingerprint = "k", "f"
-			done := make(chan error, 1)
-			go func() {
-				_, err := h.EnrollPartner(context.Background(), r, command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic})
-				done <- err
-			}()
-			select {
-			case err := <-done:
-				if !errors.Is(err, context.DeadlineExceeded) {
-					t.Fatalf("err = %v, want the deadline", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("a stalled mutation did not end at the request deadline")
-			}
-		})
 	}
 }
