@@ -18,6 +18,7 @@ import (
 
 	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/loadbench/requests"
 )
 
 // BenchmarkServer drives the server's root handler in process, without
@@ -49,34 +50,32 @@ func BenchmarkServer(b *testing.B) {
 	for _, side := range sides {
 		b.Run("query/"+side.name, func(b *testing.B) {
 			bs := startBenchServer(b, side.args)
-			body := bs.body(docBenchPartner, map[string]any{"id": bs.partner.String()})
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := processCPU()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					bs.post(b, bs.customerAdmin, body)
-				}
-			})
-			reportCPU(b, cpu)
+			bs.measure(b, bs.body(requests.Partner, map[string]any{"id": bs.partner.String()}), 1)
 		})
 		b.Run("mutation/"+side.name, func(b *testing.B) {
 			bs := startBenchServer(b, side.args)
-			body := bs.body(docBenchRecord, map[string]any{"in": benchRecordInput(bs.customer)})
-			b.ReportAllocs()
 			// 64 requests in flight, as loadbench's clients: appends commit
 			// in groups.
-			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
-			b.ResetTimer()
-			cpu := processCPU()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					bs.post(b, bs.customerAdmin, body)
-				}
-			})
-			reportCPU(b, cpu)
+			bs.measure(b, bs.body(requests.Record, map[string]any{"in": requests.RecordInput(bs.customer)}),
+				max(1, 64/runtime.GOMAXPROCS(0)))
 		})
 	}
+}
+
+// measure posts body as the customer's Global admin b.N times, from
+// parallelism goroutines per GOMAXPROCS, and reports allocations and the
+// CPU per request.
+func (bs *benchServer) measure(b *testing.B, body []byte, parallelism int) {
+	b.ReportAllocs()
+	b.SetParallelism(parallelism)
+	b.ResetTimer()
+	cpu := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			bs.post(b, bs.customerAdmin, body)
+		}
+	})
+	reportCPU(b, cpu)
 }
 
 // reportCPU adds the process's CPU time per request since start, as
@@ -90,28 +89,9 @@ func reportCPU(b *testing.B, start time.Duration) {
 	}
 }
 
-const (
-	docBenchEnroll  = `mutation Enroll($in: EnrollPartnerInput!) { enrollPartner(input: $in) { id name } }`
-	docBenchOnboard = `mutation Onboard($in: OnboardCustomerInput!) { onboardCustomer(input: $in) { id } }`
-	docBenchRecord  = `mutation Record($in: RecordExternalSubscriptionInput!) { recordExternalSubscription(input: $in) { id status } }`
-	docBenchPartner = `query Partner($id: ID!) { partner(id: $id) { id name } }`
-)
-
-// benchRecordInput is loadbench's recorded subscription.
-func benchRecordInput(customer uuid.UUID) map[string]any {
-	return map[string]any{
-		"customerId":   customer.String(),
-		"offer":        "Microsoft 365 E3",
-		"billingModel": "LICENSE_BASED",
-		"channel":      "MICROSOFT_DIRECT",
-		"quantity":     25,
-		"termEndsAt":   time.Now().UTC().AddDate(1, 0, 0).Truncate(time.Millisecond).Format(time.RFC3339Nano),
-		"services":     []map[string]any{{"name": "Exchange Online"}, {"name": "SharePoint Online"}},
-	}
-}
-
 // benchServer is the server in process, set up as loadbench sets it up: a
-// partner, a customer it onboarded, and the customer's Global admin.
+// partner, a customer it onboarded, and the customer's Global admin; the
+// requests are loadbench's (package requests).
 type benchServer struct {
 	handler       http.Handler
 	partner       uuid.UUID
@@ -158,10 +138,8 @@ func startBenchServer(b *testing.B, extra []string) *benchServer {
 	}
 	partnerAdmin := token(bs.partner, domain.RoleGlobalAdmin)
 	bs.customerAdmin = token(bs.customer, domain.RoleGlobalAdmin)
-	bs.post(b, partnerAdmin, bs.body(docBenchEnroll, map[string]any{"in": map[string]any{"name": "Bench CSP", "cloud": "PUBLIC"}}))
-	bs.post(b, token(bs.partner, domain.RoleSalesAgent), bs.body(docBenchOnboard, map[string]any{"in": map[string]any{
-		"id": bs.customer.String(), "name": "Bench customer", "domain": "bench.example.com", "cloud": "PUBLIC", "isCspPartner": false,
-	}}))
+	bs.post(b, partnerAdmin, bs.body(requests.Enroll, map[string]any{"in": map[string]any{"name": "Bench CSP", "cloud": "PUBLIC"}}))
+	bs.post(b, token(bs.partner, domain.RoleSalesAgent), bs.body(requests.Onboard, map[string]any{"in": requests.OnboardInput(bs.customer)}))
 	return bs
 }
 

@@ -343,13 +343,13 @@ func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decis
 // run gets ctx bounded by the mutation's deadline (see bound), which the
 // wait for a concurrent duplicate honours too.
 func (h *Handlers) idempotent(ctx context.Context, r Request, run func(ctx context.Context) (uuid.UUID, error)) (uuid.UUID, error) {
+	if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
+		return uuid.Nil, err
+	}
 	ctx, cancel := h.bound(ctx, r)
 	defer cancel()
 	if r.IdempotencyKey == "" {
 		return run(ctx)
-	}
-	if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
-		return uuid.Nil, err
 	}
 	release, err := h.keys.acquire(ctx, r.Caller.TenantID.String()+"\x00"+r.Caller.UserID+"\x00"+r.IdempotencyKey)
 	if err != nil {

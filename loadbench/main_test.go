@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/partnercenter/multichannel/loadbench/requests"
 )
 
 // TestMain lets the test binary stand in for loadbench as the baseline's
@@ -312,7 +314,7 @@ func TestBaselineChild(t *testing.T) {
 	}
 	c := &gqlClient{http: newHTTPClient(2), url: base.url + "/graphql"}
 	var got struct{ Ping string }
-	if err := c.do(ctx, "", docPing, nil, &got); err != nil || got.Ping != "pong" {
+	if err := c.do(ctx, "", requests.Ping, nil, &got); err != nil || got.Ping != "pong" {
 		t.Errorf("ping: %q, %v", got.Ping, err)
 	}
 	wl, err := pingWorkload()

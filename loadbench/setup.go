@@ -9,19 +9,7 @@ import (
 
 	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/domain"
-)
-
-// The GraphQL documents of the setup and of the measured operations. The
-// measured ones select little, so that they price the path through the
-// server (authentication, command, durable append, read-your-writes wait,
-// read model) rather than serialisation.
-const (
-	docEnroll  = `mutation Enroll($in: EnrollPartnerInput!) { enrollPartner(input: $in) { id name } }`
-	docOnboard = `mutation Onboard($in: OnboardCustomerInput!) { onboardCustomer(input: $in) { id } }`
-	docRecord  = `mutation Record($in: RecordExternalSubscriptionInput!) { recordExternalSubscription(input: $in) { id status } }`
-	docPartner = `query Partner($id: ID!) { partner(id: $id) { id name } }`
-	docViewer  = `query Viewer { viewer { role } }`
-	docPing    = `{ ping }`
+	"github.com/partnercenter/multichannel/loadbench/requests"
 )
 
 // tokenTTL outlives any run.
@@ -60,17 +48,17 @@ func setUp(ctx context.Context, c *gqlClient, secret []byte) (*fixture, error) {
 	if f.CustomerAdmin, err = mint(secret, f.Customer, domain.RoleGlobalAdmin); err != nil {
 		return nil, err
 	}
-	if err := c.do(ctx, f.PartnerAdmin, docEnroll, map[string]any{"in": map[string]any{"name": partnerName, "cloud": "PUBLIC"}}, nil); err != nil {
+	if err := c.do(ctx, f.PartnerAdmin, requests.Enroll, map[string]any{"in": map[string]any{"name": partnerName, "cloud": "PUBLIC"}}, nil); err != nil {
 		return nil, fmt.Errorf("setup: enroll the partner: %w", err)
 	}
-	if err := c.do(ctx, f.PartnerSales, docOnboard, map[string]any{"in": onboardInput(f.Customer)}, nil); err != nil {
+	if err := c.do(ctx, f.PartnerSales, requests.Onboard, map[string]any{"in": requests.OnboardInput(f.Customer)}, nil); err != nil {
 		return nil, fmt.Errorf("setup: onboard the customer: %w", err)
 	}
-	if err := c.do(ctx, f.CustomerAdmin, docRecord, map[string]any{"in": recordInput(f.Customer)}, nil); err != nil {
+	if err := c.do(ctx, f.CustomerAdmin, requests.Record, map[string]any{"in": requests.RecordInput(f.Customer)}, nil); err != nil {
 		return nil, fmt.Errorf("setup: record a subscription: %w", err)
 	}
 	var got struct{ Partner *struct{ ID, Name string } }
-	if err := c.do(ctx, f.CustomerAdmin, docPartner, map[string]any{"id": f.Partner.String()}, &got); err != nil {
+	if err := c.do(ctx, f.CustomerAdmin, requests.Partner, map[string]any{"id": f.Partner.String()}, &got); err != nil {
 		return nil, fmt.Errorf("setup: read the partner: %w", err)
 	}
 	if got.Partner == nil || got.Partner.ID != f.Partner.String() || got.Partner.Name != partnerName {
@@ -79,36 +67,13 @@ func setUp(ctx context.Context, c *gqlClient, secret []byte) (*fixture, error) {
 	return f, nil
 }
 
-func onboardInput(id uuid.UUID) map[string]any {
-	return map[string]any{
-		"id":     id.String(),
-		"name":   "Load Test Customer",
-		"domain": "c" + id.String()[:8] + id.String()[24:] + ".example.com",
-		"cloud":  "PUBLIC",
-	}
-}
-
-// recordInput is a license-based subscription bought from Microsoft
-// directly, the decision table's first row.
-func recordInput(customer uuid.UUID) map[string]any {
-	return map[string]any{
-		"customerId":   customer.String(),
-		"offer":        "Microsoft 365 E3",
-		"billingModel": "LICENSE_BASED",
-		"channel":      "MICROSOFT_DIRECT",
-		"quantity":     25,
-		"termEndsAt":   time.Now().UTC().AddDate(1, 0, 0).Truncate(time.Millisecond).Format(time.RFC3339Nano),
-		"services":     []map[string]any{{"name": "Exchange Online"}, {"name": "SharePoint Online"}},
-	}
-}
-
 // mutations are the measured mutations by name (-mutation): each request a
 // real durable append.
 var mutations = map[string]func(f *fixture) (workload, error){
 	// Every request records a new subscription (a new stream) for the one
 	// customer, as its Global admin.
 	"record": func(f *fixture) (workload, error) {
-		b, err := encodeRequest(docRecord, map[string]any{"in": recordInput(f.Customer)})
+		b, err := encodeRequest(requests.Record, map[string]any{"in": requests.RecordInput(f.Customer)})
 		if err != nil {
 			return workload{}, err
 		}
@@ -122,7 +87,7 @@ var mutations = map[string]func(f *fixture) (workload, error){
 			if err != nil {
 				return nil, err
 			}
-			return encodeRequest(docOnboard, map[string]any{"in": onboardInput(id)})
+			return encodeRequest(requests.Onboard, map[string]any{"in": requests.OnboardInput(id)})
 		}}, nil
 	},
 }
@@ -132,14 +97,14 @@ var queries = map[string]func(f *fixture) (workload, error){
 	// A partner's profile, read by the customer's Global admin: visible to
 	// every authenticated caller.
 	"partner": func(f *fixture) (workload, error) {
-		b, err := encodeRequest(docPartner, map[string]any{"id": f.Partner.String()})
+		b, err := encodeRequest(requests.Partner, map[string]any{"id": f.Partner.String()})
 		if err != nil {
 			return workload{}, err
 		}
 		return workload{Name: "partner(id) { id name }", Token: f.CustomerAdmin, Body: staticBody(b)}, nil
 	},
 	"viewer": func(f *fixture) (workload, error) {
-		b, err := encodeRequest(docViewer, nil)
+		b, err := encodeRequest(requests.Viewer, nil)
 		if err != nil {
 			return workload{}, err
 		}
@@ -149,7 +114,7 @@ var queries = map[string]func(f *fixture) (workload, error){
 
 // pingWorkload is the baseline's only operation.
 func pingWorkload() (workload, error) {
-	b, err := encodeRequest(docPing, nil)
+	b, err := encodeRequest(requests.Ping, nil)
 	if err != nil {
 		return workload{}, err
 	}

@@ -26,9 +26,9 @@ type tail struct {
 	events []eventstore.RecordedEvent
 }
 
-// add appends one commit's events, in seq order (and takes evs). Past twice tailSize the
-// oldest are dropped down to tailSize, so that the copy is paid once per
-// tailSize events, not on every commit.
+// add appends one commit's events, in seq order (and takes evs). Past
+// twice tailSize the oldest are dropped down to tailSize, so that the copy
+// is paid once per tailSize events, not on every commit.
 func (t *tail) add(evs []eventstore.RecordedEvent) {
 	if len(evs) == 0 {
 		return
