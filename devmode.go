@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/partnercenter/multichannel/auth"
-	"github.com/partnercenter/multichannel/command"
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/internal/auth"
+	"github.com/partnercenter/multichannel/internal/command"
 )
 
 // Demo tenants of development mode. Their ids are fixed so that a token

@@ -14,9 +14,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
+	"github.com/partnercenter/multichannel/internal/auth"
 )
 
 // testSecret signs the tokens of the end-to-end tests.

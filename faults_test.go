@@ -14,8 +14,8 @@ import (
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
-	"github.com/partnercenter/multichannel/eventstore/faultstore"
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
+	"github.com/partnercenter/multichannel/internal/faultstore"
 )
 
 // withFaults puts a fault injector between the server and its store.

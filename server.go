@@ -29,19 +29,19 @@ import (
 	"github.com/google/uuid"
 	phuslu "github.com/phuslu/log"
 
-	"github.com/partnercenter/multichannel/audit"
-	"github.com/partnercenter/multichannel/auth"
-	"github.com/partnercenter/multichannel/cli"
-	"github.com/partnercenter/multichannel/command"
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/eventstore/esdb"
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/graph"
-	"github.com/partnercenter/multichannel/httpapi"
-	"github.com/partnercenter/multichannel/observability"
-	"github.com/partnercenter/multichannel/playground"
+	"github.com/partnercenter/multichannel/internal/audit"
+	"github.com/partnercenter/multichannel/internal/auth"
+	"github.com/partnercenter/multichannel/internal/cli"
+	"github.com/partnercenter/multichannel/internal/command"
+	"github.com/partnercenter/multichannel/internal/httpapi"
+	"github.com/partnercenter/multichannel/internal/observability"
+	"github.com/partnercenter/multichannel/internal/playground"
+	"github.com/partnercenter/multichannel/internal/ratelimit"
 	"github.com/partnercenter/multichannel/projections"
-	"github.com/partnercenter/multichannel/ratelimit"
 )
 
 // config is the server's configuration.

@@ -16,9 +16,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/partnercenter/multichannel/auth"
+	"github.com/partnercenter/multichannel/cmd/loadbench/requests"
 	"github.com/partnercenter/multichannel/domain"
-	"github.com/partnercenter/multichannel/loadbench/requests"
+	"github.com/partnercenter/multichannel/internal/auth"
 )
 
 // BenchmarkServer drives the server's root handler in process, without

@@ -9,10 +9,10 @@ import (
 	"context"
 	"time"
 
-	"github.com/partnercenter/multichannel/audit"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/graph/model"
+	"github.com/partnercenter/multichannel/internal/audit"
 	"github.com/partnercenter/multichannel/projections"
 )
 

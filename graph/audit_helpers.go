@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/partnercenter/multichannel/audit"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/graph/model"
-	"github.com/partnercenter/multichannel/integrity"
+	"github.com/partnercenter/multichannel/internal/audit"
+	"github.com/partnercenter/multichannel/internal/integrity"
 	"github.com/partnercenter/multichannel/projections"
 )
 

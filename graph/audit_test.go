@@ -13,12 +13,12 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/partnercenter/multichannel/audit"
-	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/graph"
+	"github.com/partnercenter/multichannel/internal/audit"
+	"github.com/partnercenter/multichannel/internal/auth"
 	"github.com/partnercenter/multichannel/projections"
 )
 

@@ -9,11 +9,11 @@ import (
 	"context"
 	"time"
 
-	"github.com/partnercenter/multichannel/command"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/graph/generated"
 	"github.com/partnercenter/multichannel/graph/model"
-	"github.com/partnercenter/multichannel/livefeed"
+	"github.com/partnercenter/multichannel/internal/command"
+	"github.com/partnercenter/multichannel/internal/livefeed"
 	"github.com/partnercenter/multichannel/projections"
 )
 

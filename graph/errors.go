@@ -8,9 +8,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/internal/auth"
 )
 
 // Error codes of the API that are not domain refusals.

@@ -16,10 +16,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/graph/generated"
 	"github.com/partnercenter/multichannel/graph/model"
+	"github.com/partnercenter/multichannel/internal/auth"
 )
 
 // Options tune the GraphQL server.

@@ -19,9 +19,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 
-	"github.com/partnercenter/multichannel/auth"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/graph"
+	"github.com/partnercenter/multichannel/internal/auth"
 )
 
 func TestMeasureDocument(t *testing.T) {

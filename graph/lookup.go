@@ -5,9 +5,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/partnercenter/multichannel/command"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/graph/model"
+	"github.com/partnercenter/multichannel/internal/command"
 	"github.com/partnercenter/multichannel/projections"
 )
 

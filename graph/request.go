@@ -10,9 +10,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
-	"github.com/partnercenter/multichannel/auth"
-	"github.com/partnercenter/multichannel/command"
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/internal/auth"
+	"github.com/partnercenter/multichannel/internal/command"
 )
 
 // Request is what the HTTP layer learns of a request before GraphQL runs,

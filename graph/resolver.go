@@ -8,8 +8,8 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
-	"github.com/partnercenter/multichannel/command"
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/internal/command"
 	"github.com/partnercenter/multichannel/projections"
 )
 

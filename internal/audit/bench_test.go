@@ -1,0 +1,222 @@
+package audit_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/eventstore/sqlite"
+	"github.com/partnercenter/multichannel/internal/audit"
+	"github.com/partnercenter/multichannel/projections"
+)
+
+// The benchmarks run on one generated log in an embedded store file:
+// 100,000 events by default, AUDIT_BENCH_EVENTS=1000000 for the million
+// the product is sized for:
+//
+//	AUDIT_BENCH_EVENTS=1000000 go test -run XXX -bench . -benchtime 1x ./audit/
+//
+// Each reports events/s and its ratio to the store's raw read rate
+// (ReadAll page by page, nothing decoded), measured in the same run.
+//
+// The binary's modes (replay, verify) run with GOGC 400 unless GOGC is set
+// (the root package's gc.go); so do these benchmarks, to measure what the
+// command line does.
+
+var (
+	benchOnce sync.Once
+	benchPath string
+	benchN    int64
+	benchRaw  float64 // raw read rate, events/s
+	benchDir  string
+	benchErr  error
+)
+
+func TestMain(m *testing.M) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
+	}
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+func benchLog(b *testing.B) (string, int64, float64) {
+	b.Helper()
+	benchOnce.Do(func() {
+		benchN = 100_000
+		if v := os.Getenv("AUDIT_BENCH_EVENTS"); v != "" {
+			if benchN, benchErr = strconv.ParseInt(v, 10, 64); benchErr != nil {
+				return
+			}
+		}
+		if benchDir, benchErr = os.MkdirTemp("", "audit-bench-"); benchErr != nil {
+			return
+		}
+		benchPath = filepath.Join(benchDir, "events.db")
+		st, err := sqlite.Open(benchPath)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		start := time.Now()
+		_, benchErr = audit.Generate(context.Background(), st, benchN, audit.GenerateOptions{Seed: 1})
+		if err := st.Close(); benchErr == nil {
+			benchErr = err
+		}
+		fmt.Fprintf(os.Stderr, "generated %d events in %s\n", benchN, time.Since(start).Round(time.Millisecond))
+		if benchErr != nil {
+			return
+		}
+		// The raw read rate: best of three scans, the first warms the
+		// page cache.
+		ro, err := sqlite.OpenReadOnly(benchPath)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		defer ro.Close()
+		for range 3 {
+			n, d, err := rawScan(ro)
+			if err != nil {
+				benchErr = err
+				return
+			}
+			benchRaw = max(benchRaw, float64(n)/d.Seconds())
+		}
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchPath, benchN, benchRaw
+}
+
+func rawScan(st eventstore.Store) (int64, time.Duration, error) {
+	start := time.Now()
+	var n int64
+	for pos := eventstore.Start; ; {
+		evs, err := st.ReadAll(context.Background(), pos, audit.DefaultPageSize)
+		if err != nil {
+			return n, 0, err
+		}
+		if len(evs) == 0 {
+			return n, time.Since(start), nil
+		}
+		n += int64(len(evs))
+		pos = evs[len(evs)-1].Position
+	}
+}
+
+func report(b *testing.B, events int64, elapsed time.Duration, raw float64, cpu time.Duration) {
+	rate := float64(events) / elapsed.Seconds()
+	b.ReportMetric(rate, "events/s")
+	b.ReportMetric(rate/raw, "x-raw-read")
+	b.ReportMetric(raw, "raw-events/s")
+	// Events per second of this process's CPU time: on a machine shared
+	// with other work, wall-clock rates move with the load; this one much
+	// less (it is what two idle cores would give at most twice of).
+	b.ReportMetric(float64(events)/cpu.Seconds(), "events/cpu-s")
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkReadAll is the store's raw read rate: ReadAll page by page,
+// nothing decoded.
+func BenchmarkReadAll(b *testing.B) {
+	path, n, raw := benchLog(b)
+	st, err := sqlite.OpenReadOnly(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	b.ResetTimer()
+	var total time.Duration
+	cpu0 := cpuTime()
+	for b.Loop() {
+		got, d, err := rawScan(st)
+		if err != nil || got != n {
+			b.Fatal(got, err)
+		}
+		total += d
+	}
+	report(b, n*int64(b.N), total, raw, cpuTime()-cpu0)
+}
+
+// BenchmarkReplay folds the whole log into a fresh projections.Model.
+func BenchmarkReplay(b *testing.B) {
+	path, n, raw := benchLog(b)
+	st, err := sqlite.OpenReadOnly(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	b.ResetTimer()
+	var total time.Duration
+	cpu0 := cpuTime()
+	for b.Loop() {
+		res, err := audit.Replay(context.Background(), st, projections.New(nil), audit.ReplayOptions{})
+		if err != nil || res.Events != n {
+			b.Fatal(res, err)
+		}
+		total += res.Elapsed
+	}
+	report(b, n*int64(b.N), total, raw, cpuTime()-cpu0)
+}
+
+// BenchmarkVerify recomputes every hash chain and the log digest.
+func BenchmarkVerify(b *testing.B) {
+	path, n, raw := benchLog(b)
+	st, err := sqlite.OpenReadOnly(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	b.ResetTimer()
+	var total time.Duration
+	cpu0 := cpuTime()
+	for b.Loop() {
+		start := time.Now()
+		rep, err := audit.Verify(context.Background(), st, audit.VerifyOptions{})
+		if err != nil || rep.EventCount != n || !rep.Intact() {
+			b.Fatal(rep, err)
+		}
+		total += time.Since(start)
+	}
+	report(b, n*int64(b.N), total, raw, cpuTime()-cpu0)
+}
+
+// BenchmarkGenerate measures writing a log through Append (group commit).
+func BenchmarkGenerate(b *testing.B) {
+	const n = 20_000
+	var total time.Duration
+	for b.Loop() {
+		st, err := sqlite.Open(filepath.Join(b.TempDir(), "gen.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := audit.Generate(context.Background(), st, n, audit.GenerateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		st.Close()
+	}
+	b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
+}

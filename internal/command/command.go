@@ -1,0 +1,517 @@
+// Package command runs the mutations: one handler per use case, each
+// parsing and validating its input, checking the caller's role and kind of
+// tenant, loading the aggregates it needs from their streams (decisions come
+// from the log, never from the read models), checking what the caller may
+// see and act on, letting the domain decide, appending with the expected
+// revision of the stream it loaded, and waiting until the read models have
+// applied the append (read-your-writes).
+//
+// Rules that span aggregates are kept with single-stream atomicity: the
+// stream whose creation would break them has a name derived from the ids
+// involved (domain.RelationshipID, domain.ReplacementID) and is appended
+// with NoStream, so of two concurrent writers exactly one creates it.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/internal/integrity"
+)
+
+// Request carries who asks and the request's ids; CorrelationID is also the
+// causation id of the events.
+type Request struct {
+	Caller         domain.Actor // UserID, TenantID, Role from the verified token
+	CorrelationID  uuid.UUID
+	IdempotencyKey string // "" when the request has none
+	Fingerprint    string // hash of document + operation name + canonical variables; set with IdempotencyKey
+	// Deadline is the caller's (zero: none): the mutation ends by then,
+	// or at the handlers' timeout (WithTimeout) if that comes first. It
+	// is an instant rather than a context deadline so that a mutation
+	// costs one timer, the one made here, and not one per layer.
+	Deadline time.Time
+}
+
+// Waiter blocks until the read models have applied the log up to pos
+// (read-your-writes).
+type Waiter interface {
+	WaitFor(ctx context.Context, pos eventstore.Position) error
+}
+
+// IdempotencyIndex finds an earlier append made under (tenant, user, key):
+// it reads the IdempotencyKey/IdempotencyFingerprint metadata of the first
+// event of each append (folded by the read models). resultID is the id of
+// that event's stream (the object the mutation returned).
+type IdempotencyIndex interface {
+	LookupIdempotency(tenant uuid.UUID, user, key string) (fingerprint string, resultID uuid.UUID, found bool)
+}
+
+// SalesIndex may also be implemented by the IdempotencyIndex given to New
+// (the read models). The log alone cannot tell cheaply whether a partner
+// sells any of a customer's subscriptions (subscriptions live in their own
+// streams); the index is asked only to choose FORBIDDEN (the partner sees
+// the customer's profile) over NOT_FOUND when a partner records a
+// subscription for a customer it does not see fully. Without it, that
+// refusal is NOT_FOUND unless the pair has a relationship.
+type SalesIndex interface {
+	SellsAnyTo(partner, customer uuid.UUID) bool
+}
+
+// Handlers runs the mutations. It is safe for concurrent use.
+type Handlers struct {
+	store eventstore.Store
+	clock func() time.Time
+	wait  Waiter
+	idem  IdempotencyIndex
+	keys  keyLocks
+	// partners and customers remember what never changes once true: a
+	// tenant enrolled as a partner stays one (its stream holds only
+	// PartnerEnrolled), and one onboarded as a customer stays one. Only
+	// positive answers are kept, so every mutation need not read both
+	// streams of its caller's tenant again.
+	partners  sync.Map // uuid.UUID -> domain.Partner
+	customers sync.Map // uuid.UUID -> struct{}
+	// timeout bounds one mutation (0: only the caller's context does).
+	timeout time.Duration
+	// cache holds decoded streams (nil: every load reads the store); see
+	// WithStreamCache.
+	cache *streamCache
+	// handoff is offered the events appended (nil: none); see WithHandoff.
+	handoff Handoff
+}
+
+// New returns the handlers. wait and idem may be nil (no read-your-writes
+// wait; idempotency keys recorded but not looked up).
+func New(store eventstore.Store, clock func() time.Time, wait Waiter, idem IdempotencyIndex, opts ...Option) *Handlers {
+	if clock == nil {
+		clock = time.Now
+	}
+	h := &Handlers{store: store, clock: clock, wait: wait, idem: idem, keys: keyLocks{m: map[string]*keyLock{}}}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// pageSize is how many events a stream read asks for at once.
+const pageSize = 512
+
+// loaded is a stream as the handler read it: enough to append after it.
+type loaded struct {
+	name string
+	// version is the number of events read: the next event's revision.
+	version uint64
+	// lastHash is the hash chained into the stream's last event ("" for a
+	// new stream, or one written before chaining).
+	lastHash string
+	// events are the events read, kept when the stream cache is on, so
+	// that an append after them can extend the cached stream.
+	events []domain.Event
+}
+
+// newStream is a stream the handler creates.
+func newStream(name string) loaded { return loaded{name: name} }
+
+// expected is the condition the append places on the stream: unchanged
+// since it was read. A stream of n events has last revision n-1.
+func (l loaded) expected() eventstore.ExpectedRevision {
+	if l.version == 0 {
+		return eventstore.NoStream()
+	}
+	return eventstore.Exact(l.version - 1)
+}
+
+// applier is an aggregate: it folds events.
+type applier interface{ Apply(domain.Event) error }
+
+// load folds stream into agg and returns where the stream ends.
+func (h *Handlers) load(ctx context.Context, stream string, agg applier) (loaded, error) {
+	if h.cache != nil {
+		if c, ok := h.cache.get(stream); ok {
+			for i, e := range c.events {
+				if err := agg.Apply(e); err != nil {
+					return loaded{name: stream}, fmt.Errorf("command: %s@%d: %w", stream, i, err)
+				}
+			}
+			return loaded{name: stream, version: c.version, lastHash: c.lastHash, events: c.events}, nil
+		}
+	}
+	l, err := h.read(ctx, stream, agg)
+	if err == nil && h.cache != nil {
+		h.cache.put(stream, cachedStream{events: l.events, version: l.version, lastHash: l.lastHash})
+	}
+	return l, err
+}
+
+// read folds stream into agg from the store.
+func (h *Handlers) read(ctx context.Context, stream string, agg applier) (loaded, error) {
+	l := loaded{name: stream}
+	for {
+		evs, err := h.store.ReadStream(ctx, stream, eventstore.Forwards, l.version, pageSize)
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return l, nil
+		}
+		if err != nil {
+			return l, fmt.Errorf("command: read %s: %w", stream, err)
+		}
+		for _, re := range evs {
+			if re.Revision != l.version {
+				return l, fmt.Errorf("command: read %s: revision %d after %d events", stream, re.Revision, l.version)
+			}
+			md, err := domain.DecodeMetadata(re.Metadata)
+			if err != nil {
+				return l, fmt.Errorf("command: %s@%d: %w", stream, re.Revision, err)
+			}
+			e, err := domain.DecodeEvent(re.Type, md.SchemaVersion, re.Data)
+			if err != nil {
+				return l, fmt.Errorf("command: %s@%d: %w", stream, re.Revision, err)
+			}
+			if err := agg.Apply(e); err != nil {
+				return l, fmt.Errorf("command: %s@%d: %w", stream, re.Revision, err)
+			}
+			if h.cache != nil {
+				l.events = append(l.events, e)
+			}
+			l.version, l.lastHash = re.Revision+1, md.Hash
+		}
+		if len(evs) < pageSize {
+			return l, nil
+		}
+	}
+}
+
+// exists reports whether stream has any event.
+func (h *Handlers) exists(ctx context.Context, stream string) (bool, error) {
+	if h.cache != nil {
+		if c, ok := h.cache.get(stream); ok {
+			return c.version > 0, nil
+		}
+	}
+	_, err := h.store.ReadStream(ctx, stream, eventstore.Backwards, eventstore.StreamEnd, 1)
+	switch {
+	case errors.Is(err, eventstore.ErrStreamNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("command: read %s: %w", stream, err)
+	}
+	return true, nil
+}
+
+// decision is what a handler decided: events to append after the stream it
+// loaded, and the id of the object the mutation returns.
+type decision struct {
+	stream loaded
+	events []domain.Event
+	result uuid.UUID
+}
+
+// decideFunc loads what a mutation needs and decides it at now.
+type decideFunc func(ctx context.Context, now time.Time) (decision, error)
+
+// execute runs decide and appends its events. On an optimistic-concurrency
+// conflict it decides again once on freshly loaded state: nothing was
+// written by the failed append, so deciding again is safe, and the second
+// decision sees the concurrent writer's events (often refusing, e.g. with
+// CONFLICT for a duplicate). A second conflict is CONFLICT. ctx carries
+// the mutation's deadline already (bound).
+func (h *Handlers) execute(ctx context.Context, r Request, decide decideFunc) (uuid.UUID, error) {
+	for attempt := 0; ; attempt++ {
+		now := domain.Now(h.clock())
+		d, err := decide(ctx, now)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		if len(d.events) == 0 {
+			// Nothing changes, nothing is recorded.
+			return d.result, nil
+		}
+		res, written, err := h.append(ctx, r, now, d)
+		if h.cache != nil {
+			if err != nil {
+				// A failed append may or may not have been written.
+				h.cache.forget(d.stream.name)
+			} else {
+				h.cache.appended(d.stream, written.events, written.lastHash)
+			}
+		}
+		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
+			if attempt == 0 {
+				continue
+			}
+			return uuid.Nil, domain.Errorf(domain.CodeConflict, "%s changed concurrently twice; try again", d.stream.name)
+		}
+		if err != nil {
+			return uuid.Nil, err
+		}
+		if h.wait != nil {
+			if err := h.wait.WaitFor(ctx, res.Position); err != nil {
+				return uuid.Nil, fmt.Errorf("command: recorded at %s, read models not caught up: %w", res.Position, err)
+			}
+		}
+		return d.result, nil
+	}
+}
+
+// written is what an append wrote, for the stream cache: the events as a
+// later read decodes them, and the hash chained into the last.
+type written struct {
+	events   []domain.Event
+	lastHash string
+}
+
+// append encodes, stamps, seals and appends d's events after d.stream.
+func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decision) (eventstore.AppendResult, written, error) {
+	causation := r.CorrelationID
+	prev := d.stream.lastHash
+	out := make([]eventstore.EventData, len(d.events))
+	var w written
+	for i, e := range d.events {
+		data, version, err := domain.EncodeEvent(e)
+		if err != nil {
+			return eventstore.AppendResult{}, written{}, fmt.Errorf("command: %w", err)
+		}
+		if h.cache != nil && d.stream.version > 0 {
+			// Cache the event as a read of the stream would decode it, not
+			// as decided: what the aggregates fold must not depend on
+			// where it came from (a time's zone, a nil against an empty
+			// list).
+			back, err := domain.DecodeEvent(e.EventType(), version, data)
+			if err != nil {
+				return eventstore.AppendResult{}, written{}, fmt.Errorf("command: %w", err)
+			}
+			w.events = append(w.events, back)
+		}
+		md := domain.Metadata{
+			SchemaVersion: version,
+			RecordedAt:    now,
+			Actor:         r.Caller,
+			CorrelationID: r.CorrelationID,
+			CausationID:   &causation,
+		}
+		if i == 0 && r.IdempotencyKey != "" {
+			// The first event of the append carries the key, so that the
+			// key is stored atomically with what it produced.
+			md.IdempotencyKey, md.IdempotencyFingerprint = r.IdempotencyKey, r.Fingerprint
+		}
+		mdBytes, err := domain.EncodeMetadata(md)
+		if err != nil {
+			return eventstore.AppendResult{}, written{}, fmt.Errorf("command: encode metadata: %w", err)
+		}
+		sealed, hash := integrity.Seal(prev, d.stream.name, d.stream.version+uint64(i), e.EventType(), data, mdBytes)
+		prev = hash
+		id, err := uuid.NewV7()
+		if err != nil {
+			return eventstore.AppendResult{}, written{}, fmt.Errorf("command: event id: %w", err)
+		}
+		out[i] = eventstore.EventData{ID: id, Type: e.EventType(), Data: data, Metadata: sealed}
+	}
+	if h.handoff != nil {
+		// Offered as decided: the aggregates produce events exactly as
+		// their bytes decode (times in UTC to the millisecond), which the
+		// receiver checks.
+		for i, e := range d.events {
+			h.handoff.Offer(out[i].ID, e)
+		}
+	}
+	res, err := h.appendRetrying(ctx, d.stream.name, d.stream.expected(), out)
+	if err != nil {
+		if h.handoff != nil {
+			for _, ev := range out {
+				h.handoff.Withdraw(ev.ID)
+			}
+		}
+		return res, written{}, fmt.Errorf("command: append to %s: %w", d.stream.name, err)
+	}
+	w.lastHash = prev
+	return res, w, nil
+}
+
+// idempotent runs run once per (tenant, user, key): a repeat with the same
+// fingerprint answers the earlier result and appends nothing; one with
+// another fingerprint is BAD_USER_INPUT. Concurrent duplicates in this
+// process queue on the key's lock, held across lookup, append and wait, so
+// the second finds the first's append in the index.
+//
+// run gets ctx bounded by the mutation's deadline (see bound), which the
+// wait for a concurrent duplicate honours too.
+func (h *Handlers) idempotent(ctx context.Context, r Request, run func(ctx context.Context) (uuid.UUID, error)) (uuid.UUID, error) {
+	if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
+		return uuid.Nil, err
+	}
+	ctx, cancel := h.bound(ctx, r)
+	defer cancel()
+	if r.IdempotencyKey == "" {
+		return run(ctx)
+	}
+	release, err := h.keys.acquire(ctx, r.Caller.TenantID.String()+"\x00"+r.Caller.UserID+"\x00"+r.IdempotencyKey)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	defer release()
+	if h.idem != nil {
+		if fp, id, found := h.idem.LookupIdempotency(r.Caller.TenantID, r.Caller.UserID, r.IdempotencyKey); found {
+			if fp != r.Fingerprint {
+				return uuid.Nil, domain.Errorf(domain.CodeBadUserInput, "the Idempotency-Key was used for a different request")
+			}
+			return id, nil
+		}
+	}
+	return run(ctx)
+}
+
+// maxIdempotencyKey is the longest Idempotency-Key accepted, in bytes.
+const maxIdempotencyKey = 255
+
+// checkIdempotencyKey refuses a key the log could not give back as it
+// came: the key is stored in the append's metadata (JSON, which would turn
+// bytes that are not UTF-8 into U+FFFD) and found again by the read
+// models, so a key of other bytes would never match its repeat. Keys are
+// printable ASCII, as the header's specification's examples (UUIDs) are,
+// and bounded, since each is kept with its append.
+func checkIdempotencyKey(k string) error {
+	if len(k) > maxIdempotencyKey {
+		return domain.Errorf(domain.CodeBadUserInput, "the Idempotency-Key is longer than %d characters", maxIdempotencyKey)
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c > 0x7e {
+			return domain.Errorf(domain.CodeBadUserInput, "the Idempotency-Key may hold only printable ASCII characters")
+		}
+	}
+	return nil
+}
+
+// bound returns ctx ending at the mutation's deadline: the caller's
+// (r.Deadline) or the handlers' timeout, whichever comes first. A store
+// that hangs must not hang the request with it.
+func (h *Handlers) bound(ctx context.Context, r Request) (context.Context, context.CancelFunc) {
+	deadline := r.Deadline
+	if h.timeout > 0 {
+		if t := time.Now().Add(h.timeout); deadline.IsZero() || t.Before(deadline) {
+			deadline = t
+		}
+	}
+	if deadline.IsZero() {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// keyLocks serialises the requests that share an idempotency key.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	ch   chan struct{} // holds a token while locked
+	refs int           // holders and waiters; the entry goes at 0
+}
+
+// acquire locks key, giving up when ctx ends.
+func (k *keyLocks) acquire(ctx context.Context, key string) (release func(), err error) {
+	k.mu.Lock()
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{ch: make(chan struct{}, 1)}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	drop := func() {
+		k.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; drop() }, nil
+	case <-ctx.Done():
+		drop()
+		return nil, fmt.Errorf("command: waiting for a concurrent request with the same Idempotency-Key: %w", ctx.Err())
+	}
+}
+
+// newID makes a time-ordered id for a new entity.
+func newID() (uuid.UUID, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("command: new id: %w", err)
+	}
+	return id, nil
+}
+
+// caller folds the caller's tenant: its partner (empty when the tenant is
+// not one) and whether it is a customer.
+func (h *Handlers) caller(ctx context.Context, a domain.Actor) (domain.Caller, *domain.Partner, error) {
+	p := new(domain.Partner)
+	if known, ok := h.partners.Load(a.TenantID); ok {
+		*p = known.(domain.Partner)
+	} else {
+		if _, err := h.load(ctx, domain.PartnerStream(a.TenantID), p); err != nil {
+			return domain.Caller{}, nil, err
+		}
+		if p.Exists() {
+			h.partners.Store(a.TenantID, *p)
+		}
+	}
+	_, isCustomer := h.customers.Load(a.TenantID)
+	if !isCustomer {
+		var err error
+		if isCustomer, err = h.exists(ctx, domain.CustomerStream(a.TenantID)); err != nil {
+			return domain.Caller{}, nil, err
+		}
+		if isCustomer {
+			h.customers.Store(a.TenantID, struct{}{})
+		}
+	}
+	return domain.Caller{Actor: a, IsPartner: p.Exists(), IsCustomer: isCustomer}, p, nil
+}
+
+// latestRelationship finds the pair's latest request by reading attempts
+// 0, 1, ... until one does not exist (nil when the pair has none).
+func (h *Handlers) latestRelationship(ctx context.Context, partner, customer uuid.UUID) (*domain.Relationship, error) {
+	var latest *domain.Relationship
+	for attempt := 0; ; attempt++ {
+		r := new(domain.Relationship)
+		if _, err := h.load(ctx, domain.RelationshipStream(domain.RelationshipID(partner, customer, attempt)), r); err != nil {
+			return nil, err
+		}
+		if !r.Exists() {
+			return latest, nil
+		}
+		latest = r
+	}
+}
+
+// standing folds what a partner's action on sub depends on, and what the
+// partner sees of sub's customer.
+func (h *Handlers) standing(ctx context.Context, p *domain.Partner, sub *domain.Subscription) (domain.Standing, domain.CustomerView, error) {
+	st := domain.Standing{Partner: p, Customer: new(domain.Customer), Replacement: new(domain.Subscription)}
+	if !sub.Exists() {
+		return st, domain.ViewNone, nil
+	}
+	if _, err := h.load(ctx, domain.CustomerStream(sub.CustomerID), st.Customer); err != nil {
+		return st, domain.ViewNone, err
+	}
+	var err error
+	if st.CustomerIsPartner, err = h.exists(ctx, domain.PartnerStream(sub.CustomerID)); err != nil {
+		return st, domain.ViewNone, err
+	}
+	if st.Relationship, err = h.latestRelationship(ctx, p.ID, sub.CustomerID); err != nil {
+		return st, domain.ViewNone, err
+	}
+	if _, err := h.load(ctx, domain.SubscriptionStream(domain.ReplacementID(sub.ID, p.ID)), st.Replacement); err != nil {
+		return st, domain.ViewNone, err
+	}
+	return st, domain.PartnerView(p.ID, st.Customer, st.Relationship, false), nil
+}

@@ -1,0 +1,313 @@
+package playground_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/partnercenter/multichannel/internal/playground"
+)
+
+// serve mounts the handler as the server does, at "/" and under
+// "/playground/", on a loopback server.
+func serve(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/playground/", h)
+	mux.Handle("/{$}", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, url string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	// A Transport of its own: one that does not add Accept-Encoding or
+	// decompress, so that the tests see the bytes that were sent.
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+var configRE = regexp.MustCompile(`(?s)<script type="application/json" id="playground-config">(.*?)</script>`)
+
+type config struct {
+	Endpoint string `json:"endpoint"`
+	Headers  string `json:"headers"`
+}
+
+func pageConfig(t *testing.T, page string) config {
+	t.Helper()
+	m := configRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no config block in the page:\n%s", page)
+	}
+	var c config
+	if err := json.Unmarshal([]byte(m[1]), &c); err != nil {
+		t.Fatalf("config block %q: %v", m[1], err)
+	}
+	return c
+}
+
+func TestPagePrefillsHeaders(t *testing.T) {
+	t.Parallel()
+	hostile := `Bearer x</script><script>alert(1)</script>"&'`
+	srv := serve(t, playground.Handler(`API <b>"&`, "/graphql", map[string]string{"Authorization": hostile}))
+
+	for _, path := range []string{"/", "/playground/"} {
+		resp, body := get(t, srv.URL+path, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			t.Fatalf("GET %s: Content-Type %q", path, ct)
+		}
+		page := string(body)
+		if strings.Contains(page, "<script>alert") || strings.Contains(page, `x</script>`) {
+			t.Fatalf("the header value is not escaped:\n%s", page)
+		}
+		if !strings.Contains(page, "<title>API &lt;b&gt;&#34;&amp;</title>") {
+			t.Fatalf("the title is not escaped:\n%s", page)
+		}
+		c := pageConfig(t, page)
+		if c.Endpoint != "/graphql" {
+			t.Fatalf("endpoint %q", c.Endpoint)
+		}
+		// The editor's text is JSON that gives back the headers exactly.
+		var headers map[string]string
+		if err := json.Unmarshal([]byte(c.Headers), &headers); err != nil {
+			t.Fatalf("headers text %q: %v", c.Headers, err)
+		}
+		if len(headers) != 1 || headers["Authorization"] != hostile {
+			t.Fatalf("headers %v, want Authorization %q", headers, hostile)
+		}
+		if strings.Contains(c.Headers, `\u003c`) {
+			t.Fatalf("headers text %q shows escapes in the editor", c.Headers)
+		}
+		if !strings.Contains(resp.Header.Get("Cache-Control"), "no-cache") {
+			t.Fatalf("a page with a token is cached: %q", resp.Header.Get("Cache-Control"))
+		}
+	}
+}
+
+func TestPageWithoutHeaders(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, playground.Handler("API", "/graphql", nil))
+	_, body := get(t, srv.URL+"/", nil)
+	if c := pageConfig(t, string(body)); c.Headers != "" {
+		t.Fatalf("headers %q, want none", c.Headers)
+	}
+}
+
+var refRE = regexp.MustCompile(`(?:src|href)="([^"]*)"`)
+
+func TestEveryReferencedAssetIsServed(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, playground.Handler("API", "/graphql", map[string]string{"Authorization": "Bearer t"}))
+	_, body := get(t, srv.URL+"/", nil)
+	refs := refRE.FindAllStringSubmatch(string(body), -1)
+	if len(refs) != 5 {
+		t.Fatalf("page references %d files, want 5 (CSS, React, ReactDOM, GraphiQL, init):\n%s", len(refs), body)
+	}
+	for _, m := range refs {
+		ref := html.UnescapeString(m[1])
+		if !strings.HasPrefix(ref, playground.AssetPrefix) {
+			t.Fatalf("reference %q is not under %s", ref, playground.AssetPrefix)
+		}
+		resp, asset := get(t, srv.URL+ref, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", ref, resp.Status)
+		}
+		ct := resp.Header.Get("Content-Type")
+		switch {
+		case strings.Contains(ref, ".js?"):
+			if ct != "text/javascript; charset=utf-8" {
+				t.Fatalf("GET %s: Content-Type %q", ref, ct)
+			}
+		case strings.Contains(ref, ".css?"):
+			if ct != "text/css; charset=utf-8" {
+				t.Fatalf("GET %s: Content-Type %q", ref, ct)
+			}
+		default:
+			t.Fatalf("reference %q is neither JS nor CSS", ref)
+		}
+		if len(asset) < 1000 {
+			t.Fatalf("GET %s: %d bytes", ref, len(asset))
+		}
+		// The references carry the content's version: cache for good.
+		if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+			t.Fatalf("GET %s: Cache-Control %q", ref, cc)
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("GET %s: no nosniff", ref)
+		}
+	}
+}
+
+var urlRE = regexp.MustCompile(`(?i)https?://`)
+
+func TestNothingExternal(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, playground.Handler("API", "/graphql", map[string]string{"Authorization": "Bearer t"}))
+	_, body := get(t, srv.URL+"/", nil)
+	page := string(body)
+	// Drop comments, where a license may name its home page.
+	page = regexp.MustCompile(`(?s)<!--.*?-->`).ReplaceAllString(page, "")
+	if loc := urlRE.FindStringIndex(page); loc != nil {
+		t.Fatalf("the page names an external URL at %q", page[loc[0]:min(len(page), loc[1]+40)])
+	}
+
+	// The stylesheet must not pull fonts or images from elsewhere (its
+	// fonts are inlined as data: URLs), and the init script must not load
+	// anything itself.
+	_, css := get(t, srv.URL+playground.AssetPrefix+"graphiql/graphiql.min.css", nil)
+	if regexp.MustCompile(`(?i)@import|url\(\s*['"]?(https?:)?//`).Match(css) {
+		t.Fatal("graphiql.min.css loads something from another host")
+	}
+	_, js := get(t, srv.URL+playground.AssetPrefix+"playground.js", nil)
+	if urlRE.Match(js) {
+		t.Fatal("playground.js names an external URL")
+	}
+
+	resp, _ := get(t, srv.URL+"/", nil)
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "connect-src 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Fatalf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+}
+
+func TestAbsoluteEndpointIsAllowedByCSP(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, playground.Handler("API", "https://api.example.test/graphql", nil))
+	resp, _ := get(t, srv.URL+"/", nil)
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "connect-src 'self' https://api.example.test wss://api.example.test") {
+		t.Fatalf("Content-Security-Policy %q does not allow the endpoint", csp)
+	}
+}
+
+// TestGraphiQLBundlesGraphQLWS guards the subscription support: the page
+// passes subscriptionUrl to createFetcher, which works only if the UMD build
+// carries its own graphql-ws client (graphiql 3 does). An upgrade to a
+// build without it must add graphql-ws to the assets.
+func TestGraphiQLBundlesGraphQLWS(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, playground.Handler("API", "/graphql", nil))
+	_, js := get(t, srv.URL+playground.AssetPrefix+"graphiql/graphiql.min.js", nil)
+	for _, want := range []string{`"graphql-transport-ws"`, "createFetcher", "subscriptionUrl"} {
+		if !bytes.Contains(js, []byte(want)) {
+			t.Fatalf("graphiql.min.js lacks %s", want)
+		}
+	}
+}
+
+func TestAssetCompressionAndValidators(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, playground.Handler("API", "/graphql", nil))
+	url := srv.URL + playground.AssetPrefix + "graphiql/graphiql.min.js"
+	_, plain := get(t, url, nil)
+
+	resp, z := get(t, url, http.Header{"Accept-Encoding": {"br, gzip"}})
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", resp.Header.Get("Content-Encoding"))
+	}
+	if len(z) >= len(plain)/2 {
+		t.Fatalf("gzip sent %d bytes of %d", len(z), len(plain))
+	}
+	r, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unz, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(unz, plain) {
+		t.Fatal("the gzip body does not decompress to the file")
+	}
+	if resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("Vary %q", resp.Header.Get("Vary"))
+	}
+
+	// Revalidation answers 304 for each representation's own validator.
+	etag := resp.Header.Get("ETag")
+	resp, body := get(t, url, http.Header{"Accept-Encoding": {"gzip"}, "If-None-Match": {etag}})
+	if resp.StatusCode != http.StatusNotModified || len(body) != 0 {
+		t.Fatalf("revalidation with %s: %s, %d bytes", etag, resp.Status, len(body))
+	}
+	resp, _ = get(t, url, nil)
+	plainTag := resp.Header.Get("ETag")
+	if plainTag == etag {
+		t.Fatal("the gzip and identity representations share an ETag")
+	}
+	resp, _ = get(t, url, http.Header{"If-None-Match": {plainTag}})
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("revalidation with %s: %s", plainTag, resp.Status)
+	}
+
+	// Without the version in the URL the file is revalidated, not kept.
+	if cc := resp.Header.Get("Cache-Control"); strings.Contains(cc, "immutable") {
+		t.Fatalf("unversioned URL is cached for good: %q", cc)
+	}
+	resp, _ = get(t, url, http.Header{"Accept-Encoding": {"gzip;q=0"}})
+	if resp.Header.Get("Content-Encoding") != "" {
+		t.Fatal("gzip sent although refused with q=0")
+	}
+}
+
+func TestLicensesAreServed(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, playground.Handler("API", "/graphql", nil))
+	for _, pkg := range []string{"graphiql", "react", "react-dom"} {
+		resp, body := get(t, srv.URL+playground.AssetPrefix+pkg+"/LICENSE", nil)
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("MIT License")) {
+			t.Fatalf("%s/LICENSE: %s, %.40q", pkg, resp.Status, body)
+		}
+	}
+}
+
+func TestNotFoundAndMethods(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, playground.Handler("API", "/graphql", nil))
+	for _, path := range []string{
+		playground.AssetPrefix + "missing.js",
+		playground.AssetPrefix + "../playground.go",
+		"/playground/page.html",
+	} {
+		if resp, _ := get(t, srv.URL+path, nil); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("GET %s: %s, want 404", path, resp.Status)
+		}
+	}
+	resp, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /: %s, want 405", resp.Status)
+	}
+}
