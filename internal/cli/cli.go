@@ -18,8 +18,7 @@ import (
 	"strings"
 
 	"github.com/partnercenter/multichannel/eventstore"
-	"github.com/partnercenter/multichannel/eventstore/esdb"
-	"github.com/partnercenter/multichannel/eventstore/sqlite"
+	"github.com/partnercenter/multichannel/internal/app"
 )
 
 // Commands lists the subcommands Run knows: main hands os.Args[1:] to Run
@@ -79,16 +78,9 @@ type storeFlags struct {
 	eventsDB, url *string
 }
 
-func env(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok && v != "" {
-		return v
-	}
-	return def
-}
-
 func (s *storeFlags) register(fs *flag.FlagSet) {
-	s.eventsDB = fs.String("events-db", env("EVENTS_DB", "./data/events.db"), "embedded event store file (EVENTS_DB)")
-	s.url = fs.String("eventstore-url", env("EVENTSTORE_URL", ""), "EventStoreDB esdb:// connection string; overrides -events-db (EVENTSTORE_URL)")
+	s.eventsDB = fs.String("events-db", app.Env("EVENTS_DB", "./data/events.db"), "embedded event store file (EVENTS_DB)")
+	s.url = fs.String("eventstore-url", app.Env("EVENTSTORE_URL", ""), "EventStoreDB esdb:// connection string; overrides -events-db (EVENTSTORE_URL)")
 }
 
 func (s storeFlags) describe() string {
@@ -98,29 +90,9 @@ func (s storeFlags) describe() string {
 	return *s.eventsDB
 }
 
-// open opens the store: read-only for readers of the embedded file (no
-// writer's lock, so a running server is not disturbed).
+// open opens the store as the server does (app.OpenStore): read-only for
+// readers of the embedded file (no writer's lock, so a running server is
+// not disturbed).
 func (s storeFlags) open(ctx context.Context, readOnly bool) (eventstore.Store, error) {
-	if *s.url != "" {
-		st, err := esdb.Open(ctx, *s.url)
-		if err != nil {
-			return nil, fmt.Errorf("open EventStoreDB: %w", err)
-		}
-		return st, nil
-	}
-	if readOnly {
-		st, err := sqlite.OpenReadOnly(*s.eventsDB)
-		if err != nil {
-			return nil, fmt.Errorf("open %s read-only: %w", *s.eventsDB, err)
-		}
-		return st, nil
-	}
-	st, err := sqlite.Open(*s.eventsDB)
-	if errors.Is(err, eventstore.ErrLocked) {
-		return nil, fmt.Errorf("%s is held by another process (is the server running? stop it first): %w", *s.eventsDB, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", *s.eventsDB, err)
-	}
-	return st, nil
+	return app.OpenStore(ctx, app.StoreConfig{EventsDB: *s.eventsDB, URL: *s.url}, readOnly)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/internal/app"
 	"github.com/partnercenter/multichannel/internal/audit"
 	"github.com/partnercenter/multichannel/projections"
 )
@@ -25,7 +26,7 @@ var ErrReadModelsDiffer = errors.New("the rebuilt read models differ from the li
 
 func replayFlags(fs *flag.FlagSet) mode {
 	server := fs.String("server", "", "a running server's base URL (http://host:8080): compare with its read models")
-	token := fs.String("token", env("AUDIT_TOKEN", ""), "an AUDITOR bearer token for -server (AUDIT_TOKEN)")
+	token := fs.String("token", app.Env("AUDIT_TOKEN", ""), "an AUDITOR bearer token for -server (AUDIT_TOKEN)")
 	upTo := fs.String("up-to-position", "", "rebuild up to this position only (without -server)")
 	maxDiffs := fs.Int("max-diffs", 10, "how many differences to print")
 	return func(ctx context.Context, sf storeFlags, stdout, stderr io.Writer) error {

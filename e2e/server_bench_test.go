@@ -1,8 +1,7 @@
-package main
+package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/partnercenter/multichannel/cmd/loadbench/requests"
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/internal/app"
 	"github.com/partnercenter/multichannel/internal/auth"
 )
 
@@ -28,13 +28,13 @@ import (
 // production defaults) and off. loadbench measures the same requests over
 // loopback; this is the tool for finding where their time goes.
 //
-//	go test -run '^$' -bench 'Server/query/(on|off)' -benchmem .
+//	go test -run '^$' -bench 'Server/query/(on|off)' -benchmem ./e2e
 //
 // cpu-µs/op is the CPU the process spent per request (see reportCPU), the
 // steadiest figure for comparing two versions of the code.
 //
 // GOGC is the runtime's default here unless set: the server's main sets
-// its own (see tuneGC), so compare with GOGC=400 for the server's figures.
+// its own (see app.TuneGC), so compare with GOGC=400 for the server's figures.
 func BenchmarkServer(b *testing.B) {
 	sides := []struct {
 		name string
@@ -107,28 +107,20 @@ func startBenchServer(b *testing.B, extra []string) *benchServer {
 		"-env=production", "-addr=127.0.0.1:0", "-events-db=" + filepath.Join(b.TempDir(), "events.db"),
 		"-jwt-secret=" + testSecret, "-rate-limit=1000000",
 	}, extra...)
-	cfg, err := parseConfig(args)
+	cfg, err := app.ParseConfig(args)
 	if err != nil {
 		b.Fatal(err)
 	}
-	bs := &benchServer{partner: uuid.New(), customer: uuid.New()}
-	got := make(chan http.Handler, 1)
-	cfg.gotHandler = func(h http.Handler) { got <- h }
-	cfg.requestLogTo = io.Discard
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, nil) }()
-	select {
-	case bs.handler = <-got:
-	case err := <-done:
+	a, err := app.New(cfg, app.WithRequestLogTo(io.Discard))
+	if err != nil {
 		b.Fatalf("server did not start: %v", err)
 	}
 	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := a.Close(); err != nil {
 			b.Errorf("server shutdown: %v", err)
 		}
 	})
+	bs := &benchServer{handler: a.Handler(), partner: uuid.New(), customer: uuid.New()}
 	token := func(tenant uuid.UUID, role domain.Role) string {
 		tok, err := auth.MintHS256([]byte(testSecret), domain.Actor{UserID: "bench-" + string(role), TenantID: tenant, Role: role}, time.Hour, time.Now())
 		if err != nil {

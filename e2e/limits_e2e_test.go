@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -14,10 +14,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/internal/app"
 )
 
 // withOps changes the server's operational settings.
-func withOps(f func(*opsConfig)) serverOption { return func(c *config) { f(&c.Ops) } }
+func withOps(f func(*app.OpsConfig)) serverOption { return func(c *setup) { f(&c.Ops) } }
 
 // get fetches path and returns the status and body.
 func (ts *testServer) get(path string) (int, string) {
@@ -152,7 +153,7 @@ func TestOperations(t *testing.T) {
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	// As production starts by default: introspection off.
-	ts := startServer(t, func(c *config) { c.Introspection = false })
+	ts := startServer(t, func(c *setup) { c.Introspection = false })
 	u := ts.user(uuid.New(), domain.RoleGlobalAdmin)
 
 	r := u.refused("COMPLEXITY_LIMIT_EXCEEDED", deep(16), nil)
@@ -226,7 +227,7 @@ func TestBodyLimit(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, withOps(func(o *opsConfig) { o.RateLimit = 0.5; o.RateBurst = 2 }))
+	ts := startServer(t, withOps(func(o *app.OpsConfig) { o.RateLimit = 0.5; o.RateBurst = 2 }))
 	tenant := uuid.New()
 	u := ts.user(tenant, domain.RoleGlobalAdmin)
 	colleague := ts.user(tenant, domain.RoleSalesAgent)
@@ -255,8 +256,8 @@ func TestRateLimit(t *testing.T) {
 	}
 
 	// Production defaults to a limit; development to none.
-	for env, want := range map[string]float64{"production": defaultRateLimit, "development": 0} {
-		c, err := parseConfig([]string{"-env", env, "-jwt-secret", testSecret})
+	for env, want := range map[string]float64{"production": app.DefaultRateLimit, "development": 0} {
+		c, err := app.ParseConfig([]string{"-env", env, "-jwt-secret", testSecret})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +271,7 @@ func TestRateLimit(t *testing.T) {
 // server goes on serving.
 func TestRequestTimeout(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, withOps(func(o *opsConfig) { o.RequestTimeout = time.Nanosecond }))
+	ts := startServer(t, withOps(func(o *app.OpsConfig) { o.RequestTimeout = time.Nanosecond }))
 	u := ts.user(uuid.New(), domain.RoleGlobalAdmin)
 	u.refused("UNAVAILABLE", `{ events(first: 5) { totalCount } }`, nil)
 	u.refused("UNAVAILABLE", mEnroll, map[string]any{"in": map[string]any{"name": "Late CSP", "cloud": "PUBLIC"}})
@@ -283,7 +284,7 @@ func TestRequestTimeout(t *testing.T) {
 // -limits=false turns every limit off; -metrics=false removes /metrics.
 func TestSwitchesOff(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, withOps(func(o *opsConfig) {
+	ts := startServer(t, withOps(func(o *app.OpsConfig) {
 		o.NoLimits, o.NoMetrics, o.NoRequestLog = true, true, true
 		o.RateLimit, o.RateBurst = 0.001, 1
 		o.RequestTimeout = time.Nanosecond
@@ -300,14 +301,14 @@ func TestSwitchesOff(t *testing.T) {
 	}
 
 	// The flags and their environment variables.
-	c, err := parseConfig([]string{"-metrics=false", "-request-log=false", "-limits=false"})
+	c, err := app.ParseConfig([]string{"-metrics=false", "-request-log=false", "-limits=false"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.Ops.NoMetrics || !c.Ops.NoRequestLog || !c.Ops.NoLimits {
 		t.Errorf("flags off: %+v", c.Ops)
 	}
-	c, err = parseConfig(nil)
+	c, err = app.ParseConfig(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,14 +321,14 @@ func TestSwitchesOff(t *testing.T) {
 func TestProductionDefaults(t *testing.T) {
 	t.Setenv("APP_ENV", "production")
 	t.Setenv("JWT_SECRET", testSecret)
-	c, err := parseConfig(nil)
+	c, err := app.ParseConfig(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Introspection || c.Playground {
 		t.Errorf("production: introspection %v, playground %v", c.Introspection, c.Playground)
 	}
-	c, err = parseConfig([]string{"-introspection=true", "-playground=true"})
+	c, err = app.ParseConfig([]string{"-introspection=true", "-playground=true"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +338,7 @@ func TestProductionDefaults(t *testing.T) {
 	t.Setenv("INTROSPECTION", "true")
 	t.Setenv("METRICS", "false")
 	t.Setenv("RATE_LIMIT", "7.5")
-	c, err = parseConfig(nil)
+	c, err = app.ParseConfig(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +346,7 @@ func TestProductionDefaults(t *testing.T) {
 		t.Errorf("from the environment: %+v", c)
 	}
 	t.Setenv("RATE_LIMIT", "fast")
-	if _, err := parseConfig(nil); err == nil || !regexp.MustCompile(`RATE_LIMIT`).MatchString(err.Error()) {
+	if _, err := app.ParseConfig(nil); err == nil || !regexp.MustCompile(`RATE_LIMIT`).MatchString(err.Error()) {
 		t.Errorf("a bad RATE_LIMIT: %v", err)
 	}
 }

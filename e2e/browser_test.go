@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/partnercenter/multichannel/internal/app"
 )
 
 // findChromium returns a Chromium or Chrome binary: $CHROME_PATH, else the
@@ -42,7 +44,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		t.Skip("-short: the browser test starts Chromium")
 	}
 	chromium := findChromium(t)
-	ts := startServer(t, func(c *config) {
+	ts := startServer(t, func(c *setup) {
 		c.Env = "development"
 		c.Playground = true
 		c.Introspection = true
@@ -131,7 +133,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	if err := json.Unmarshal([]byte(result), &r); err != nil {
 		t.Fatalf("result pane holds %q: %v", result, err)
 	}
-	if len(r.Errors) > 0 || r.Data.Viewer.Role != "GLOBAL_ADMIN" || r.Data.Viewer.TenantID != demoPartnerID.String() {
+	if len(r.Errors) > 0 || r.Data.Viewer.Role != "GLOBAL_ADMIN" || r.Data.Viewer.TenantID != app.DemoPartnerID.String() {
 		t.Fatalf("result pane: %s, want the demo partner's Global admin", result)
 	}
 

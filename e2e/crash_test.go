@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -32,22 +32,50 @@ import (
 // a child process, so that it can be killed (SIGKILL) or signalled
 // (SIGTERM) like in production.
 
-// buildServer compiles the server into a temporary directory.
+// buildServer returns the server binary, compiled once per run of the
+// tests (in TestMain's directory) and shared by every test that starts it.
 func buildServer(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: the child-process tests build the server binary")
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	built.once.Do(func() {
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		built.bin = filepath.Join(binDir, "server")
+		// The module's root is this package's parent.
+		cmd := exec.Command(gobin, "build", "-o", built.bin, "..")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	bin := filepath.Join(t.TempDir(), "server")
-	cmd := exec.Command(gobin, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	return built.bin
+}
+
+// built is the server binary of this run of the tests.
+var built struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// binDir holds the binary; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	var err error
+	if binDir, err = os.MkdirTemp("", "e2e-server-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	return bin
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
 }
 
 // childServer is the server binary running as a child process.

@@ -1,9 +1,10 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,13 +17,14 @@ import (
 
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
+	"github.com/partnercenter/multichannel/internal/app"
 	"github.com/partnercenter/multichannel/internal/auth"
 )
 
 // testSecret signs the tokens of the end-to-end tests.
 const testSecret = "end-to-end-test-secret-of-32-bytes!"
 
-// testServer is the real server, started by serve() on a loopback port with
+// testServer is the real server, built by app.New and served on a loopback port with
 // a fresh store, and a clock the test can move forward.
 type testServer struct {
 	t      *testing.T
@@ -32,12 +34,19 @@ type testServer struct {
 	done   chan error
 }
 
-type serverOption func(*config)
+// setup is what startServer builds the application from: the operator's
+// configuration and the application's exported options.
+type setup struct {
+	app.Config
+	opts []app.Option
+}
+
+type serverOption func(*setup)
 
 func startServer(t *testing.T, opts ...serverOption) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, done: make(chan error, 1), offset: new(atomic.Int64)}
-	cfg := config{
+	s := setup{Config: app.Config{
 		Env:             "production",
 		Addr:            "127.0.0.1:0",
 		EventsDB:        filepath.Join(t.TempDir(), "events.db"),
@@ -46,24 +55,26 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 		ExpirySweep:     50 * time.Millisecond,
 		CatchUpTimeout:  5 * time.Second,
 		ShutdownTimeout: 5 * time.Second,
-		Now:             func() time.Time { return time.Now().Add(time.Duration(ts.offset.Load())) },
-		checkHandoffs:   true,
-	}
+	}, opts: []app.Option{
+		app.WithClock(func() time.Time { return time.Now().Add(time.Duration(ts.offset.Load())) }),
+		app.WithHandoffChecks(),
+	}}
 	for _, o := range opts {
-		o(&cfg)
+		o(&s)
 	}
+	a, err := app.New(s.Config, s.opts...)
+	if err != nil {
+		t.Fatalf("server did not start: %v", err)
+	}
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
+	ts.url = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel
-	ready := make(chan string, 1)
-	go func() { ts.done <- serve(ctx, cfg, ready) }()
-	select {
-	case addr := <-ready:
-		ts.url = "http://" + addr
-	case err := <-ts.done:
-		t.Fatalf("server did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start within 30s")
-	}
+	go func() { ts.done <- a.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -196,7 +207,7 @@ func (ts *testServer) eventCount(auditor *user) int {
 
 // withEventStore points the server at an EventStoreDB (real or the
 // protocol double) instead of the embedded file.
-func withEventStore(url string) serverOption { return func(c *config) { c.EventStoreURL = url } }
+func withEventStore(url string) serverOption { return func(c *setup) { c.EventStoreURL = url } }
 
 // stores lists the stores the end-to-end tests run against: the embedded
 // file and the EventStoreDB protocol double always, a real EventStoreDB

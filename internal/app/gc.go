@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"log/slog"
@@ -16,7 +16,7 @@ import (
 // second and spent a fifth of its CPU doing so (docs/load.md).
 const defaultGOGC = 400
 
-// tuneGC sets the collector's target and a memory limit, each unless the
+// TuneGC sets the collector's target and a memory limit, each unless the
 // operator set its environment variable (GOGC, GOMEMLIMIT). The memory
 // limit is what makes the larger target safe: near the limit the collector
 // works harder whatever GOGC says, so a large live heap (read models of
@@ -25,7 +25,7 @@ const defaultGOGC = 400
 // limit, or of the machine's memory outside a container
 // (github.com/KimMachineGun/automemlimit, which reads both; AUTOMEMLIMIT
 // changes the ratio or switches it off).
-func tuneGC(logger *slog.Logger) {
+func TuneGC(logger *slog.Logger) {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGOGC)
 	}

@@ -1,8 +1,9 @@
-package main
+package e2e
 
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -15,16 +16,17 @@ import (
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
+	"github.com/partnercenter/multichannel/internal/app"
 	"github.com/partnercenter/multichannel/internal/faultstore"
 )
 
 // withFaults puts a fault injector between the server and its store.
 func withFaults(fs **faultstore.Store) serverOption {
-	return func(c *config) {
-		c.wrapStore = func(s eventstore.Store) eventstore.Store {
+	return func(c *setup) {
+		c.opts = append(c.opts, app.WithStoreWrapper(func(s eventstore.Store) eventstore.Store {
 			*fs = faultstore.New(s)
 			return *fs
-		}
+		}))
 	}
 }
 
@@ -166,7 +168,7 @@ func TestLostAcknowledgement(t *testing.T) {
 // mutation's deadline. When the stall ends, the server carries on.
 func TestStoreStalls(t *testing.T) {
 	var fs *faultstore.Store
-	ts := startServer(t, withFaults(&fs), func(c *config) {
+	ts := startServer(t, withFaults(&fs), func(c *setup) {
 		c.CatchUpTimeout = 300 * time.Millisecond
 		c.MutationTimeout = 600 * time.Millisecond
 	})
@@ -224,12 +226,21 @@ func TestUnappliableLogStopsTheServer(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config{
+	cfg := app.Config{
 		Env: "production", Addr: "127.0.0.1:0", EventsDB: path, JWTSecret: testSecret,
 		ExpirySweep: time.Minute, CatchUpTimeout: time.Second, ShutdownTimeout: 5 * time.Second,
 	}
+	a, err := app.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() { done <- serve(context.Background(), cfg, make(chan string, 1)) }()
+	go func() { done <- a.Serve(context.Background(), ln) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, domain.ErrUnknownEventType) {
@@ -246,7 +257,7 @@ func TestUnappliableLogStopsTheServer(t *testing.T) {
 // carries on by itself with nothing lost or doubled.
 func TestEventStoreDBNodeAway(t *testing.T) {
 	node := esdbtest.NewServer(t)
-	ts := startServer(t, withEventStore(node.URL()), func(c *config) {
+	ts := startServer(t, withEventStore(node.URL()), func(c *setup) {
 		c.MutationTimeout = 3 * time.Second
 	})
 	w := newWorld(t, ts)
@@ -282,7 +293,7 @@ func TestEventStoreDBNodeAway(t *testing.T) {
 // deadline, though the mutation timeout is far later.
 func TestRequestDeadlineEndsAStalledMutation(t *testing.T) {
 	var fs *faultstore.Store
-	ts := startServer(t, withFaults(&fs), withOps(func(o *opsConfig) { o.RequestTimeout = 400 * time.Millisecond }),
-		func(c *config) { c.MutationTimeout = time.Hour })
+	ts := startServer(t, withFaults(&fs), withOps(func(o *app.OpsConfig) { o.RequestTimeout = 400 * time.Millisecond }),
+		func(c *setup) { c.MutationTimeout = time.Hour })
 	stalledAppendIsUnavailable(t, fs, newWorld(t, ts))
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // Demo tenants of development mode. Their ids are fixed so that a token
 // printed at one start still names the same tenants after a restart.
 var (
-	demoPartnerID  = uuid.MustParse("11111111-1111-4111-8111-111111111111") // Contoso CSP: the partner you play
+	DemoPartnerID  = uuid.MustParse("11111111-1111-4111-8111-111111111111") // Contoso CSP: the partner you play
 	otherPartnerID = uuid.MustParse("33333333-3333-4333-8333-333333333333") // Northwind CSP: a competitor
 	demoCustomerID = uuid.MustParse("22222222-2222-4222-8222-222222222222") // Fabrikam: a customer
 )
@@ -29,7 +29,7 @@ type demo struct {
 // setUpDemo mints tokens for one demo user per role (and the demo
 // customer's Global admin), prints them, and records the demo data when
 // asked to (-seed). A token lives 24 hours.
-func setUpDemo(ctx context.Context, cfg config, commands *command.Handlers, secret []byte) (demo, error) {
+func setUpDemo(ctx context.Context, cfg Config, commands *command.Handlers, secret []byte) (demo, error) {
 	now := time.Now()
 	type user struct {
 		label  string
@@ -37,12 +37,12 @@ func setUpDemo(ctx context.Context, cfg config, commands *command.Handlers, secr
 		role   domain.Role
 	}
 	users := []user{
-		{"Contoso CSP, Global admin", demoPartnerID, domain.RoleGlobalAdmin},
-		{"Contoso CSP, User admin", demoPartnerID, domain.RoleUserAdmin},
-		{"Contoso CSP, Sales agent", demoPartnerID, domain.RoleSalesAgent},
-		{"Contoso CSP, Admin agent (may not act)", demoPartnerID, domain.RoleAdminAgent},
-		{"Contoso CSP, Billing admin (may not act)", demoPartnerID, domain.RoleBillingAdmin},
-		{"Auditor (reads everything)", demoPartnerID, domain.RoleAuditor},
+		{"Contoso CSP, Global admin", DemoPartnerID, domain.RoleGlobalAdmin},
+		{"Contoso CSP, User admin", DemoPartnerID, domain.RoleUserAdmin},
+		{"Contoso CSP, Sales agent", DemoPartnerID, domain.RoleSalesAgent},
+		{"Contoso CSP, Admin agent (may not act)", DemoPartnerID, domain.RoleAdminAgent},
+		{"Contoso CSP, Billing admin (may not act)", DemoPartnerID, domain.RoleBillingAdmin},
+		{"Auditor (reads everything)", DemoPartnerID, domain.RoleAuditor},
 		{"Fabrikam (customer), Global admin", demoCustomerID, domain.RoleGlobalAdmin},
 		{"Northwind CSP, Global admin", otherPartnerID, domain.RoleGlobalAdmin},
 	}
@@ -77,7 +77,7 @@ func seedDemo(ctx context.Context, commands *command.Handlers) error {
 			CorrelationID: uuid.Must(uuid.NewV7()),
 		}
 	}
-	if _, err := commands.EnrollPartner(ctx, as(demoPartnerID), command.EnrollPartner{Name: "Contoso CSP", Cloud: domain.CloudPublic}); err != nil {
+	if _, err := commands.EnrollPartner(ctx, as(DemoPartnerID), command.EnrollPartner{Name: "Contoso CSP", Cloud: domain.CloudPublic}); err != nil {
 		if errors.Is(err, domain.ErrConflict) {
 			return nil
 		}
@@ -87,7 +87,7 @@ func seedDemo(ctx context.Context, commands *command.Handlers) error {
 		return err
 	}
 	id := demoCustomerID.String()
-	if _, err := commands.OnboardCustomer(ctx, as(demoPartnerID), command.OnboardCustomer{
+	if _, err := commands.OnboardCustomer(ctx, as(DemoPartnerID), command.OnboardCustomer{
 		ID: &id, Name: "Fabrikam", Domain: "fabrikam.onmicrosoft.com", Cloud: domain.CloudPublic,
 	}); err != nil && !errors.Is(err, domain.ErrConflict) {
 		return err

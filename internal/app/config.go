@@ -1,0 +1,190 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/partnercenter/multichannel/eventstore/sqlite"
+	"github.com/partnercenter/multichannel/graph"
+	"github.com/partnercenter/multichannel/internal/observability"
+)
+
+// Config is the server's configuration: what the operator sets, with
+// flags or the environment (ParseConfig).
+type Config struct {
+	Env           string // development or production
+	Addr          string
+	EventsDB      string
+	EventStoreURL string
+	JWTSecret     string
+	Seed          bool
+	Introspection bool
+	Playground    bool
+	// ExpirySweep is how often PENDING requests past their expiry are
+	// recorded as RelationshipExpired.
+	ExpirySweep time.Duration
+	// CatchUpTimeout bounds how long a mutation waits for the read models
+	// to show its events.
+	CatchUpTimeout time.Duration
+	// ShutdownTimeout bounds how long in-flight requests may take to finish.
+	ShutdownTimeout time.Duration
+	// MutationTimeout bounds one mutation, so that a stalled store fails
+	// the request (UNAVAILABLE) instead of holding it; 0: no bound.
+	MutationTimeout time.Duration
+	// CommitLinger bounds how long the embedded store's writer waits for
+	// concurrent appends to join a commit (sqlite.WithLinger).
+	CommitLinger time.Duration
+	// Ops holds the operational settings: observability and protection.
+	Ops OpsConfig
+}
+
+// ParseConfig reads the configuration from args (the flags) and the
+// environment; a flag wins over its variable.
+func ParseConfig(args []string) (Config, error) {
+	fs := flag.NewFlagSet("multichannel", flag.ContinueOnError)
+	var c Config
+	fs.StringVar(&c.Env, "env", Env("APP_ENV", "development"), "development or production (APP_ENV)")
+	fs.StringVar(&c.Addr, "addr", Env("HTTP_ADDR", ":8080"), "listen address (HTTP_ADDR)")
+	fs.StringVar(&c.EventsDB, "events-db", Env("EVENTS_DB", "./data/events.db"), "embedded event store file (EVENTS_DB)")
+	fs.StringVar(&c.EventStoreURL, "eventstore-url", Env("EVENTSTORE_URL", ""), "EventStoreDB esdb:// connection string; overrides -events-db (EVENTSTORE_URL)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", Env("JWT_SECRET", ""), "HS256 secret for bearer tokens (JWT_SECRET); made in development mode when empty")
+	fs.BoolVar(&c.Seed, "seed", Env("SEED", "") == "true", "development mode: record a demo partner, customers and subscriptions (SEED=true)")
+	introspection := fs.String("introspection", Env("INTROSPECTION", ""), "true or false; default: on in development, off in production (INTROSPECTION)")
+	pg := fs.String("playground", Env("PLAYGROUND", ""), "true or false; default: on in development, off in production (PLAYGROUND)")
+	fs.DurationVar(&c.ExpirySweep, "expiry-sweep", 30*time.Second, "how often expired relationship requests are recorded")
+	fs.DurationVar(&c.CatchUpTimeout, "catch-up-timeout", 5*time.Second, "how long a mutation waits for its events to be visible")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take at shutdown")
+	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
+	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
+	finishOps := c.Ops.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := finishOps(c.Development()); err != nil {
+		return c, err
+	}
+	if c.Env != "development" && c.Env != "production" {
+		return c, fmt.Errorf("APP_ENV must be development or production, not %q", c.Env)
+	}
+	c.Introspection = boolOr(*introspection, c.Development())
+	c.Playground = boolOr(*pg, c.Development())
+	if !c.Development() && c.JWTSecret == "" {
+		return c, errors.New("production mode needs JWT_SECRET")
+	}
+	return c, nil
+}
+
+// Development reports whether the server runs in development mode.
+func (c Config) Development() bool { return c.Env != "production" }
+
+func boolOr(s string, def bool) bool {
+	switch s {
+	case "true", "1", "on", "yes":
+		return true
+	case "false", "0", "off", "no":
+		return false
+	}
+	return def
+}
+
+// OpsConfig holds the operational settings: the switches a load test
+// compares (-metrics, -request-log, -limits: all on by default, and
+// stored negated so that a zero config has them on), the limits on
+// hostile requests, and the readiness thresholds. Zero values mean the
+// defaults.
+type OpsConfig struct {
+	NoMetrics    bool // no /metrics and no collection
+	NoRequestLog bool // no per-request log lines
+	NoLimits     bool // no depth, alias, complexity, rate or deadline limits
+
+	MaxDepth        int // selection-set nesting; graph.DefaultMaxDepth
+	MaxAliases      int // aliased fields per document; graph.DefaultMaxAliases
+	ComplexityLimit int // graph.DefaultComplexityLimit
+	// RequestTimeout is the deadline of a GraphQL request over HTTP;
+	// defaultRequestTimeout when 0.
+	RequestTimeout time.Duration
+	// RateLimit is each tenant's sustained requests a second, RateBurst
+	// its burst; 0 is off (the default in development).
+	RateLimit float64
+	RateBurst int
+
+	// ReadyMaxLagEvents and ReadyMaxLag are how far the read models may be
+	// behind the log for /readyz to answer ready.
+	ReadyMaxLagEvents int
+	ReadyMaxLag       time.Duration
+}
+
+// Operational defaults.
+const (
+	// streamCacheSize is how many streams the command side keeps decoded:
+	// a few KiB each, for the tenants and customers being worked on.
+	streamCacheSize       = 20_000
+	defaultRequestTimeout = 30 * time.Second
+	// DefaultRateLimit and DefaultRateBurst apply in production: far above
+	// what a person at a screen sends, low enough that one tenant's script
+	// cannot take the store's write rate from the others.
+	DefaultRateLimit = 50
+	DefaultRateBurst = 100
+)
+
+// flags registers the operational flags on fs and returns the function
+// that completes o once fs is parsed: the switches, and the rate limit,
+// whose default depends on the mode.
+func (o *OpsConfig) flags(fs *flag.FlagSet) (finish func(development bool) error) {
+	on := func(key string) bool { return boolOr(Env(key, ""), true) }
+	metrics := fs.Bool("metrics", on("METRICS"), "collect Prometheus metrics and serve /metrics (METRICS)")
+	requestLog := fs.Bool("request-log", on("REQUEST_LOG"), "log one line per GraphQL request (REQUEST_LOG)")
+	limits := fs.Bool("limits", on("LIMITS"), "enforce the depth, alias, complexity, rate and deadline limits (LIMITS)")
+	fs.IntVar(&o.MaxDepth, "max-depth", envInt("MAX_DEPTH", graph.DefaultMaxDepth), "deepest nesting of selection sets (MAX_DEPTH)")
+	fs.IntVar(&o.MaxAliases, "max-aliases", envInt("MAX_ALIASES", graph.DefaultMaxAliases), "most aliased fields in a document (MAX_ALIASES)")
+	fs.IntVar(&o.ComplexityLimit, "complexity-limit", envInt("COMPLEXITY_LIMIT", graph.DefaultComplexityLimit), "complexity budget of a document (COMPLEXITY_LIMIT)")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", envDuration("REQUEST_TIMEOUT", defaultRequestTimeout), "deadline of a GraphQL request over HTTP; past it, UNAVAILABLE (REQUEST_TIMEOUT)")
+	fs.IntVar(&o.RateBurst, "rate-burst", envInt("RATE_BURST", DefaultRateBurst), "burst of the per-tenant rate limit (RATE_BURST)")
+	fs.IntVar(&o.ReadyMaxLagEvents, "ready-max-lag-events", envInt("READY_MAX_LAG_EVENTS", observability.DefaultMaxLagEvents), "read models further behind than this many events are not ready (READY_MAX_LAG_EVENTS)")
+	fs.DurationVar(&o.ReadyMaxLag, "ready-max-lag", envDuration("READY_MAX_LAG", observability.DefaultMaxLagAge), "read models whose oldest unapplied event is older are not ready (READY_MAX_LAG)")
+	rate := fs.String("rate-limit", Env("RATE_LIMIT", ""), fmt.Sprintf("requests a second per tenant, 0 for none; default: none in development, %d in production (RATE_LIMIT)", DefaultRateLimit))
+	return func(development bool) error {
+		o.NoMetrics, o.NoRequestLog, o.NoLimits = !*metrics, !*requestLog, !*limits
+		switch {
+		case *rate == "" && development:
+			o.RateLimit = 0
+		case *rate == "":
+			o.RateLimit = DefaultRateLimit
+		default:
+			r, err := strconv.ParseFloat(*rate, 64)
+			if err != nil || r < 0 {
+				return fmt.Errorf("RATE_LIMIT must be a number of requests a second, not %q", *rate)
+			}
+			o.RateLimit = r
+		}
+		return nil
+	}
+}
+
+// Env returns the environment variable key, or def when it is unset or
+// empty: the one reading of the environment for the server and the
+// command-line modes.
+func Env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(Env(key, "")); err == nil {
+		return n
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(Env(key, "")); err == nil {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,118 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/internal/command"
+	"github.com/partnercenter/multichannel/projections"
+)
+
+// projector keeps the read models current. projections.Run ends when the
+// store fails; the projector then runs it again from the model's
+// checkpoint (an event is applied once, so nothing is doubled or skipped),
+// with backoff, for as long as the failure is transient: the store being
+// unreachable (eventstore.ErrUnavailable), which is what a network store
+// reports for a dropped connection or a node away. Meanwhile the API keeps
+// answering reads from the models as they are, mutations fail or time out
+// (they cannot be confirmed), and /readyz reports the failure.
+//
+// Any other error stops it, and with it the server: an event the model
+// cannot apply (projections.ErrOutOfOrder, an unknown event type, a
+// payload that does not decode) fails the same way on every try, so a
+// retry would only hide a bug or a damaged log behind stale reads; a
+// closed store will not come back. The process exits non-zero, after a
+// graceful shutdown, for its supervisor to see.
+type projector struct {
+	store eventstore.Store
+	model *projections.Model
+
+	mu      sync.Mutex
+	failing error // the last transient failure, nil once running again
+	stopped error // the error that stopped it
+}
+
+// Backoff between runs of the projections after a transient failure.
+const (
+	projectionBackoff    = 50 * time.Millisecond
+	projectionBackoffMax = 5 * time.Second
+)
+
+// run runs the projections until ctx ends (nil) or a failure that is not
+// transient (returned).
+func (p *projector) run(ctx context.Context) error {
+	wait := projectionBackoff
+	for {
+		from := p.model.Position()
+		err := projections.Run(ctx, p.store, p.model)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("subscription ended without an error")
+		}
+		if !errors.Is(err, eventstore.ErrUnavailable) {
+			p.set(nil, err)
+			return err
+		}
+		if p.model.Position() != from {
+			wait = projectionBackoff // it made progress: a new outage
+		}
+		p.set(err, nil)
+		slog.Warn("read models: store unavailable; resubscribing from the checkpoint",
+			"checkpoint", p.model.Position().String(), "retry_in", wait.String(), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, projectionBackoffMax)
+		// Cleared optimistically: the next failure sets it again.
+		p.set(nil, nil)
+	}
+}
+
+func (p *projector) set(failing, stopped error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failing, p.stopped = failing, stopped
+}
+
+// ready answers /readyz: not ready while the projections are stopped or
+// retrying.
+func (p *projector) ready() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.stopped != nil:
+		return fmt.Errorf("projections stopped: %w", p.stopped)
+	case p.failing != nil:
+		return fmt.Errorf("projections retrying: %w", p.failing)
+	}
+	return nil
+}
+
+// sweepExpiries records RelationshipExpired for requests past their expiry.
+func sweepExpiries(ctx context.Context, every time.Duration, now func() time.Time, model *projections.Model, commands *command.Handlers) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for _, id := range model.DueExpiries(now()) {
+			if err := commands.ExpireRelationship(ctx, id); err != nil && ctx.Err() == nil {
+				slog.Warn("expiry sweep", "relationship", id.String(), "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
