@@ -96,10 +96,12 @@ const (
 	ViewFull
 )
 
-// PartnerView returns what partner sees of customer. current is the pair's
-// latest relationship (nil when the pair has none); sellsAny reports whether
-// the partner sells any of the customer's subscriptions.
-func PartnerView(partner uuid.UUID, customer *Customer, current *Relationship, sellsAny bool) CustomerView {
+// PartnerView returns what partner sees of customer by the ties the
+// command side folds: who onboarded it and the pair's latest relationship
+// (current, nil when the pair has none). Selling one of the customer's
+// subscriptions also shows its profile; that tie lives in the read models
+// (see command.SalesIndex).
+func PartnerView(partner uuid.UUID, customer *Customer, current *Relationship) CustomerView {
 	if customer == nil || !customer.Exists() {
 		return ViewNone
 	}
@@ -107,7 +109,7 @@ func PartnerView(partner uuid.UUID, customer *Customer, current *Relationship, s
 	switch {
 	case customer.OnboardedBy == partner, ours && current.Status == Accepted:
 		return ViewFull
-	case ours, sellsAny:
+	case ours:
 		return ViewProfile
 	}
 	return ViewNone

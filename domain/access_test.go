@@ -69,21 +69,19 @@ func TestPartnerView(t *testing.T) {
 		partner  uuid.UUID
 		customer *domain.Customer
 		current  *domain.Relationship
-		sells    bool
 		want     domain.CustomerView
 	}{
-		{"onboarded it", pA, cust, nil, false, domain.ViewFull},
-		{"accepted relationship", pB, cust, rel(requested(pB, custC, 0, t0), accepted(pB, custC, 0)), false, domain.ViewFull},
-		{"pending relationship", pB, cust, rel(requested(pB, custC, 0, t0)), false, domain.ViewProfile},
-		{"sells one", pB, cust, nil, true, domain.ViewProfile},
-		{"another pair's relationship", pB, cust, rel(requested(pG, custC, 0, t0), accepted(pG, custC, 0)), false, domain.ViewNone},
-		{"nothing", pB, cust, nil, false, domain.ViewNone},
-		{"unknown customer", pA, nil, nil, true, domain.ViewNone},
+		{"onboarded it", pA, cust, nil, domain.ViewFull},
+		{"accepted relationship", pB, cust, rel(requested(pB, custC, 0, t0), accepted(pB, custC, 0)), domain.ViewFull},
+		{"pending relationship", pB, cust, rel(requested(pB, custC, 0, t0)), domain.ViewProfile},
+		{"another pair's relationship", pB, cust, rel(requested(pG, custC, 0, t0), accepted(pG, custC, 0)), domain.ViewNone},
+		{"nothing", pB, cust, nil, domain.ViewNone},
+		{"unknown customer", pA, nil, nil, domain.ViewNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := domain.PartnerView(tt.partner, tt.customer, tt.current, tt.sells); got != tt.want {
+			if got := domain.PartnerView(tt.partner, tt.customer, tt.current); got != tt.want {
 				t.Fatalf("PartnerView = %d, want %d", got, tt.want)
 			}
 		})

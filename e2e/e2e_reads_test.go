@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/internal/auth"
 )
 
 func testVisibility(t *testing.T, ts *testServer) {
@@ -226,6 +227,20 @@ func testIdempotency(t *testing.T, ts *testServer) {
 	}
 	if n := ts.eventCount(w.auditor) - before; n != 1 {
 		t.Fatalf("the repeated request appended %d events, want 1", n)
+	}
+	// The same user (sub and tenant) repeating the key in a role that may
+	// not act is refused as the first request would be, not answered the
+	// earlier object.
+	for _, role := range []domain.Role{domain.RoleAuditor, domain.RoleBillingAdmin} {
+		a := domain.Actor{UserID: w.aGA.id, TenantID: w.aGA.tenant, Role: role}
+		tok, err := auth.MintHS256([]byte(testSecret), a, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := &user{ts: ts, id: a.UserID, tenant: a.TenantID, role: role, token: tok}
+		if r := same.do(mRequest, vars, "Idempotency-Key", key); r.code() != "FORBIDDEN" {
+			t.Fatalf("repeat as %s: %s %+v, want FORBIDDEN", role, r.Data, r.Errors)
+		}
 	}
 	// Same key, another request: BAD_USER_INPUT.
 	r3 := w.aGA.do(mRequest, map[string]any{"in": map[string]any{"customerId": w.c.String(), "message": "other"}}, "Idempotency-Key", key)

@@ -379,3 +379,23 @@ func TestIdempotencyKeyIsChecked(t *testing.T) {
 		t.Errorf("a 255-byte printable key: %v", err)
 	}
 }
+
+// A repeat of an idempotent request is authorized like the first: the same
+// user (sub and tenant) with the same key, now in a role that may not act,
+// is FORBIDDEN, not answered the earlier object.
+func TestIdempotentRepeatIsAuthorized(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	first := w.as(w.a, domain.RoleGlobalAdmin)
+	first.IdempotencyKey, first.Fingerprint = "k", "fp"
+	in := command.OnboardCustomer{Name: "Tailspin", Domain: "tailspin.example.com", Cloud: domain.CloudPublic}
+	w.must(w.h.OnboardCustomer(ctx(), first, in))
+	for _, role := range []domain.Role{domain.RoleAuditor, domain.RoleBillingAdmin} {
+		again := first
+		again.Caller.Role = role
+		again.CorrelationID = uuid.Must(uuid.NewV7())
+		if id, err := w.h.OnboardCustomer(ctx(), again, in); !errors.Is(err, domain.ErrForbidden) {
+			t.Errorf("repeat as %s: %s, %v; want FORBIDDEN", role, id, err)
+		}
+	}
+}

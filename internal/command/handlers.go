@@ -58,12 +58,13 @@ func (h *Handlers) EnrollPartner(ctx context.Context, r Request, in EnrollPartne
 	if err := domain.ValidateEnrollPartner(in.Name, in.Cloud); err != nil {
 		return uuid.Nil, err
 	}
-	if err := domain.AuthorizeEnrollPartner(domain.Caller{Actor: r.Caller}); err != nil {
-		return uuid.Nil, err
-	}
 	id := r.Caller.TenantID
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
+	return h.run(ctx, r, useCase{
+		// The caller's tenant is what is being enrolled: its role is all
+		// there is to check, and its partner stream is the decision's.
+		actorOnly: true,
+		authorize: domain.AuthorizeEnrollPartner,
+		decide: func(ctx context.Context, _ caller, now time.Time) (decision, error) {
 			p := new(domain.Partner)
 			l, err := h.load(ctx, domain.PartnerStream(id), p)
 			if err != nil {
@@ -71,7 +72,7 @@ func (h *Handlers) EnrollPartner(ctx context.Context, r Request, in EnrollPartne
 			}
 			events, err := p.Enroll(id, in.Name, in.Cloud)
 			return decision{stream: l, events: events, result: id}, err
-		})
+		},
 	})
 }
 
@@ -91,15 +92,10 @@ func (h *Handlers) OnboardCustomer(ctx context.Context, r Request, in OnboardCus
 	if err := domain.ValidateOnboardCustomer(in.Name, in.Domain, in.Cloud); err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			c, p, err := h.caller(ctx, r.Caller)
-			if err != nil {
-				return decision{}, err
-			}
-			if err := domain.AuthorizePartnerAction(c); err != nil {
-				return decision{}, err
-			}
+	return h.run(ctx, r, useCase{
+		authorize: domain.AuthorizePartnerAction,
+		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
+			p := c.partner
 			cust := new(domain.Customer)
 			l, err := h.load(ctx, domain.CustomerStream(id), cust)
 			if err != nil {
@@ -107,7 +103,7 @@ func (h *Handlers) OnboardCustomer(ctx context.Context, r Request, in OnboardCus
 			}
 			events, err := cust.Onboard(p, id, in.Name, in.Domain, in.Cloud, in.IsCSPPartner)
 			return decision{stream: l, events: events, result: id}, err
-		})
+		},
 	})
 }
 
@@ -140,15 +136,9 @@ func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			c, _, err := h.caller(ctx, r.Caller)
-			if err != nil {
-				return decision{}, err
-			}
-			if err := domain.AuthorizeRecordSubscription(c); err != nil {
-				return decision{}, err
-			}
+	return h.run(ctx, r, useCase{
+		authorize: domain.AuthorizeRecordSubscription,
+		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			cust := new(domain.Customer)
 			if _, err := h.load(ctx, domain.CustomerStream(customerID), cust); err != nil {
 				return decision{}, err
@@ -159,12 +149,12 @@ func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in
 				if err != nil {
 					return decision{}, err
 				}
-				view = domain.PartnerView(c.TenantID, cust, rel, false)
+				view = domain.PartnerView(c.TenantID, cust, rel)
 				if si, ok := h.idem.(SalesIndex); ok && view == domain.ViewNone && si.SellsAnyTo(c.TenantID, customerID) {
 					view = domain.ViewProfile
 				}
 			}
-			if err := domain.CheckRecordAccess(c, cust, view); err != nil {
+			if err := domain.CheckRecordAccess(c.Caller, cust, view); err != nil {
 				return decision{}, err
 			}
 			var sp *domain.Partner
@@ -176,7 +166,7 @@ func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in
 			}
 			events, err := new(domain.Subscription).Record(id, purchase, cust, sp)
 			return decision{stream: newStream(domain.SubscriptionStream(id)), events: events, result: id}, err
-		})
+		},
 	})
 }
 
@@ -187,15 +177,10 @@ func (h *Handlers) RequestResellerRelationship(ctx context.Context, r Request, i
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			c, p, err := h.caller(ctx, r.Caller)
-			if err != nil {
-				return decision{}, err
-			}
-			if err := domain.AuthorizePartnerAction(c); err != nil {
-				return decision{}, err
-			}
+	return h.run(ctx, r, useCase{
+		authorize: domain.AuthorizePartnerAction,
+		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
+			p := c.partner
 			// Step 4 does not apply: any existing customer may be asked.
 			cust := new(domain.Customer)
 			if _, err := h.load(ctx, domain.CustomerStream(customerID), cust); err != nil {
@@ -217,7 +202,7 @@ func (h *Handlers) RequestResellerRelationship(ctx context.Context, r Request, i
 			// NoStream lets one of two concurrent requests win.
 			id := events[0].(domain.RelationshipRequested).RelationshipID
 			return decision{stream: newStream(domain.RelationshipStream(id)), events: events, result: id}, nil
-		})
+		},
 	})
 }
 
@@ -238,26 +223,20 @@ func (h *Handlers) answer(ctx context.Context, r Request, relationshipID string,
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			c, _, err := h.caller(ctx, r.Caller)
-			if err != nil {
-				return decision{}, err
-			}
-			if err := domain.AuthorizeAnswerRelationship(c); err != nil {
-				return decision{}, err
-			}
+	return h.run(ctx, r, useCase{
+		authorize: domain.AuthorizeAnswerRelationship,
+		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			rel := new(domain.Relationship)
 			l, err := h.load(ctx, domain.RelationshipStream(id), rel)
 			if err != nil {
 				return decision{}, err
 			}
-			if err := domain.CheckAnswerAccess(c, rel); err != nil {
+			if err := domain.CheckAnswerAccess(c.Caller, rel); err != nil {
 				return decision{}, err
 			}
 			events, err := decide(rel, now)
 			return decision{stream: l, events: events, result: id}, err
-		})
+		},
 	})
 }
 
@@ -268,26 +247,20 @@ func (h *Handlers) TerminateResellerRelationship(ctx context.Context, r Request,
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			c, _, err := h.caller(ctx, r.Caller)
-			if err != nil {
-				return decision{}, err
-			}
-			if err := domain.AuthorizeTerminateRelationship(c); err != nil {
-				return decision{}, err
-			}
+	return h.run(ctx, r, useCase{
+		authorize: domain.AuthorizeTerminateRelationship,
+		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			rel := new(domain.Relationship)
 			l, err := h.load(ctx, domain.RelationshipStream(id), rel)
 			if err != nil {
 				return decision{}, err
 			}
-			if err := domain.CheckTerminateAccess(c, rel); err != nil {
+			if err := domain.CheckTerminateAccess(c.Caller, rel); err != nil {
 				return decision{}, err
 			}
 			events, err := rel.Terminate()
 			return decision{stream: l, events: events, result: id}, err
-		})
+		},
 	})
 }
 
@@ -298,15 +271,9 @@ func (h *Handlers) CancelSubscription(ctx context.Context, r Request, subscripti
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			c, _, err := h.caller(ctx, r.Caller)
-			if err != nil {
-				return decision{}, err
-			}
-			if err := domain.AuthorizeCancelSubscription(c); err != nil {
-				return decision{}, err
-			}
+	return h.run(ctx, r, useCase{
+		authorize: domain.AuthorizeCancelSubscription,
+		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			sub := new(domain.Subscription)
 			l, err := h.load(ctx, domain.SubscriptionStream(id), sub)
 			if err != nil {
@@ -319,12 +286,12 @@ func (h *Handlers) CancelSubscription(ctx context.Context, r Request, subscripti
 					return decision{}, err
 				}
 			}
-			if err := domain.CheckCancelAccess(c, sub, view); err != nil {
+			if err := domain.CheckCancelAccess(c.Caller, sub, view); err != nil {
 				return decision{}, err
 			}
 			events, err := sub.Cancel()
 			return decision{stream: l, events: events, result: id}, err
-		})
+		},
 	})
 }
 
@@ -335,13 +302,13 @@ func (h *Handlers) viewOf(ctx context.Context, partner, customer uuid.UUID) (dom
 		return domain.ViewNone, err
 	}
 	if !cust.Exists() || cust.OnboardedBy == partner {
-		return domain.PartnerView(partner, cust, nil, false), nil
+		return domain.PartnerView(partner, cust, nil), nil
 	}
 	rel, err := h.latestRelationship(ctx, partner, customer)
 	if err != nil {
 		return domain.ViewNone, err
 	}
-	return domain.PartnerView(partner, cust, rel, false), nil
+	return domain.PartnerView(partner, cust, rel), nil
 }
 
 // SwitchSubscription moves a subscription sold by another partner to the
@@ -351,38 +318,32 @@ func (h *Handlers) SwitchSubscription(ctx context.Context, r Request, subscripti
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			sub, l, st, err := h.partnerOnSubscription(ctx, r, id)
+	return h.run(ctx, r, useCase{
+		authorize: domain.AuthorizePartnerAction,
+		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
+			sub, l, st, err := h.partnerOnSubscription(ctx, c, id)
 			if err != nil {
 				return decision{}, err
 			}
 			events, err := sub.Switch(st, now)
 			return decision{stream: l, events: events, result: id}, err
-		})
+		},
 	})
 }
 
-// partnerOnSubscription is steps 3 and 4 of a partner's action on a
-// subscription: the caller is a partner in an acting role that sees it.
-func (h *Handlers) partnerOnSubscription(ctx context.Context, r Request, id uuid.UUID) (*domain.Subscription, loaded, domain.Standing, error) {
-	c, p, err := h.caller(ctx, r.Caller)
-	if err != nil {
-		return nil, loaded{}, domain.Standing{}, err
-	}
-	if err := domain.AuthorizePartnerAction(c); err != nil {
-		return nil, loaded{}, domain.Standing{}, err
-	}
+// partnerOnSubscription is step 4 of a partner's action on a subscription
+// (the pipeline checked step 3, an acting role): the caller sees it.
+func (h *Handlers) partnerOnSubscription(ctx context.Context, c caller, id uuid.UUID) (*domain.Subscription, loaded, domain.Standing, error) {
 	sub := new(domain.Subscription)
 	l, err := h.load(ctx, domain.SubscriptionStream(id), sub)
 	if err != nil {
 		return nil, loaded{}, domain.Standing{}, err
 	}
-	st, view, err := h.standing(ctx, p, sub)
+	st, view, err := h.standing(ctx, c.partner, sub)
 	if err != nil {
 		return nil, loaded{}, domain.Standing{}, err
 	}
-	if err := domain.CheckSubscriptionVisible(c, sub, view); err != nil {
+	if err := domain.CheckSubscriptionVisible(c.Caller, sub, view); err != nil {
 		return nil, loaded{}, domain.Standing{}, err
 	}
 	return sub, l, st, nil
@@ -402,9 +363,10 @@ func (h *Handlers) CreateAzureSubscription(ctx context.Context, r Request, in Cr
 	if err := domain.ValidateReplacement(in.Offer, in.LegacyDetails); err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			legacy, _, st, err := h.partnerOnSubscription(ctx, r, legacyID)
+	return h.run(ctx, r, useCase{
+		authorize: domain.AuthorizePartnerAction,
+		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
+			legacy, _, st, err := h.partnerOnSubscription(ctx, c, legacyID)
 			if err != nil {
 				return decision{}, err
 			}
@@ -416,7 +378,7 @@ func (h *Handlers) CreateAzureSubscription(ctx context.Context, r Request, in Cr
 			// created with NoStream, so a concurrent twin gets CONFLICT.
 			id := domain.ReplacementID(legacyID, st.Partner.ID)
 			return decision{stream: newStream(domain.SubscriptionStream(id)), events: events, result: id}, nil
-		})
+		},
 	})
 }
 
@@ -431,15 +393,16 @@ func (h *Handlers) CancelLegacyService(ctx context.Context, r Request, in Cancel
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			legacy, l, st, err := h.partnerOnSubscription(ctx, r, legacyID)
+	return h.run(ctx, r, useCase{
+		authorize: domain.AuthorizePartnerAction,
+		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
+			legacy, l, st, err := h.partnerOnSubscription(ctx, c, legacyID)
 			if err != nil {
 				return decision{}, err
 			}
 			events, err := legacy.CancelLegacyService(serviceID, st)
 			return decision{stream: l, events: events, result: legacyID}, err
-		})
+		},
 	})
 }
 
@@ -452,15 +415,16 @@ func (h *Handlers) ExpireRelationship(ctx context.Context, relationshipID uuid.U
 		return err
 	}
 	r := Request{Caller: domain.SystemActor, CorrelationID: correlation}
-	ctx, cancel := h.bound(ctx, r)
-	defer cancel()
-	_, err = h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-		rel := new(domain.Relationship)
-		l, err := h.load(ctx, domain.RelationshipStream(relationshipID), rel)
-		if err != nil {
-			return decision{}, err
-		}
-		return decision{stream: l, events: rel.Expire(now), result: relationshipID}, nil
+	_, err = h.run(ctx, r, useCase{
+		actorOnly: true, // the system may expire any request
+		decide: func(ctx context.Context, _ caller, now time.Time) (decision, error) {
+			rel := new(domain.Relationship)
+			l, err := h.load(ctx, domain.RelationshipStream(relationshipID), rel)
+			if err != nil {
+				return decision{}, err
+			}
+			return decision{stream: l, events: rel.Expire(now), result: relationshipID}, nil
+		},
 	})
 	return err
 }

@@ -9,17 +9,6 @@ import (
 	"github.com/partnercenter/multichannel/eventstore"
 )
 
-// Option tunes the handlers.
-type Option func(*Handlers)
-
-// WithTimeout bounds each mutation, from loading its streams to the read
-// models showing its events: a store that stalls then fails the mutation
-// with an error wrapping context.DeadlineExceeded (the API's UNAVAILABLE)
-// instead of holding the request. 0 leaves only the caller's context.
-func WithTimeout(d time.Duration) Option {
-	return func(h *Handlers) { h.timeout = d }
-}
-
 // Retries of an append that failed with eventstore.ErrUnavailable: how many
 // tries in all, and the backoff between them (doubling up to the maximum).
 const (
