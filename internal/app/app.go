@@ -95,7 +95,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	storeOpts := []sqlite.Option{sqlite.WithLinger(cfg.CommitLinger)}
 	if !cfg.Ops.NoMetrics {
 		metrics = observability.NewMetrics()
-		storeOpts = append(storeOpts, sqlite.WithObserver(metrics))
+		storeOpts = append(storeOpts, sqlite.WithObserver(storeObserver{metrics}))
 	}
 	sc := StoreConfig{EventsDB: cfg.EventsDB, URL: cfg.EventStoreURL}
 	store, err := OpenStore(context.Background(), sc, false, storeOpts...)

@@ -18,8 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/partnercenter/multichannel/eventstore/sqlite"
 )
 
 // namespace prefixes every metric of the product.
@@ -224,9 +222,23 @@ func (m *Metrics) SubscriberEnded() {
 	}
 }
 
-// ObserveCommit records one group commit of the embedded store; it makes
-// *Metrics a sqlite.Observer.
-func (m *Metrics) ObserveCommit(c sqlite.CommitStats) {
+// Commit describes one group commit of the embedded store: one
+// transaction, one fsync. Its fields are the store's (sqlite.CommitStats),
+// so that the wiring converts one into the other; observability knows no
+// store adapter.
+type Commit struct {
+	// Appends is how many appends the batch answered; Events how many
+	// events it wrote.
+	Appends, Events int
+	// Duration runs from the transaction's start to its commit, the fsync
+	// included.
+	Duration time.Duration
+	// Err is the failure of the whole batch, if it failed.
+	Err error
+}
+
+// ObserveCommit records one group commit of the embedded store.
+func (m *Metrics) ObserveCommit(c Commit) {
 	if m == nil {
 		return
 	}
@@ -241,8 +253,6 @@ func (m *Metrics) ObserveCommit(c sqlite.CommitStats) {
 		m.commitEvents.Observe(float64(c.Events))
 	}
 }
-
-var _ sqlite.Observer = (*Metrics)(nil)
 
 // boundedNames hands out label values for client-chosen names, at most max
 // distinct ones.

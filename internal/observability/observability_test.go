@@ -20,7 +20,6 @@ import (
 
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
-	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	gqlgraph "github.com/partnercenter/multichannel/graph"
 	"github.com/partnercenter/multichannel/internal/auth"
 	"github.com/partnercenter/multichannel/internal/observability"
@@ -260,47 +259,11 @@ func TestSwitchedOff(t *testing.T) {
 	m.ObserveHTTP("graphql", 200, 0)
 	m.SubscriberStarted()
 	m.SubscriberEnded()
-	m.ObserveCommit(sqlite.CommitStats{Events: 1})
+	m.ObserveCommit(observability.Commit{Events: 1})
 	m.WatchLag(&observability.LagProbe{})
 	ts := start(t, nil, nil)
 	if code := post(t, ts, "", `{"query":"{ __typename }"}`); code != 200 {
 		t.Errorf("HTTP %d", code)
-	}
-}
-
-// The embedded store's group commits reach the store metrics.
-func TestStoreMetrics(t *testing.T) {
-	t.Parallel()
-	m := observability.NewMetrics()
-	s, err := sqlite.Open(t.TempDir()+"/events.db", sqlite.WithObserver(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	for i := range 3 {
-		evs := []eventstore.EventData{{ID: uuid.Must(uuid.NewV7()), Type: "T", Data: []byte(`{}`)}, {ID: uuid.Must(uuid.NewV7()), Type: "T", Data: []byte(`{}`)}}
-		if _, err := s.Append(context.Background(), fmt.Sprint("s-", i), eventstore.NoStream(), evs...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ts := httptest.NewServer(m.Handler())
-	defer ts.Close()
-	resp, err := http.Get(ts.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
-		"multichannel_store_appends_total 3",
-		"multichannel_store_events_written_total 6",
-		"multichannel_store_commit_events_sum 6",
-		"multichannel_store_commit_duration_seconds_count 3",
-		"multichannel_store_commit_failures_total 0",
-	} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("metrics lack %s", want)
-		}
 	}
 }
 
