@@ -1,9 +1,6 @@
 package domain
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Code names a refusal. The values are the API's error codes
 // (extensions.code), so that a refusal reaches clients unchanged.
@@ -52,19 +49,6 @@ func (e *Error) Is(target error) bool {
 // Errorf builds an *Error with a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// CodeOf returns the code of the first *Error in err's chain, or
-// CodeInternal for any other non-nil error.
-func CodeOf(err error) Code {
-	if err == nil {
-		return ""
-	}
-	var de *Error
-	if errors.As(err, &de) {
-		return de.Code
-	}
-	return CodeInternal
 }
 
 // Sentinels for errors.Is: each matches every refusal with its code.

@@ -98,7 +98,7 @@ func RequestRelationship(partner *Partner, customer *Customer, customerIsPartner
 		}
 		attempt = latest.Attempt + 1
 	}
-	at := Now(now)
+	at := AtAPIPrecision(now)
 	return []Event{RelationshipRequested{
 		RelationshipID: RelationshipID(partner.ID, customer.ID, attempt),
 		PartnerID:      partner.ID,

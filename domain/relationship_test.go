@@ -12,7 +12,7 @@ import (
 func TestRequestRelationship(t *testing.T) {
 	t.Parallel()
 	now := t0.Add(1500 * time.Microsecond) // truncated to the millisecond
-	at := domain.Now(now)
+	at := domain.AtAPIPrecision(now)
 	msg := ptr("Let us help")
 	want := func(attempt int) []domain.Event {
 		return []domain.Event{domain.RelationshipRequested{

@@ -165,7 +165,7 @@ func (s *Subscription) Record(id uuid.UUID, in ExternalPurchase, customer *Custo
 	}
 	var term *time.Time
 	if in.TermEndsAt != nil {
-		t := Now(*in.TermEndsAt)
+		t := AtAPIPrecision(*in.TermEndsAt)
 		term = &t
 	}
 	services := make([]Service, len(in.Services))

@@ -272,7 +272,7 @@ func TestCancelSubscription(t *testing.T) {
 func TestRecordExternalSubscription(t *testing.T) {
 	t.Parallel()
 	term := time.Date(2026, 9, 1, 0, 0, 0, 123456789, time.FixedZone("CET", 3600))
-	termMs := domain.Now(term)
+	termMs := domain.AtAPIPrecision(term)
 	base := func(mod func(*domain.ExternalPurchase)) domain.ExternalPurchase {
 		in := domain.ExternalPurchase{CustomerID: custC, Offer: "M365 E3", BillingModel: domain.LicenseBased, Channel: domain.ChannelMicrosoftDirect, TermEndsAt: &term, Quantity: 5}
 		if mod != nil {

@@ -93,8 +93,7 @@ const (
 // RelationshipTTL is how long a request waits for the customer's answer.
 const RelationshipTTL = 90 * 24 * time.Hour
 
-// Clock gives the current time; rules never read the wall clock themselves.
-type Clock func() time.Time
-
-// Now truncates t to the API's precision: UTC, milliseconds.
-func Now(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+// AtAPIPrecision returns t at the API's precision: UTC, milliseconds.
+// Rules never read the wall clock themselves; the command side passes them
+// its clock's reading through this.
+func AtAPIPrecision(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }

@@ -128,7 +128,7 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 	if err != nil {
 		return fmt.Errorf("apply %s at %s: %w", e.Type, e.Position, err)
 	}
-	at := domain.Now(md.RecordedAt)
+	at := domain.AtAPIPrecision(md.RecordedAt)
 
 	m.mu.Lock()
 	si, exists := m.streams[e.Stream]
@@ -210,7 +210,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 			Services: make([]Service, len(ev.Services)),
 		}}
 		if ev.TermEndsAt != nil {
-			t := domain.Now(*ev.TermEndsAt)
+			t := domain.AtAPIPrecision(*ev.TermEndsAt)
 			s.view.TermEndsAt = &t
 		}
 		for i, sv := range ev.Services {
@@ -281,7 +281,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		r := &relState{pos: e.Position, view: Relationship{
 			ID: ev.RelationshipID, PartnerID: ev.PartnerID, CustomerID: ev.CustomerID,
 			Status: domain.Pending, Message: cloneString(ev.Message),
-			RequestedAt: domain.Now(ev.RequestedAt), ExpiresAt: domain.Now(ev.ExpiresAt),
+			RequestedAt: domain.AtAPIPrecision(ev.RequestedAt), ExpiresAt: domain.AtAPIPrecision(ev.ExpiresAt),
 		}}
 		m.rels[r.view.ID] = r
 		m.relOrder = append(m.relOrder, r)

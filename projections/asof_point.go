@@ -30,7 +30,7 @@ func NewAsOfPoint(at *time.Time, position *string) (AsOfPoint, error) {
 	case at != nil && position != nil:
 		return AsOfPoint{}, domain.Errorf(domain.CodeBadUserInput, "give either at or asOfPosition, not both")
 	case at != nil:
-		t := domain.Now(*at)
+		t := domain.AtAPIPrecision(*at)
 		return AsOfPoint{At: &t}, nil
 	case position != nil:
 		p, err := eventstore.ParsePosition(*position)

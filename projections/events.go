@@ -67,7 +67,7 @@ func (m *Model) EventView(e eventstore.RecordedEvent) (Event, error) {
 	}
 	return Event{
 		ID: e.ID, Stream: e.Stream, Revision: e.Revision, Position: e.Position,
-		Type: e.Type, SchemaVersion: version, RecordedAt: domain.Now(md.RecordedAt),
+		Type: e.Type, SchemaVersion: version, RecordedAt: domain.AtAPIPrecision(md.RecordedAt),
 		Actor: md.Actor, CorrelationID: md.CorrelationID, CausationID: md.CausationID,
 		Data: data,
 	}, nil

@@ -142,7 +142,7 @@ func New(clock func() time.Time) *Model {
 	}
 }
 
-func (m *Model) now() time.Time { return domain.Now(m.clock()) }
+func (m *Model) now() time.Time { return domain.AtAPIPrecision(m.clock()) }
 
 // Position is the checkpoint: the position of the last event applied.
 func (m *Model) Position() eventstore.Position {

@@ -197,7 +197,7 @@ func (g *generator) append(ctx context.Context, h *head, actor domain.Actor, at 
 		}
 		causation := corr
 		md, err := domain.EncodeMetadata(domain.Metadata{
-			SchemaVersion: version, RecordedAt: domain.Now(at), Actor: actor,
+			SchemaVersion: version, RecordedAt: domain.AtAPIPrecision(at), Actor: actor,
 			CorrelationID: corr, CausationID: &causation,
 		})
 		if err != nil {
@@ -299,10 +299,10 @@ func (g *generator) story(ctx context.Context, rng *rand.Rand, i int) error {
 		ev := domain.ExternalSubscriptionRecorded{SubscriptionID: s.id, CustomerID: cid, Quantity: 1 + rng.IntN(50), Services: []domain.Service{}}
 		switch s.kind {
 		case 0:
-			end := domain.Now(at.Add(time.Duration(30+rng.IntN(700)) * 24 * time.Hour))
+			end := domain.AtAPIPrecision(at.Add(time.Duration(30+rng.IntN(700)) * 24 * time.Hour))
 			ev.Offer, ev.BillingModel, ev.Channel, ev.TermEndsAt = "Microsoft 365 E3", domain.LicenseBased, channels[rng.IntN(len(channels))], &end
 		case 1:
-			end := domain.Now(at.Add(time.Duration(30+rng.IntN(300)) * 24 * time.Hour))
+			end := domain.AtAPIPrecision(at.Add(time.Duration(30+rng.IntN(300)) * 24 * time.Hour))
 			sp := seller.id
 			ev.Offer, ev.BillingModel, ev.Channel, ev.TermEndsAt, ev.SellerPartnerID = "Dynamics 365 Sales", domain.LicenseBased, domain.ChannelCSPPartner, &end, &sp
 		case 2, 3:
@@ -331,7 +331,7 @@ func (g *generator) story(ctx context.Context, rng *rand.Rand, i int) error {
 	// The requesting partner asks for a reseller relationship.
 	rid := domain.RelationshipID(requester.id, cid, 0)
 	rh := &head{name: domain.RelationshipStream(rid)}
-	requestedAt := domain.Now(step())
+	requestedAt := domain.AtAPIPrecision(step())
 	msg := "We would like to support your subscriptions."
 	if err := g.append(ctx, rh, reqAgent, requestedAt, domain.RelationshipRequested{
 		RelationshipID: rid, PartnerID: requester.id, CustomerID: cid, Attempt: 0, Message: &msg,

@@ -224,7 +224,7 @@ type decideFunc func(ctx context.Context, now time.Time) (decision, error)
 // the mutation's deadline already (bound).
 func (h *Handlers) execute(ctx context.Context, r Request, decide decideFunc) (uuid.UUID, error) {
 	for attempt := 0; ; attempt++ {
-		now := domain.Now(h.clock())
+		now := domain.AtAPIPrecision(h.clock())
 		d, err := decide(ctx, now)
 		if err != nil {
 			return uuid.Nil, err
