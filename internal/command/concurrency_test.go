@@ -328,7 +328,7 @@ func (b *blockingWaiter) WaitFor(context.Context, eventstore.Position) error {
 }
 
 func BenchmarkRequestAndAccept(b *testing.B) {
-	store := newMemStore()
+	store := newLogStore(b)
 	h := command.New(store, time.Now, nil, nil)
 	partner := uuid.New()
 	as := func(tenant uuid.UUID, role domain.Role) command.Request {

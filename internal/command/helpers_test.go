@@ -37,7 +37,7 @@ func (w *waiter) WaitFor(_ context.Context, pos eventstore.Position) error {
 
 // idemIndex answers from the log as the read models would: the first event
 // of an append carries the key; the result is that event's stream id.
-type idemIndex struct{ store *memStore }
+type idemIndex struct{ store *logStore }
 
 func (x idemIndex) LookupIdempotency(tenant uuid.UUID, user, key string) (string, uuid.UUID, bool) {
 	for _, e := range x.store.all() {
@@ -54,10 +54,10 @@ func (x idemIndex) LookupIdempotency(tenant uuid.UUID, user, key string) (string
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // world: partners A and B (public), G (US government), customer C onboarded
-// by A, and a handler set on an in-memory store.
+// by A, and a handler set on the embedded store in a temporary file.
 type world struct {
 	t       *testing.T
-	store   *memStore
+	store   *logStore
 	faulty  *faultyStore
 	clock   *clock
 	wait    *waiter
@@ -68,7 +68,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	store := newMemStore()
+	store := newLogStore(t)
 	w := &world{
 		t: t, store: store, faulty: &faultyStore{Store: store}, clock: newClock(t0), wait: &waiter{},
 		a: uuid.New(), b: uuid.New(), g: uuid.New(), c: uuid.New(),
