@@ -40,6 +40,7 @@ func findChromium(t *testing.T) string {
 // network), GraphiQL shows the demo token in its headers editor, and a
 // query typed into the editor runs against the API and shows its answer.
 func TestPlaygroundInBrowser(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: the browser test starts Chromium")
 	}

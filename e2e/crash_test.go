@@ -451,6 +451,7 @@ func setUpTenants(ts *testServer) (partner, customer uuid.UUID) {
 // acknowledged mutation is there, none twice, and that the read models
 // rebuilt from the log equal a fresh fold of it.
 func TestCrash(t *testing.T) {
+	t.Parallel()
 	bin := buildServer(t)
 	db := filepath.Join(t.TempDir(), "events.db")
 	child := startChild(t, bin, db)

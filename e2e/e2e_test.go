@@ -15,6 +15,7 @@ import (
 // what" through real HTTP GraphQL requests against the real server, once per
 // store.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	for name, opts := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			ts := startServer(t, opts...)

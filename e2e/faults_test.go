@@ -70,6 +70,7 @@ func onboardVars(id uuid.UUID) map[string]any {
 // projections resubscribe from their checkpoint, nothing acknowledged is
 // lost and nothing is applied twice.
 func TestStoreOutage(t *testing.T) {
+	t.Parallel()
 	var fs *faultstore.Store
 	ts := startServer(t, withFaults(&fs))
 	w := newWorld(t, ts)
@@ -132,6 +133,7 @@ func TestStoreOutage(t *testing.T) {
 // the same event ids and expected revision: the mutation is acknowledged
 // and its events are in the log once.
 func TestLostAcknowledgement(t *testing.T) {
+	t.Parallel()
 	var fs *faultstore.Store
 	ts := startServer(t, withFaults(&fs))
 	w := newWorld(t, ts)
@@ -167,6 +169,7 @@ func TestLostAcknowledgement(t *testing.T) {
 // a stalled subscription at the catch-up timeout, a stalled append at the
 // mutation's deadline. When the stall ends, the server carries on.
 func TestStoreStalls(t *testing.T) {
+	t.Parallel()
 	var fs *faultstore.Store
 	ts := startServer(t, withFaults(&fs), func(c *setup) {
 		c.CatchUpTimeout = 300 * time.Millisecond
@@ -214,6 +217,7 @@ func stalledAppendIsUnavailable(t *testing.T, fs *faultstore.Store, w *world) {
 // the server does not retry it forever behind stale reads, it stops with
 // the error.
 func TestUnappliableLogStopsTheServer(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "events.db")
 	s, err := sqlite.Open(path)
 	if err != nil {
@@ -256,6 +260,7 @@ func TestUnappliableLogStopsTheServer(t *testing.T) {
 // deadline, reads keep answering, and once the node is back the server
 // carries on by itself with nothing lost or doubled.
 func TestEventStoreDBNodeAway(t *testing.T) {
+	t.Parallel()
 	node := esdbtest.NewServer(t)
 	ts := startServer(t, withEventStore(node.URL()), func(c *setup) {
 		c.MutationTimeout = 3 * time.Second
@@ -292,6 +297,7 @@ func TestEventStoreDBNodeAway(t *testing.T) {
 // a mutation whose append stalls ends with UNAVAILABLE at the request's
 // deadline, though the mutation timeout is far later.
 func TestRequestDeadlineEndsAStalledMutation(t *testing.T) {
+	t.Parallel()
 	var fs *faultstore.Store
 	ts := startServer(t, withFaults(&fs), withOps(func(o *app.OpsConfig) { o.RequestTimeout = 400 * time.Millisecond }),
 		func(c *setup) { c.MutationTimeout = time.Hour })

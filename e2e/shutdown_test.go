@@ -21,6 +21,7 @@ import (
 // close frame, the process exits 0, and after a restart every acknowledged
 // mutation is there, none twice.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	bin := buildServer(t)
 	db := filepath.Join(t.TempDir(), "events.db")
 	child := startChild(t, bin, db)
