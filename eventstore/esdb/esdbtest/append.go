@@ -142,6 +142,9 @@ func (d *Server) BatchAppend(stream api.Streams_BatchAppendServer) error {
 			continue
 		}
 		delete(open, corr.String())
+		d.mu.Lock()
+		d.batchAppends++
+		d.mu.Unlock()
 		out, err := d.append(p.stream, p.exp, p.events, false)
 		if err != nil {
 			return err

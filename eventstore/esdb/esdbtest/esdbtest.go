@@ -77,7 +77,8 @@ type Server struct {
 	dropAfter         []int // per new subscription, in order: drop after n events
 	lostAcks          int   // next appends are written, then answered Unavailable
 	retriesNoPosition bool  // answer idempotent retries without a position
-	appendCalls       int
+	appendCalls       int   // Append and BatchAppend writes asked for
+	batchAppends      int   // of which through BatchAppend
 	subscribes        int
 
 	addr string
@@ -294,6 +295,13 @@ func (d *Server) Counts() (appends, subscribes, logLen int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.appendCalls, d.subscribes, len(d.log)
+}
+
+// BatchAppends reports how many of the appends came through BatchAppend.
+func (d *Server) BatchAppends() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.batchAppends
 }
 
 // index adds a written record to the in-memory log. d.mu is held (or the

@@ -304,6 +304,9 @@ func TestBatchAppend(t *testing.T) {
 	if w.GetCurrentStreamRevision() != 2 || w.GetExpectedNoStream() == nil {
 		t.Fatalf("conflict details %v, want current 2, expected no stream", &w)
 	}
+	if n := d.BatchAppends(); n != 3 {
+		t.Fatalf("%d batch appends counted, want 3", n)
+	}
 	if got := readStream(t, client(t, d), "partner-1"); len(got) != 3 || got[0].EventID != ids[0] {
 		t.Fatalf("stream holds %d events, want the batch's 3", len(got))
 	}
