@@ -194,8 +194,7 @@ func TestReadUUIDFormat(t *testing.T) {
 	d := NewServer(t)
 	c := client(t, d)
 	ev := events(1)
-	// High bits set: a structured id then has negative halves, which the
-	// Node.js client cannot read.
+	// High bits set: a structured id then has negative halves.
 	ev[0].EventID = uuid.MustParse("f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b")
 	if _, err := c.AppendToStream(ctxT(t), "partner-1", esdb.AppendToStreamOptions{}, ev...); err != nil {
 		t.Fatal(err)

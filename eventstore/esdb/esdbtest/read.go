@@ -23,9 +23,8 @@ func (d *Server) Read(req *api.ReadReq, out api.Streams_ReadServer) error {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	// A node sends ids as strings when asked, structured otherwise
-	// (Streams.Read in EventStore.Core). The Node.js client asks for strings
-	// and cannot read every structured id; the Go client asks for
-	// structured ones.
+	// (Streams.Read in EventStore.Core). The Node.js client asks for
+	// strings, the Go client for structured ones.
 	_, stringIDs := o.GetUuidOption().GetContent().(*api.ReadReq_Options_UUIDOption_String_)
 	send := func(e *doubleEvent) error { return out.Send(e.proto(stringIDs)) }
 	switch so := o.GetStreamOption().(type) {
