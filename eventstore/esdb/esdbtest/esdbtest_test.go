@@ -440,3 +440,36 @@ func (r recordView) String() string {
 	return fmt.Sprintf("%s %s@%d %d/%d %s json=%v %q %q %d", e.id, e.stream, e.revision, e.commit, e.prepare,
 		e.typ, e.json, e.data, e.meta, e.created)
 }
+
+// BenchmarkOpenDataFile reads a data file of 100,000 appended events (and
+// their category links): how long a restarted double takes before it
+// serves.
+func BenchmarkOpenDataFile(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "log")
+	d, err := New(Options{DataFile: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 100_000
+	data := []byte(`{"partnerId":"0190d5c4-7f3a-7b4e-9a51-2f0c8d6e4a11","customerId":"0190d5c4-7f3a-7b4e-9a51-2f0c8d6e4a12","channel":"OPEN"}`)
+	meta := []byte(`{"actor":{"userId":"u","tenantId":"0190d5c4-7f3a-7b4e-9a51-2f0c8d6e4a13","role":"SALES_AGENT"},"correlationId":"0190d5c4-7f3a-7b4e-9a51-2f0c8d6e4a14","schemaVersion":1,"hash":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}`)
+	for i := range n {
+		ev := &doubleEvent{id: uuid.New(), typ: "RelationshipRequested", json: true, data: data, meta: meta}
+		if _, err := d.append(fmt.Sprintf("relationship-%d", i), expectation{kind: expNoStream}, []*doubleEvent{ev}, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		d, err := New(Options{DataFile: path})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, records := d.Counts(); records != 2*n {
+			b.Fatalf("%d records, want %d", records, 2*n)
+		}
+		d.Close()
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+}

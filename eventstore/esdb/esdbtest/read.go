@@ -3,6 +3,7 @@ package esdbtest
 import (
 	"context"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -122,19 +123,18 @@ func (d *Server) readAll(ao *api.ReadReq_Options_AllOptions, o *api.ReadReq_Opti
 
 // firstAt is the index of the first event at (inclusive) or after
 // (exclusive) the position named by ao. $all is ordered by commit, then
-// prepare position.
+// prepare position, so it is a binary search: a log of millions of events
+// is read in pages without rescanning it.
 func firstAt(log []*doubleEvent, ao *api.ReadReq_Options_AllOptions, exclusive bool) int {
 	switch p := ao.GetAllOption().(type) {
 	case *api.ReadReq_Options_AllOptions_End:
 		return len(log)
 	case *api.ReadReq_Options_AllOptions_Position:
 		c, pr := p.Position.GetCommitPosition(), p.Position.GetPreparePosition()
-		for i, e := range log {
-			if e.commit > c || (e.commit == c && e.prepare > pr) || (!exclusive && e.commit == c && e.prepare == pr) {
-				return i
-			}
-		}
-		return len(log)
+		return sort.Search(len(log), func(i int) bool {
+			e := log[i]
+			return e.commit > c || (e.commit == c && e.prepare > pr) || (!exclusive && e.commit == c && e.prepare == pr)
+		})
 	default:
 		return 0
 	}
