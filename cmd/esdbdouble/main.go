@@ -1,6 +1,6 @@
 // Command esdbdouble serves the EventStoreDB protocol double
 // (eventstore/esdb/esdbtest) as a process of its own, for tests that run
-// the API as several processes on one "node". It is a test tool, not part
+// the API as several processes on one "node". It is a test program, not part
 // of the product: the product's binary never serves it.
 //
 //	esdbdouble -addr 127.0.0.1:0 -data /tmp/node/log -control 127.0.0.1:0
