@@ -92,13 +92,16 @@ func TestAppendReadRoundTrip(t *testing.T) {
 			t.Errorf("positions not increasing: %v then %v", fwd[i-1].Position, e.Position)
 		}
 	}
-	// Several events in one append: the answer's position is the
-	// transaction's, so the adapter must report the last event's own.
+	// Several events in one append: as on a node, each event's commit
+	// position is its prepare position, growing through the append, and the
+	// answer is the last event's position.
 	if res.Position != fwd[2].Position {
 		t.Errorf("AppendResult.Position = %v, want the last event's %v", res.Position, fwd[2].Position)
 	}
-	if fwd[0].Position.Commit != fwd[2].Position.Commit || fwd[0].Position.Prepare == fwd[2].Position.Prepare {
-		t.Errorf("one append's events should share the commit position and differ in prepare: %v, %v", fwd[0].Position, fwd[2].Position)
+	for _, e := range fwd {
+		if e.Position.Commit != e.Position.Prepare {
+			t.Errorf("event %d at %v: an appended event's commit position is its prepare position", e.Revision, e.Position)
+		}
 	}
 
 	back, err := s.ReadStream(ctx, "partner-1", eventstore.Backwards, eventstore.StreamEnd, 2)
@@ -229,29 +232,93 @@ func TestClientConflictErrorCarriesActualRevision(t *testing.T) {
 	}
 }
 
+// A retry answers what the first append did, whether the node names the
+// retried events' position (current nodes) or not (older ones, where the
+// adapter reads the last event back).
 func TestIdempotentRetryWithExactRevision(t *testing.T) {
+	for _, noPosition := range []bool{false, true} {
+		t.Run(fmt.Sprintf("retry answered without a position %v", noPosition), func(t *testing.T) {
+			d := esdbtest.NewServer(t)
+			d.AnswerRetriesWithoutPosition(noPosition)
+			s := openOn(t, d, "")
+			ctx := ctxT(t)
+			if _, err := s.Append(ctx, "relationship-1", eventstore.NoStream(), testEvents(1, "T")...); err != nil {
+				t.Fatal(err)
+			}
+			evs := testEvents(2, "T")
+			first, err := s.Append(ctx, "relationship-1", eventstore.Exact(0), evs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := s.Append(ctx, "relationship-1", eventstore.Exact(0), evs...)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if again != first {
+				t.Fatalf("retry answered %+v, first append %+v", again, first)
+			}
+			got, _ := s.ReadStream(ctx, "relationship-1", eventstore.Forwards, 0, 100)
+			if len(got) != 3 {
+				t.Fatalf("stream has %d events after a retry, want 3", len(got))
+			}
+		})
+	}
+}
+
+// A node's log also holds events whose commit position is above their
+// prepare position and shared (explicit transactions): the adapter keeps
+// both halves, so it reads, pages and subscribes through them exactly once.
+func TestPositionsKeepBothHalves(t *testing.T) {
 	d := esdbtest.NewServer(t)
 	s := openOn(t, d, "")
 	ctx := ctxT(t)
-	if _, err := s.Append(ctx, "relationship-1", eventstore.NoStream(), testEvents(1, "T")...); err != nil {
+	before := testEvents(1, "T")
+	if _, err := s.Append(ctx, "partner-0", eventstore.NoStream(), before...); err != nil {
 		t.Fatal(err)
 	}
-	evs := testEvents(2, "T")
-	first, err := s.Append(ctx, "relationship-1", eventstore.Exact(0), evs...)
-	if err != nil {
+	txn := testEvents(3, "T")
+	var evs []esdbtest.Event
+	for _, e := range txn {
+		evs = append(evs, esdbtest.Event{ID: e.ID, Type: e.Type, Data: e.Data, Metadata: e.Metadata})
+	}
+	if err := d.AppendTransaction("partner-t", evs...); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.Append(ctx, "relationship-1", eventstore.Exact(0), evs...)
-	if err != nil {
-		t.Fatalf("retry: %v", err)
+	after := testEvents(1, "T")
+	if _, err := s.Append(ctx, "partner-1", eventstore.NoStream(), after...); err != nil {
+		t.Fatal(err)
 	}
-	if again != first {
-		t.Fatalf("retry answered %+v, first append %+v", again, first)
+	want := append(append(append([]eventstore.EventData(nil), before...), txn...), after...)
+
+	got, err := s.ReadStream(ctx, "partner-t", eventstore.Forwards, 0, 10)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("ReadStream: %d events, %v", len(got), err)
 	}
-	got, _ := s.ReadStream(ctx, "relationship-1", eventstore.Forwards, 0, 100)
-	if len(got) != 3 {
-		t.Fatalf("stream has %d events after a retry, want 3", len(got))
+	for i, e := range got {
+		if e.Position.Commit <= e.Position.Prepare || e.Position.Commit != got[0].Position.Commit {
+			t.Fatalf("event %d at %v: want the transaction's shared commit position above its prepare", i, e.Position)
+		}
+		if i > 0 && got[i-1].Position.Prepare >= e.Position.Prepare {
+			t.Fatalf("prepare positions not growing: %v then %v", got[i-1].Position, e.Position)
+		}
 	}
+	var paged []eventstore.RecordedEvent
+	for after := eventstore.Start; ; {
+		page, err := s.ReadAll(ctx, after, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		after = page[0].Position
+	}
+	checkExactlyOnce(t, paged, want)
+
+	c := newCollector()
+	runSubscriber(t, s, got[0].Position, c) // after the transaction's first event
+	checkExactlyOnce(t, c.waitFor(t, 3), want[2:])
 }
 
 func TestAppendRetriesLostAcknowledgementOnlyWhenIdempotent(t *testing.T) {

@@ -251,12 +251,12 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		NextRevision: wr.NextExpectedVersion,
 		Position:     eventstore.Position{Commit: wr.CommitPosition, Prepare: wr.PreparePosition},
 	}
-	// The append's answer names the last event's position only for a
-	// single-event append. For several events it names the write as a
-	// transaction (its commit record and first prepare), and an idempotent
-	// retry gets no position at all (zero). Read the last event back in those
-	// cases: it is immutable, so the read cannot race with other writers.
-	if len(events) > 1 || res.Position == eventstore.Start {
+	// A node answers an append with its last event's position, commit and
+	// prepare alike (the request manager reports the commit's log position
+	// as both). Older nodes answer an idempotent retry with no position at
+	// all (zero): then the last event is read back. It is immutable, so the
+	// read cannot race with other writers.
+	if res.Position == eventstore.Start {
 		last, err := s.ReadStream(ctx, stream, eventstore.Forwards, res.NextRevision, 1)
 		if err != nil {
 			return eventstore.AppendResult{}, fmt.Errorf("esdb: %s: reading back the position of revision %d: %w", op, res.NextRevision, err)
