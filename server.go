@@ -291,6 +291,9 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 			return probe.Ready(ctx)
 		},
 	}
+	if cfg.Introspection {
+		httpCfg.Schema, httpCfg.SchemaPublic = graph.SDL(), cfg.development()
+	}
 	cfg.Ops.apply(&httpCfg, metrics, requestLog)
 	root := httpapi.New(api, verifier, httpCfg)
 
