@@ -160,6 +160,11 @@ func TestExamplesTellTheStory(t *testing.T) {
 	if switched == nil || accepted == nil {
 		t.Fatalf("the filtered log lacks the switch or the acceptance: %v", log)
 	}
+	// As docs/domain.md says, revisions count from 0: the acceptance is its
+	// relationship stream's second event.
+	if got := accepted["revision"]; got != 1.0 {
+		t.Errorf("the acceptance's revision is %v, want 1", got)
+	}
 	if got := pick(run("14", "EventsOfOneRequest", "", map[string]any{"correlationId": switched["correlationId"]}), "causation").([]any); len(got) != 1 {
 		t.Fatalf("the switch's request made %v", got)
 	}
