@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/examples"
+	"github.com/partnercenter/multichannel/graph"
 )
 
 // TestExamplesTellTheStory runs every example operation (examples/*.graphql),
@@ -210,6 +212,17 @@ func TestExamplesTellTheStory(t *testing.T) {
 		} else {
 			want = ""
 		}
+	}
+
+	// The schema codegen tools read: served without a token in development.
+	resp, err := http.Get(ts.url + "/schema.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdl, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(sdl, graph.SDL()) {
+		t.Errorf("GET /schema.graphql: HTTP %d, %d bytes, want the served SDL", resp.StatusCode, len(sdl))
 	}
 
 	for _, e := range all {
