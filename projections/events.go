@@ -8,11 +8,12 @@ import (
 	"github.com/partnercenter/multichannel/eventstore"
 )
 
-// streamVisible decides per DOMAIN.md which streams' events a caller sees:
-// a partner its own partner- stream, its relationship- streams, and the
-// customer- and subscription- streams of the customers it sees fully; a
-// customer user its customer- stream, its subscriptions' and its
-// relationships' streams; an auditor every stream. Runs under mu.
+// streamVisible decides which streams' events a caller sees (docs/domain.md,
+// "What each caller sees"): a partner its own partner- stream, its
+// relationship- streams, and the customer- and subscription- streams of the
+// customers it sees fully; a customer user its customer- stream, its
+// subscriptions' and its relationships' streams; an auditor every stream.
+// Runs under mu.
 func (m *Model) streamVisible(v domain.Actor, st *streamState) bool {
 	if isAuditor(v) {
 		return true

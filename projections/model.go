@@ -11,7 +11,7 @@
 //     of the log would break.
 //   - Reads never see a half-applied event and never share memory with
 //     the writer: every view is a copy.
-//   - Visibility is DOMAIN.md's "What each caller sees", decided here and
+//   - Visibility is docs/domain.md's "What each caller sees", decided here and
 //     nowhere else.
 package projections
 

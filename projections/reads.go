@@ -10,7 +10,7 @@ import (
 	"github.com/partnercenter/multichannel/domain"
 )
 
-// Visibility, per DOMAIN.md "What each caller sees". The helpers run under
+// Visibility, per docs/domain.md "What each caller sees". The helpers run under
 // mu (read). A tenant that is both a partner and a customer gets the union
 // of both views, which falls out of checking both ties below.
 

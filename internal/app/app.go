@@ -191,6 +191,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 			return probe.Ready(ctx)
 		},
 	}
+	if cfg.Introspection {
+		httpCfg.Schema, httpCfg.SchemaPublic = graph.SDL(), cfg.Development()
+	}
 	cfg.Ops.apply(&httpCfg, metrics, requestLog)
 	a.handler = a.live.wrap(httpapi.New(api, verifier, httpCfg))
 

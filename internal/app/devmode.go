@@ -19,7 +19,7 @@ import (
 var (
 	DemoPartnerID  = uuid.MustParse("11111111-1111-4111-8111-111111111111") // Contoso CSP: the partner you play
 	otherPartnerID = uuid.MustParse("33333333-3333-4333-8333-333333333333") // Northwind CSP: a competitor
-	demoCustomerID = uuid.MustParse("22222222-2222-4222-8222-222222222222") // Fabrikam: a customer
+	DemoCustomerID = uuid.MustParse("22222222-2222-4222-8222-222222222222") // Fabrikam: a customer
 )
 
 type demo struct {
@@ -43,7 +43,7 @@ func setUpDemo(ctx context.Context, cfg Config, commands *command.Handlers, secr
 		{"Contoso CSP, Admin agent (may not act)", DemoPartnerID, domain.RoleAdminAgent},
 		{"Contoso CSP, Billing admin (may not act)", DemoPartnerID, domain.RoleBillingAdmin},
 		{"Auditor (reads everything)", DemoPartnerID, domain.RoleAuditor},
-		{"Fabrikam (customer), Global admin", demoCustomerID, domain.RoleGlobalAdmin},
+		{"Fabrikam (customer), Global admin", DemoCustomerID, domain.RoleGlobalAdmin},
 		{"Northwind CSP, Global admin", otherPartnerID, domain.RoleGlobalAdmin},
 	}
 	var d demo
@@ -86,7 +86,7 @@ func seedDemo(ctx context.Context, commands *command.Handlers) error {
 	if _, err := commands.EnrollPartner(ctx, as(otherPartnerID), command.EnrollPartner{Name: "Northwind CSP", Cloud: domain.CloudPublic}); err != nil && !errors.Is(err, domain.ErrConflict) {
 		return err
 	}
-	id := demoCustomerID.String()
+	id := DemoCustomerID.String()
 	if _, err := commands.OnboardCustomer(ctx, as(DemoPartnerID), command.OnboardCustomer{
 		ID: &id, Name: "Fabrikam", Domain: "fabrikam.onmicrosoft.com", Cloud: domain.CloudPublic,
 	}); err != nil && !errors.Is(err, domain.ErrConflict) {
@@ -101,7 +101,7 @@ func seedDemo(ctx context.Context, commands *command.Handlers) error {
 		{CustomerID: id, Offer: "Azure plan", BillingModel: domain.UsageBased, Channel: domain.ChannelCSPPartner, SellerPartnerID: &other, Quantity: 1, Services: []string{"App Service"}},
 	}
 	for _, s := range subs {
-		if _, err := commands.RecordExternalSubscription(ctx, as(demoCustomerID), s); err != nil {
+		if _, err := commands.RecordExternalSubscription(ctx, as(DemoCustomerID), s); err != nil {
 			return err
 		}
 	}

@@ -35,7 +35,7 @@ type Config struct {
 	Metrics http.Handler
 	// Observe, when set, wraps the handler of each route (HTTP metrics,
 	// request logs), outermost. Routes: graphql, healthz, readyz, metrics,
-	// playground.
+	// playground, export, schema.
 	Observe func(route string, h http.Handler) http.Handler
 	// RateLimiter, when set, limits the GraphQL requests of each tenant
 	// (keyed by the verified caller's tid): over the limit, HTTP 429 with
@@ -48,6 +48,12 @@ type Config struct {
 	// over HTTP; a request past it is answered UNAVAILABLE. WebSockets are
 	// exempt: they live as long as their subscriptions.
 	RequestTimeout time.Duration
+	// Schema, when set, is served at GET /schema.graphql: the schema as SDL,
+	// for codegen tools. Set it only where introspection is on, since it
+	// says what introspection does; like introspection, it needs a valid
+	// token unless SchemaPublic (development mode).
+	Schema       []byte
+	SchemaPublic bool
 }
 
 // DefaultMaxBodyBytes is 1 MiB, as the contract fixes.
@@ -90,12 +96,31 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 		}
 		w.Write([]byte("ready\n"))
 	})))
+	if cfg.Schema != nil {
+		mux.Handle("GET /schema.graphql", observe("schema", requestIDs(0, auth.Middleware(verifier)(serveSchema(cfg.Schema, cfg.SchemaPublic)))))
+	}
 	if cfg.Playground != nil {
 		pg := observe("playground", cfg.Playground)
 		mux.Handle("/playground/", pg)
 		mux.Handle("/{$}", pg)
 	}
 	return mux
+}
+
+func serveSchema(sdl []byte, public bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := auth.CallerFrom(r.Context()); !ok && !public {
+			err := auth.AuthErrorFrom(r.Context())
+			if err == nil {
+				err = auth.ErrNoToken
+			}
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, string(domain.CodeUnauthenticated)+": "+err.Error(), http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(sdl)
+	})
 }
 
 // perCaller runs once the caller is known: it notes the caller for the log
