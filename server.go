@@ -68,6 +68,10 @@ type config struct {
 	// CommitLinger bounds how long the embedded store's writer waits for
 	// concurrent appends to join a commit (sqlite.WithLinger).
 	CommitLinger time.Duration
+	// CORS is the origins browsers may call the API from (CORS_ORIGINS):
+	// the list when set; else loopback origins in development, none in
+	// production.
+	CORS httpapi.CORS
 	// Now is the server's clock (tests move it); time.Now when nil.
 	Now func() time.Time
 	// Ops holds the operational settings: observability and protection.
@@ -111,6 +115,7 @@ func parseConfig(args []string) (config, error) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take at shutdown")
 	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
 	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
+	corsOrigins := fs.String("cors-origins", env("CORS_ORIGINS", ""), "comma-separated origins browsers may call the API from, \"*\" for any, \"none\" for none; default: localhost origins in development, none in production (CORS_ORIGINS)")
 	finishOps := c.Ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -121,6 +126,11 @@ func parseConfig(args []string) (config, error) {
 	if c.Env != "development" && c.Env != "production" {
 		return c, fmt.Errorf("APP_ENV must be development or production, not %q", c.Env)
 	}
+	origins, err := httpapi.ParseCORSOrigins(*corsOrigins)
+	if err != nil {
+		return c, fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
+	c.CORS = httpapi.CORS{Origins: origins, Loopback: *corsOrigins == "" && c.development()}
 	c.Introspection = boolOr(*introspection, c.development())
 	c.Playground = boolOr(*pg, c.development())
 	if !c.development() && c.JWTSecret == "" {
@@ -284,6 +294,7 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	metrics.WatchLag(probe)
 	httpCfg := httpapi.Config{
 		Playground: pg,
+		CORS:       cfg.CORS,
 		Export:     audit.ExportHandler(store, httpapi.AuditorOnly),
 		Ready: func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
