@@ -81,3 +81,26 @@ func TestCORSServer(t *testing.T) {
 		}
 	}
 }
+
+// Production refuses a JWT_SECRET shorter than 32 bytes, and says how to
+// make one; development takes any.
+func TestJWTSecretLength(t *testing.T) {
+	for _, c := range []struct {
+		env, secret string
+		ok          bool
+	}{
+		{"production", "", false},
+		{"production", "x", false},
+		{"production", strings.Repeat("x", 31), false},
+		{"production", strings.Repeat("x", 32), true},
+		{"development", "x", true},
+	} {
+		_, err := parseConfig([]string{"-env", c.env, "-jwt-secret=" + c.secret})
+		if (err == nil) != c.ok {
+			t.Errorf("%s, %d-byte secret: %v", c.env, len(c.secret), err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "openssl rand -hex 32") {
+			t.Errorf("%s, %d-byte secret: %q does not say how to make one", c.env, len(c.secret), err)
+		}
+	}
+}

@@ -134,7 +134,11 @@ func parseConfig(args []string) (config, error) {
 	c.Introspection = boolOr(*introspection, c.development())
 	c.Playground = boolOr(*pg, c.development())
 	if !c.development() && c.JWTSecret == "" {
-		return c, errors.New("production mode needs JWT_SECRET")
+		return c, errors.New("production mode needs JWT_SECRET; make one with: openssl rand -hex 32")
+	}
+	if !c.development() && len(c.JWTSecret) < auth.MinSecretBytes {
+		// A short HS256 secret can be brute-forced from one token.
+		return c, fmt.Errorf("JWT_SECRET is %d bytes; production needs at least %d: make one with: openssl rand -hex 32", len(c.JWTSecret), auth.MinSecretBytes)
 	}
 	return c, nil
 }
