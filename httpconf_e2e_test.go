@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -101,6 +102,59 @@ func TestJWTSecretLength(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "openssl rand -hex 32") {
 			t.Errorf("%s, %d-byte secret: %q does not say how to make one", c.env, len(c.secret), err)
+		}
+	}
+}
+
+// Development listens on loopback only unless an address is given;
+// production on every interface.
+func TestListenAddressDefaults(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"development", nil, nil, "127.0.0.1:8080"},
+		{"production", map[string]string{"APP_ENV": "production"}, nil, ":8080"},
+		{"development, HTTP_ADDR", map[string]string{"HTTP_ADDR": ":8080"}, nil, ":8080"},
+		{"development, -addr", nil, []string{"-addr", ":9090"}, ":9090"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("JWT_SECRET", testSecret)
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := parseConfig(c.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Addr != c.want {
+				t.Errorf("address %q, want %q", cfg.Addr, c.want)
+			}
+		})
+	}
+}
+
+// Through the development server's real handler, the playground page
+// carries the demo token for a loopback client only.
+func TestPlaygroundTokensOnlyForLoopback(t *testing.T) {
+	var root http.Handler
+	startServer(t, func(c *config) {
+		c.Env = "development"
+		c.Playground = true
+		c.gotHandler = func(h http.Handler) { root = h }
+	})
+	for remote, want := range map[string]bool{"127.0.0.1:40000": true, "[::1]:40000": true, "192.0.2.7:40000": false} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		w := httptest.NewRecorder()
+		root.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET / from %s: HTTP %d", remote, w.Code)
+		}
+		if got := strings.Contains(w.Body.String(), "Bearer ey"); got != want {
+			t.Errorf("GET / from %s: token in the page %v, want %v", remote, got, want)
 		}
 	}
 }

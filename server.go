@@ -103,7 +103,7 @@ func parseConfig(args []string) (config, error) {
 	fs := flag.NewFlagSet("multichannel", flag.ContinueOnError)
 	var c config
 	fs.StringVar(&c.Env, "env", env("APP_ENV", "development"), "development or production (APP_ENV)")
-	fs.StringVar(&c.Addr, "addr", env("HTTP_ADDR", ":8080"), "listen address (HTTP_ADDR)")
+	fs.StringVar(&c.Addr, "addr", env("HTTP_ADDR", ""), "listen address; default: 127.0.0.1:8080 in development, :8080 in production (HTTP_ADDR)")
 	fs.StringVar(&c.EventsDB, "events-db", env("EVENTS_DB", "./data/events.db"), "embedded event store file (EVENTS_DB)")
 	fs.StringVar(&c.EventStoreURL, "eventstore-url", env("EVENTSTORE_URL", ""), "EventStoreDB esdb:// connection string; overrides -events-db (EVENTSTORE_URL)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", env("JWT_SECRET", ""), "HS256 secret for bearer tokens (JWT_SECRET); made in development mode when empty")
@@ -131,6 +131,14 @@ func parseConfig(args []string) (config, error) {
 		return c, fmt.Errorf("CORS_ORIGINS: %w", err)
 	}
 	c.CORS = httpapi.CORS{Origins: origins, Loopback: *corsOrigins == "" && c.development()}
+	if c.Addr == "" {
+		// Development hands out tokens (printed, and in the playground):
+		// only this machine reaches it unless an address is given.
+		c.Addr = ":8080"
+		if c.development() {
+			c.Addr = "127.0.0.1:8080"
+		}
+	}
 	c.Introspection = boolOr(*introspection, c.development())
 	c.Playground = boolOr(*pg, c.development())
 	if !c.development() && c.JWTSecret == "" {
