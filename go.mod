@@ -10,7 +10,10 @@ require (
 	github.com/phuslu/log v1.0.121
 )
 
-require github.com/pbnjay/memory v0.0.0-20210728143218-7b4eea64cf58 // indirect
+require (
+	github.com/pbnjay/memory v0.0.0-20210728143218-7b4eea64cf58 // indirect
+	github.com/rs/cors v1.11.1 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -27,11 +27,14 @@ const testSecret = "end-to-end-test-secret-of-32-bytes!"
 // testServer is the real server, built by app.New and served on a loopback port with
 // a fresh store, and a clock the test can move forward.
 type testServer struct {
-	t      *testing.T
-	url    string
-	offset *atomic.Int64 // nanoseconds added to the wall clock
-	cancel context.CancelFunc
-	done   chan error
+	t   *testing.T
+	url string
+	// handler is the application's root handler, for requests a client
+	// on loopback cannot make (another RemoteAddr).
+	handler http.Handler
+	offset  *atomic.Int64 // nanoseconds added to the wall clock
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 // setup is what startServer builds the application from: the operator's
@@ -66,6 +69,7 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatalf("server did not start: %v", err)
 	}
+	ts.handler = a.Handler()
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		a.Close()

@@ -8,15 +8,19 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/partnercenter/multichannel/domain"
 )
 
 // post is the POST transport. It answers as gqlgen's transport.POST does
-// (the same statuses, content types and documents; post_test.go compares
-// them), with less work per request, since every query and mutation over
-// HTTP comes through it:
+// (the same content types and documents; post_test.go compares them),
+// except where the GraphQL-over-HTTP specification says otherwise (the
+// status of a refused request, and the data entry of one that never ran
+// under application/graphql-response+json: see replyStatus), with less
+// work per request, since every query and mutation over HTTP comes through
+// it:
 //
 //   - the body is decoded as it is read, instead of being read whole
 //     first and then copied into the decoder;
@@ -54,8 +58,16 @@ func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 	// that an Int variable beyond 2^53 is not rounded.
 	dec.UseNumber()
 	if err := dec.Decode(&params); err != nil {
+		// Not a GraphQL-over-HTTP request at all: 400 under either type.
 		w.WriteHeader(http.StatusBadRequest)
-		writeReply(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("json request body could not be decoded: %+v", err)}))
+		writeReply(w, contentType, exec.DispatchError(ctx, gqlerror.List{badRequest("json request body could not be decoded: %+v", err)}))
+		return
+	}
+	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
+		// Nor is a request without a document (a persisted query's hash
+		// stands for one).
+		w.WriteHeader(http.StatusBadRequest)
+		writeReply(w, contentType, exec.DispatchError(ctx, gqlerror.List{badRequest("the request has no query: a GraphQL document is required")}))
 		return
 	}
 	params.Headers = r.Header
@@ -63,12 +75,25 @@ func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 
 	oc, errs := exec.CreateOperationContext(ctx, &params)
 	if errs != nil {
-		w.WriteHeader(replyStatus(contentType, errs))
-		writeReply(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs)
+		w.WriteHeader(replyStatus(contentType, resp))
+		writeReply(w, contentType, resp)
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
-	writeReply(w, responses(ctx))
+	resp := responses(ctx)
+	if status := replyStatus(contentType, resp); status != http.StatusOK {
+		w.WriteHeader(status)
+	}
+	writeReply(w, contentType, resp)
+}
+
+// badRequest is a transport's refusal of a request that is not a
+// GraphQL-over-HTTP request: BAD_USER_INPUT, as every error has a code.
+func badRequest(format string, args ...any) *gqlerror.Error {
+	err := gqlerror.Errorf(format, args...)
+	err.Extensions = map[string]any{"code": string(domain.CodeBadUserInput)}
+	return err
 }
 
 // replyContentType is transport.POST's choice of the response's media type
@@ -93,21 +118,58 @@ func replyContentType(accept string) string {
 	return contentGraphQLReply
 }
 
-// replyStatus is the status of a request that did not become an operation:
-// a protocol error (one that is not the client's input, such as a document
-// that does not parse) is 422, or 400 under the GraphQL response type.
-func replyStatus(contentType string, errs gqlerror.List) int {
-	if errcode.GetErrorKind(errs) != errcode.KindProtocol {
+// replyStatus is the status of a well-formed request's answer, as the
+// GraphQL-over-HTTP specification gives it for each media type:
+//
+//   - application/json: 200, whatever the errors (a document that does not
+//     parse or validate, variables that do not coerce, a refused
+//     operation): a client that accepts JSON reads the errors from the
+//     body, and one sending Accept: */* would otherwise see only a network
+//     error;
+//   - application/graphql-response+json: 200 once the operation ran (its
+//     answer has a data entry, null included); a request refused before it
+//     ran has none, and gets a 4xx (or 5xx) by its first error's code.
+func replyStatus(contentType string, resp *graphql.Response) int {
+	if contentType != contentGraphQLReply || !notExecuted(resp) {
 		return http.StatusOK
 	}
-	if contentType == contentGraphQLReply {
-		return http.StatusBadRequest
+	code, _ := resp.Errors[0].Extensions["code"].(string)
+	switch code {
+	case string(domain.CodeUnauthenticated):
+		return http.StatusUnauthorized
+	case string(domain.CodeForbidden):
+		return http.StatusForbidden
+	case codePersistedQueryNotFound:
+		// Apollo Client's persisted-query link stops hashing on a 400 or
+		// a 500; a 404 tells it to send the document, as a 200 did.
+		return http.StatusNotFound
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
+	case string(domain.CodeUnavailable):
+		return http.StatusServiceUnavailable
+	case string(domain.CodeInternal):
+		return http.StatusInternalServerError
 	}
-	return http.StatusUnprocessableEntity
+	return http.StatusBadRequest
 }
 
-// writeReply writes resp as JSON.
-func writeReply(w io.Writer, resp *graphql.Response) {
+// codePersistedQueryNotFound is the code of gqlgen's APQ extension for a
+// hash it does not know (unexported there).
+const codePersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"
+
+// notExecuted reports whether resp is the answer of a request refused
+// before it ran: errors and no data at all (an operation that ran has
+// data, JSON null when its errors reached the root).
+func notExecuted(resp *graphql.Response) bool {
+	return resp != nil && len(resp.Errors) > 0 && len(resp.Data) == 0 && resp.HasNext == nil
+}
+
+// writeReply writes resp as JSON. Under application/graphql-response+json
+// the answer of a request that never ran has no data entry (GraphQL-over-
+// HTTP, and the GraphQL specification's "Response"); under
+// application/json it keeps gqlgen's "data": null, as clients of this
+// API have always read it.
+func writeReply(w io.Writer, contentType string, resp *graphql.Response) {
 	if resp != nil && len(resp.Errors) == 0 && len(resp.Extensions) == 0 &&
 		resp.Label == "" && resp.Path == nil && resp.HasNext == nil {
 		data := []byte(resp.Data)
@@ -120,7 +182,14 @@ func writeReply(w io.Writer, resp *graphql.Response) {
 		io.WriteString(w, "}")
 		return
 	}
-	b, err := json.Marshal(resp)
+	var v any = resp
+	if contentType == contentGraphQLReply && notExecuted(resp) {
+		v = &struct {
+			Errors     gqlerror.List  `json:"errors"`
+			Extensions map[string]any `json:"extensions,omitempty"`
+		}{resp.Errors, resp.Extensions}
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		// Only data that is not JSON fails, which the executor never makes.
 		b, _ = json.Marshal(&graphql.Response{Errors: gqlerror.List{gqlerror.Errorf("could not encode the response: %v", err)}})

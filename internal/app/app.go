@@ -184,6 +184,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	metrics.WatchLag(probe)
 	httpCfg := httpapi.Config{
 		Playground: pg,
+		CORS:       cfg.CORS,
 		Export:     audit.ExportHandler(store, httpapi.AuditorOnly),
 		Ready: func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/graph"
+	"github.com/partnercenter/multichannel/internal/auth"
+	"github.com/partnercenter/multichannel/internal/httpapi"
 	"github.com/partnercenter/multichannel/internal/observability"
 )
 
@@ -38,6 +40,10 @@ type Config struct {
 	// CommitLinger bounds how long the embedded store's writer waits for
 	// concurrent appends to join a commit (sqlite.WithLinger).
 	CommitLinger time.Duration
+	// CORS is the origins browsers may call the API from (CORS_ORIGINS):
+	// the list when set; else loopback origins in development, none in
+	// production.
+	CORS httpapi.CORS
 	// Ops holds the operational settings: observability and protection.
 	Ops OpsConfig
 }
@@ -48,7 +54,7 @@ func ParseConfig(args []string) (Config, error) {
 	fs := flag.NewFlagSet("multichannel", flag.ContinueOnError)
 	var c Config
 	fs.StringVar(&c.Env, "env", Env("APP_ENV", "development"), "development or production (APP_ENV)")
-	fs.StringVar(&c.Addr, "addr", Env("HTTP_ADDR", ":8080"), "listen address (HTTP_ADDR)")
+	fs.StringVar(&c.Addr, "addr", Env("HTTP_ADDR", ""), "listen address; default: 127.0.0.1:8080 in development, :8080 in production (HTTP_ADDR)")
 	fs.StringVar(&c.EventsDB, "events-db", Env("EVENTS_DB", "./data/events.db"), "embedded event store file (EVENTS_DB)")
 	fs.StringVar(&c.EventStoreURL, "eventstore-url", Env("EVENTSTORE_URL", ""), "EventStoreDB esdb:// connection string; overrides -events-db (EVENTSTORE_URL)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", Env("JWT_SECRET", ""), "HS256 secret for bearer tokens (JWT_SECRET); made in development mode when empty")
@@ -60,6 +66,7 @@ func ParseConfig(args []string) (Config, error) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take at shutdown")
 	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
 	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
+	corsOrigins := fs.String("cors-origins", Env("CORS_ORIGINS", ""), "comma-separated origins browsers may call the API from, \"*\" for any, \"none\" for none; default: localhost origins in development, none in production (CORS_ORIGINS)")
 	finishOps := c.Ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -70,10 +77,27 @@ func ParseConfig(args []string) (Config, error) {
 	if c.Env != "development" && c.Env != "production" {
 		return c, fmt.Errorf("APP_ENV must be development or production, not %q", c.Env)
 	}
+	origins, err := httpapi.ParseCORSOrigins(*corsOrigins)
+	if err != nil {
+		return c, fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
+	c.CORS = httpapi.CORS{Origins: origins, Loopback: *corsOrigins == "" && c.Development()}
+	if c.Addr == "" {
+		// Development hands out tokens (printed, and in the playground):
+		// only this machine reaches it unless an address is given.
+		c.Addr = ":8080"
+		if c.Development() {
+			c.Addr = "127.0.0.1:8080"
+		}
+	}
 	c.Introspection = boolOr(*introspection, c.Development())
 	c.Playground = boolOr(*pg, c.Development())
 	if !c.Development() && c.JWTSecret == "" {
-		return c, errors.New("production mode needs JWT_SECRET")
+		return c, errors.New("production mode needs JWT_SECRET; make one with: openssl rand -hex 32")
+	}
+	if !c.Development() && len(c.JWTSecret) < auth.MinSecretBytes {
+		// A short HS256 secret can be brute-forced from one token.
+		return c, fmt.Errorf("JWT_SECRET is %d bytes; production needs at least %d: make one with: openssl rand -hex 32", len(c.JWTSecret), auth.MinSecretBytes)
 	}
 	return c, nil
 }

@@ -44,6 +44,8 @@ package auth
 
 import (
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -241,6 +243,9 @@ func (v *Verifier) Verify(token string) (domain.Actor, error) {
 		}
 		return domain.Actor{}, refuse(reason(err), err)
 	}
+	if err := numericDates(token); err != nil {
+		return domain.Actor{}, err
+	}
 	a, err := actorOf(&c)
 	if err == nil && v.cache != nil && c.ExpiresAt != nil {
 		v.cache.Add(token, verified{actor: a, until: c.ExpiresAt.Time})
@@ -269,6 +274,40 @@ func reason(err error) string {
 		return "token is issued in the future"
 	}
 	return "token is invalid"
+}
+
+// numericDates refuses a token whose exp, nbf or iat is not a JSON number.
+// RFC 7519 makes them NumericDate values, JSON numbers; the JWT library
+// also takes a string of digits ("exp": "1767225600"), so one expiry had
+// two spellings, and an issuer's bug went unnoticed. The payload has
+// verified, so decoding it again is safe; a cached token skips this.
+func numericDates(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return refuse("token is malformed", nil)
+	}
+	payload, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
+	if err != nil {
+		return refuse("token is malformed", err)
+	}
+	var times struct {
+		Exp, Nbf, Iat json.RawMessage
+	}
+	if err := json.Unmarshal(payload, &times); err != nil {
+		return refuse("token is malformed", err)
+	}
+	for _, c := range []struct {
+		name  string
+		value json.RawMessage
+	}{{"exp", times.Exp}, {"nbf", times.Nbf}, {"iat", times.Iat}} {
+		if len(c.value) == 0 {
+			continue
+		}
+		if b := c.value[0]; b != '-' && (b < '0' || b > '9') {
+			return refuse(c.name+" claim is not a number (RFC 7519 NumericDate)", nil)
+		}
+	}
+	return nil
 }
 
 // actorOf checks the claims this API requires beyond the registered ones.
@@ -341,6 +380,11 @@ func MintHS256(secret []byte, a domain.Actor, ttl time.Duration, now time.Time) 
 	}
 	return s, nil
 }
+
+// MinSecretBytes is the shortest HS256 secret production accepts: RFC 7518
+// (3.2) asks for a key at least as long as the hash, 256 bits, since an
+// offline guess of a short one needs only one token.
+const MinSecretBytes = 32
 
 // NewSecret returns 32 random bytes, an HS256 key for development mode.
 func NewSecret() ([]byte, error) {

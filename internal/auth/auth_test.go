@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,11 @@ func TestVerifyRejects(t *testing.T) {
 		{"expired beyond leeway", sign(t, jwt.SigningMethodHS256, secret, with(valid(), "exp", now.Add(-31*time.Second).Unix())), "expired"},
 		{"missing exp", sign(t, jwt.SigningMethodHS256, secret, without(valid(), "exp")), "no exp"},
 		{"exp not a number", sign(t, jwt.SigningMethodHS256, secret, with(valid(), "exp", "tomorrow")), ""},
+		// RFC 7519: NumericDate is a JSON number; the JWT library alone
+		// takes a string of digits.
+		{"exp a numeric string", sign(t, jwt.SigningMethodHS256, secret, with(valid(), "exp", strconv.FormatInt(now.Add(time.Hour).Unix(), 10))), "exp claim is not a number"},
+		{"nbf a numeric string", sign(t, jwt.SigningMethodHS256, secret, with(valid(), "nbf", strconv.FormatInt(now.Add(-time.Minute).Unix(), 10))), "nbf claim is not a number"},
+		{"iat a numeric string", sign(t, jwt.SigningMethodHS256, secret, with(valid(), "iat", strconv.FormatInt(now.Add(-time.Minute).Unix(), 10))), "iat claim is not a number"},
 		{"nbf beyond leeway", sign(t, jwt.SigningMethodHS256, secret, with(valid(), "nbf", now.Add(31*time.Second).Unix())), "not valid yet"},
 		{"iat in the future", sign(t, jwt.SigningMethodHS256, secret, with(valid(), "iat", now.Add(time.Minute).Unix())), "issued in the future"},
 		{"missing sub", sign(t, jwt.SigningMethodHS256, secret, without(valid(), "sub")), "no sub"},

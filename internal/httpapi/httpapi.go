@@ -1,8 +1,8 @@
 // Package httpapi assembles the HTTP surface: the GraphQL endpoint (POST,
 // GET and WebSocket), the playground, health probes, metrics, and the
-// middleware that every request passes through (observation, correlation
-// id, body limit, identity, per-tenant rate limit, deadline, idempotency
-// key).
+// middleware that every request passes through (CORS, observation,
+// correlation id, body limit, identity, per-tenant rate limit, deadline,
+// idempotency key).
 package httpapi
 
 import (
@@ -44,6 +44,9 @@ type Config struct {
 	// Export, when set, serves GET /audit/export (the log as NDJSON). It
 	// runs behind the identity middleware: AuditorOnly tells it who called.
 	Export http.Handler
+	// CORS says which other origins browsers may call the API from; the
+	// zero value allows none.
+	CORS CORS
 	// RequestTimeout, when positive, is the deadline of a GraphQL request
 	// over HTTP; a request past it is answered UNAVAILABLE. WebSockets are
 	// exempt: they live as long as their subscriptions.
@@ -73,14 +76,18 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 	// answered and logged with one.
 	gql := requestIDs(cfg.RequestTimeout, limitBody(cfg.MaxBodyBytes, auth.Middleware(verifier)(
 		perCaller(cfg.RateLimiter, api))))
-	mux.Handle("/graphql", observe("graphql", gql))
+	// CORS is outermost: a preflight is answered before anything else
+	// runs (and is not a GraphQL request to count or log), and every
+	// answer, a refusal included, carries the headers a page needs to
+	// read it.
+	mux.Handle("/graphql", cfg.CORS.handler(observe("graphql", gql)))
 	mux.Handle("/healthz", observe("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})))
 	if cfg.Export != nil {
 		// No request deadline: an export streams as long as the log is.
-		mux.Handle("/audit/export", observe("export", requestIDs(0, auth.Middleware(verifier)(cfg.Export))))
+		mux.Handle("/audit/export", cfg.CORS.handler(observe("export", requestIDs(0, auth.Middleware(verifier)(cfg.Export)))))
 	}
 	if cfg.Metrics != nil {
 		mux.Handle("/metrics", observe("metrics", cfg.Metrics))

@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/partnercenter/multichannel/internal/auth"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/graph"
+	"github.com/partnercenter/multichannel/internal/auth"
 	"github.com/partnercenter/multichannel/internal/httpapi"
 )
 

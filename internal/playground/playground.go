@@ -29,7 +29,9 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -150,7 +152,31 @@ type pageConfig struct {
 // "/graphql"); subscriptions use the same URL over ws: or wss:, as the page
 // is served. headers pre-fill GraphiQL's headers editor, e.g.
 // {"Authorization": "Bearer <token>"}; nil or empty leaves it empty.
+//
+// The headers go only to a client on a loopback address that no proxy
+// forwarded (see LoopbackClient): they carry development's bearer tokens,
+// which anyone else who reaches the port must not be handed. Any other
+// client gets the page with an empty headers editor.
 func Handler(title, endpoint string, headers map[string]string) http.Handler {
+	h := &handler{
+		csp:    contentSecurityPolicy(endpoint),
+		assets: assets(),
+	}
+	h.public = newPage(title, endpoint, nil)
+	h.local = h.public
+	if len(headers) > 0 {
+		h.local = newPage(title, endpoint, headers)
+	}
+	return h
+}
+
+// page is the rendered GraphiQL page and its validator.
+type page struct {
+	body []byte
+	etag string
+}
+
+func newPage(title, endpoint string, headers map[string]string) *page {
 	data := pageData{Title: title, Config: pageConfig{Endpoint: endpoint}}
 	if len(headers) > 0 {
 		// The editor shows this text as it is, so it is not HTML-escaped
@@ -170,26 +196,37 @@ func Handler(title, endpoint string, headers map[string]string) http.Handler {
 	data.Assets.GraphiQL = assetURL("graphiql/graphiql.min.js")
 	data.Assets.Init = assetURL("playground.js")
 
-	var page bytes.Buffer
-	if err := pageTemplate.Execute(&page, data); err != nil {
+	var b bytes.Buffer
+	if err := pageTemplate.Execute(&b, data); err != nil {
 		// The template and its data are fixed here; an error is a defect.
 		panic(fmt.Sprintf("playground: page: %v", err))
 	}
-	sum := sha256.Sum256(page.Bytes())
-	h := &handler{
-		page:     page.Bytes(),
-		pageETag: `"` + hex.EncodeToString(sum[:12]) + `"`,
-		csp:      contentSecurityPolicy(endpoint),
-		assets:   assets(),
+	sum := sha256.Sum256(b.Bytes())
+	return &page{body: b.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+}
+
+// LoopbackClient reports whether r comes from this machine: its peer is a
+// loopback address and it carries no proxy's forwarding header (a reverse
+// proxy on the same machine would make every client's request look
+// local).
+func LoopbackClient(r *http.Request) bool {
+	if r.Header.Get("Forwarded") != "" || r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("X-Real-Ip") != "" {
+		return false
 	}
-	return h
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 type handler struct {
-	page     []byte
-	pageETag string
-	csp      string
-	assets   map[string]*asset
+	// local is the page for a loopback client (with the headers), public
+	// the one for any other (without); the same page without headers.
+	local, public *page
+	csp           string
+	assets        map[string]*asset
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -215,16 +252,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
+	p := h.public
+	if LoopbackClient(r) {
+		p = h.local
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	// The page may carry a bearer token: keep it out of shared caches and
 	// revalidate it, so that a restarted server's new token shows.
 	hd.Set("Cache-Control", "no-cache, private")
-	hd.Set("ETag", h.pageETag)
+	hd.Set("ETag", p.etag)
 	hd.Set("Content-Security-Policy", h.csp)
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Frame-Options", "DENY")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(h.page))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(p.body))
 }
 
 func serveAsset(w http.ResponseWriter, r *http.Request, a *asset) {

@@ -311,3 +311,48 @@ func TestNotFoundAndMethods(t *testing.T) {
 		t.Fatalf("POST /: %s, want 405", resp.Status)
 	}
 }
+
+// The headers (development's bearer tokens) go only to a client on a
+// loopback address that no proxy forwarded; anyone else who reaches the
+// port gets the page with an empty headers editor.
+func TestHeadersOnlyForLoopbackClients(t *testing.T) {
+	t.Parallel()
+	h := playground.Handler("API", "/graphql", map[string]string{"Authorization": "Bearer secret-token"})
+	for _, c := range []struct {
+		name, remote string
+		header       []string
+		tokens       bool
+	}{
+		{"IPv4 loopback", "127.0.0.1:50000", nil, true},
+		{"another 127/8 address", "127.0.0.2:50000", nil, true},
+		{"IPv6 loopback", "[::1]:50000", nil, true},
+		{"IPv4-mapped loopback", "[::ffff:127.0.0.1]:50000", nil, true},
+		{"another machine", "192.0.2.10:50000", nil, false},
+		{"another machine over IPv6", "[2001:db8::1]:50000", nil, false},
+		{"the machine's own LAN address", "10.1.2.3:50000", nil, false},
+		{"through a local proxy (X-Forwarded-For)", "127.0.0.1:50000", []string{"X-Forwarded-For", "192.0.2.10"}, false},
+		{"through a local proxy (Forwarded)", "127.0.0.1:50000", []string{"Forwarded", "for=192.0.2.10"}, false},
+		{"through a local proxy (X-Real-IP)", "127.0.0.1:50000", []string{"X-Real-IP", "192.0.2.10"}, false},
+		{"no address", "", nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = c.remote
+			for i := 0; i+1 < len(c.header); i += 2 {
+				r.Header.Set(c.header[i], c.header[i+1])
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				t.Fatalf("HTTP %d", w.Code)
+			}
+			page := w.Body.String()
+			if got := strings.Contains(page, "secret-token"); got != c.tokens {
+				t.Fatalf("token in the page: %v, want %v", got, c.tokens)
+			}
+			if !c.tokens && pageConfig(t, page).Headers != "" {
+				t.Fatalf("headers %q, want none", pageConfig(t, page).Headers)
+			}
+		})
+	}
+}
