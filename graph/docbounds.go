@@ -28,6 +28,13 @@ const (
 	// fields, fragment spreads and inline fragments, with the selections
 	// of its inline fragments counted in it, as validation merges them.
 	DefaultMaxSelections = 200
+	// DefaultMaxRepeats bounds how often one response name (a field's
+	// name, or its alias) may be selected in one selection set (inline
+	// fragments merged): validation compares such fields, and their
+	// sub-selections, pairwise at every level, so that 100 copies of a
+	// field with 40 sub-fields cost seconds. Real documents repeat a
+	// name once per inline fragment of a union or interface.
+	DefaultMaxRepeats = 10
 )
 
 // documentBounds is the gqlgen extension that refuses, before parsing, a
@@ -36,7 +43,7 @@ const (
 // query extension, so that a query sent by its hash alone is the stored
 // text, which passed these bounds when it was stored.
 type documentBounds struct {
-	maxBytes, maxTokens, maxSelections int
+	maxBytes, maxTokens, maxSelections, maxRepeats int
 	// parsed reports whether the text was parsed and validated already
 	// (gqlgen's query cache): such a text passed the bounds before.
 	parsed func(ctx context.Context, query string) bool
@@ -51,7 +58,10 @@ func (documentBounds) ExtensionName() string                   { return "Documen
 func (documentBounds) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (b documentBounds) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
-	if p.Query == "" || (b.parsed != nil && b.parsed(ctx, p.Query)) {
+	if p.Query == "" || len(p.Query) > b.maxBytes {
+		return b.check(p.Query) // the size first: the cache would hash the text
+	}
+	if b.parsed != nil && b.parsed(ctx, p.Query) {
 		return nil
 	}
 	return b.check(p.Query)
@@ -76,8 +86,12 @@ func (b documentBounds) check(query string) *gqlerror.Error {
 		if b.maxTokens > 0 && tokens > b.maxTokens {
 			return boundsError("document has more than %d tokens", b.maxTokens)
 		}
-		if n := s.next(tok); b.maxSelections > 0 && n > b.maxSelections {
+		n, repeats := s.next(tok)
+		if b.maxSelections > 0 && n > b.maxSelections {
 			return boundsError("a selection set of the document has more than %d selections", b.maxSelections)
+		}
+		if b.maxRepeats > 0 && repeats > b.maxRepeats {
+			return boundsError("a selection set of the document selects %q more than %d times", tok.Value, b.maxRepeats)
 		}
 	}
 }
@@ -115,20 +129,26 @@ const (
 
 type frame struct {
 	kind frameKind
-	// count is the selection count of the set this frame adds to: its own,
-	// or its parent's for an inline fragment.
-	count *int
+	// count is the selections of the set this frame adds to: its own, or
+	// its parent's for an inline fragment.
+	count *setCount
+}
+
+type setCount struct {
+	n     int
+	names map[string]int // response name -> selections of it
 }
 
 // next takes the next token and returns the selection count of the set it
-// added a selection to (0 when it added none).
-func (s *selectionScanner) next(tok lexer.Token) int {
-	n := s.add(tok)
+// added a selection to, and how often that set selects the token's
+// response name (0 and 0 when it added none).
+func (s *selectionScanner) next(tok lexer.Token) (int, int) {
+	n, repeats := s.add(tok)
 	s.prev, s.prevValue = tok.Kind, tok.Value
-	return n
+	return n, repeats
 }
 
-func (s *selectionScanner) add(tok lexer.Token) int {
+func (s *selectionScanner) add(tok lexer.Token) (int, int) {
 	top := frame{kind: value}
 	inSet := false
 	if len(s.frames) > 0 {
@@ -139,13 +159,13 @@ func (s *selectionScanner) add(tok lexer.Token) int {
 	case lexer.BraceL:
 		switch {
 		case len(s.frames) == 0:
-			s.frames = append(s.frames, frame{kind: selectionSet, count: new(int)})
+			s.frames = append(s.frames, frame{kind: selectionSet, count: new(setCount)})
 		case !inSet:
 			s.frames = append(s.frames, frame{kind: value})
 		case s.inline:
 			s.frames = append(s.frames, frame{kind: selectionSet, count: top.count})
 		default:
-			s.frames = append(s.frames, frame{kind: selectionSet, count: new(int)})
+			s.frames = append(s.frames, frame{kind: selectionSet, count: new(setCount)})
 		}
 		s.inline = false
 	case lexer.ParenL, lexer.BracketL:
@@ -160,13 +180,13 @@ func (s *selectionScanner) add(tok lexer.Token) int {
 		}
 	case lexer.Spread:
 		if inSet {
-			*top.count++
+			top.count.n++
 			s.inline = true // until a fragment name says otherwise
-			return *top.count
+			return top.count.n, 0
 		}
 	case lexer.Name:
 		if !inSet {
-			return 0
+			return 0, 0
 		}
 		switch {
 		case s.prev == lexer.Spread && tok.Value != "on":
@@ -177,9 +197,16 @@ func (s *selectionScanner) add(tok lexer.Token) int {
 		case s.aliased:
 			s.aliased = false
 		default:
-			*top.count++
-			return *top.count
+			// The first name of a field is its response name: the alias
+			// when it has one.
+			c := top.count
+			c.n++
+			if c.names == nil {
+				c.names = map[string]int{}
+			}
+			c.names[tok.Value]++
+			return c.n, c.names[tok.Value]
 		}
 	}
-	return 0
+	return 0, 0
 }

@@ -45,6 +45,9 @@ type Options struct {
 	MaxDocumentBytes int
 	MaxTokens        int
 	MaxSelections    int
+	// MaxRepeats bounds how often one response name is selected in one
+	// selection set; 0 means DefaultMaxRepeats.
+	MaxRepeats int
 	// NoLimits turns the depth, alias and complexity limits off, and the
 	// check that a root field does not start past the request's deadline
 	// (the server's -limits=false, to measure what they cost).
@@ -125,6 +128,7 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 		maxBytes:      orDefault(opts.MaxDocumentBytes, DefaultMaxDocumentBytes),
 		maxTokens:     maxTokens,
 		maxSelections: orDefault(opts.MaxSelections, DefaultMaxSelections),
+		maxRepeats:    orDefault(opts.MaxRepeats, DefaultMaxRepeats),
 		parsed: func(ctx context.Context, q string) bool {
 			_, ok := queries.Get(ctx, q)
 			return ok

@@ -5,7 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-		"io"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -46,6 +47,15 @@ func repeated(field string, n int) string {
 	return "{ " + strings.Repeat(field+" ", n) + "}"
 }
 
+// distinct is n fields, each its own name (the schema has none of them).
+func distinct(prefix string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%s%d ", prefix, i)
+	}
+	return b.String()
+}
+
 // A document over a bound of its text is refused before it is parsed and
 // validated, whatever its token: a document of unknown fields, which
 // validation would refuse as GRAPHQL_VALIDATION_FAILED (after comparing
@@ -58,15 +68,19 @@ func TestDocumentBoundsBeforeValidation(t *testing.T) {
 		name, doc string
 		want      string // "" when the document is answered; "ran" when a resolver ran
 	}{
-		{"200 fields in a set", repeated("__typename", 200), ""},
-		{"201 fields in a set", repeated("__typename", 201), code},
-		{"201 unknown fields", repeated("nope", 201), code},
+		{"200 fields in a set", "{ " + distinct("f", 200) + "}", "GRAPHQL_VALIDATION_FAILED"},
+		{"201 fields in a set", "{ " + distinct("f", 201) + "}", code},
+		{"10 of one field", repeated("__typename", 10), ""},
+		{"11 of one field", repeated("__typename", 11), code},
+		{"11 of one unknown field", repeated("nope", 11), code},
 		{"32,000 fields", repeated("__typename", 32_000), code},
-		{"aliases over the set bound", repeated("a: __typename", 201), code},
-		{"inline fragments count in their set", "{ ... on Query " + repeated("__typename", 150) + " ... " + repeated("__typename", 51) + " }", code},
-		{"inline fragments within the bound", "{ ... on Query " + repeated("__typename", 148) + " ... @include(if: true) " + repeated("__typename", 50) + " }", "ran"},
+		{"an alias is the response name", repeated("a: __typename", 11), code},
+		{"aliases of distinct names", "{ " + strings.ReplaceAll(distinct("a", 10), " ", ": __typename ") + "}", ""},
+		{"inline fragments count in their set", "{ ... on Query { " + distinct("f", 150) + "} ... { " + distinct("g", 51) + "} }", code},
+		{"inline fragments share the names", "{ ... on Query " + repeated("__typename", 6) + " ... " + repeated("__typename", 5) + " }", code},
+		{"inline fragments within the bound", "{ ... on Query { " + distinct("f", 148) + "} ... @include(if: true) { " + distinct("g", 50) + "} }", "GRAPHQL_VALIDATION_FAILED"},
 		{"spreads count", "{ " + strings.Repeat("...F ", 201) + "} fragment F on Query { __typename }", code},
-		{"nested sets count apart", "{ customer(id: \"00000000-0000-0000-0000-000000000001\") " + repeated("id", 150) + " " + strings.Repeat("__typename ", 150) + "}", "ran"},
+		{"nested sets count apart", "{ customer(id: \"00000000-0000-0000-0000-000000000001\") { " + distinct("f", 150) + "} " + distinct("f", 150) + "}", "GRAPHQL_VALIDATION_FAILED"},
 		{"values are not selections", `query($t: [String!] = [` + strings.Repeat(`"a" `, 300) + `]) { events(filter: {types: $t}) { totalCount } }`, "ran"},
 		{"over the token bound", `{ events(filter: {types: [` + strings.Repeat(`"a" `, 10_000) + `]}) { totalCount } }`, code},
 		{"over the size bound", `{ __typename }` + strings.Repeat(" ", 64<<10), code},
@@ -95,11 +109,11 @@ func TestDocumentBoundsAreConfigurable(t *testing.T) {
 	t.Parallel()
 	ts, _ := server(t, graph.Options{Development: true, MaxSelections: 3, MaxTokens: 20, MaxDocumentBytes: 100})
 	for doc, want := range map[string]string{
-		repeated("__typename", 3):                      "",
-		repeated("__typename", 4):                      graph.CodeComplexityLimitExceeded,
-		"{ a: __typename b: __typename c: __typename }": "", // 10 tokens
+		repeated("__typename", 3):                            "",
+		repeated("__typename", 4):                            graph.CodeComplexityLimitExceeded,
+		"{ a: __typename b: __typename c: __typename }":      "",                                // 10 tokens
 		"{ __typename(" + strings.Repeat("a: 1 ", 6) + ") }": graph.CodeComplexityLimitExceeded, // 23 tokens
-		"{ __typename }" + strings.Repeat(" ", 90):          graph.CodeComplexityLimitExceeded,
+		"{ __typename }" + strings.Repeat(" ", 90):           graph.CodeComplexityLimitExceeded,
 	} {
 		if r := post(t, ts, "", map[string]any{"query": doc}); r.code() != want {
 			t.Errorf("%.40s: %q, want %q: %+v", doc, r.code(), want, r.Errors)
