@@ -187,6 +187,9 @@ func (h *Handlers) RequestResellerRelationship(ctx context.Context, r Request, i
 	if err != nil {
 		return uuid.Nil, err
 	}
+	if err := domain.ValidateRelationshipMessage(in.Message); err != nil {
+		return uuid.Nil, err
+	}
 	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
 		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
 			c, p, err := h.caller(ctx, r.Caller)

@@ -133,9 +133,18 @@ func (in ExternalPurchase) Validate() error {
 	case in.Channel != ChannelCSPPartner && in.SellerPartnerID != nil:
 		return Errorf(CodeBadUserInput, "sellerPartnerId is only for a subscription bought from a CSP partner")
 	}
-	for _, sv := range in.Services {
+	if err := CheckLength("offer", in.Offer, MaxNameLength); err != nil {
+		return err
+	}
+	if len(in.Services) > MaxServices {
+		return Errorf(CodeBadUserInput, "a subscription has at most %d services, not %d", MaxServices, len(in.Services))
+	}
+	for i, sv := range in.Services {
 		if strings.TrimSpace(sv.Name) == "" {
 			return Errorf(CodeBadUserInput, "a service name must not be empty")
+		}
+		if err := CheckLength(fmt.Sprintf("services[%d].name", i), sv.Name, MaxNameLength); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -279,6 +288,20 @@ func ValidateReplacement(offer string, details LegacyDetails) error {
 	}
 	if strings.TrimSpace(details.AzureSubscriptionID) == "" {
 		return Errorf(CodeBadUserInput, "legacyDetails.azureSubscriptionId must not be empty")
+	}
+	for _, c := range []struct {
+		field string
+		s     *string
+		max   int
+	}{
+		{"offer", &offer, MaxNameLength},
+		{"legacyDetails.azureSubscriptionId", &details.AzureSubscriptionID, MaxNameLength},
+		{"legacyDetails.agreementNumber", details.AgreementNumber, MaxNameLength},
+		{"legacyDetails.notes", details.Notes, MaxMessageLength},
+	} {
+		if err := CheckOptionalLength(c.field, c.s, c.max); err != nil {
+			return err
+		}
 	}
 	return nil
 }
