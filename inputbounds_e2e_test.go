@@ -67,10 +67,10 @@ func TestHostileInputWritesNothing(t *testing.T) {
 
 	// Filters: strings and lists over their bounds.
 	for q, vars := range map[string]map[string]any{
-		`query($s: String) { events(filter: {stream: $s}) { totalCount } }`:                {"s": long(257)},
-		`query($t: [String!]) { events(filter: {types: $t}) { totalCount } }`:              {"t": make([]string, 101)},
-		`query($n: String) { customers(filter: {nameContains: $n}) { totalCount } }`:       {"n": long(257)},
-		`query($u: ID) { events(filter: {actorUserId: $u}) { totalCount } }`:               {"u": long(257)},
+		`query($s: String) { events(filter: {stream: $s}) { totalCount } }`:              {"s": long(257)},
+		`query($t: [String!]) { events(filter: {types: $t}) { totalCount } }`:            {"t": make([]string, 101)},
+		`query($n: String) { customers(filter: {nameContains: $n}) { totalCount } }`:     {"n": long(257)},
+		`query($u: ID) { events(filter: {actorUserId: $u}) { totalCount } }`:             {"u": long(257)},
 		`query($at: Time!) { customerAsOf(id: "` + w.c.String() + `", at: $at) { id } }`: {"at": "2026-12-03"},
 	} {
 		if r := w.auditor.do(q, vars); r.code() != "BAD_USER_INPUT" {
