@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -98,4 +100,21 @@ func TestHostileInputWritesNothing(t *testing.T) {
 	}
 	// Without a key the same document runs both.
 	w.aSales.ok(nil, two, nil)
+}
+
+// A NOT_ELIGIBLE refusal says what applies instead, in Partner Center's
+// words, and carries the correlation id.
+func TestNotEligibleInPartnerCentersWords(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	w := newWorld(t, ts)
+	sub := w.record(w.c, "LICENSE_BASED", "OPEN", nil, ptr(time.Now().Add(24*time.Hour)))
+	r := w.aSales.refused("NOT_ELIGIBLE", mSwitch, map[string]any{"id": sub.ID})
+	m := r.Errors[0].Message
+	if strings.Contains(m, "LICENSE_FROM_OTHER_CHANNEL") || strings.Contains(m, "row") || !strings.Contains(m, "reseller relationship") {
+		t.Errorf("message %q", m)
+	}
+	if _, err := uuid.Parse(fmt.Sprint(r.Errors[0].Extensions["correlationId"])); err != nil {
+		t.Errorf("no correlation id: %v", r.Errors[0].Extensions)
+	}
 }

@@ -53,3 +53,14 @@ func TestInputBounds(t *testing.T) {
 		}
 	}
 }
+
+// A NOT_ELIGIBLE refusal says what applies instead, in Partner Center's
+// words, not the decision table's row names.
+func TestNotEligibleSaysWhatApplies(t *testing.T) {
+	t.Parallel()
+	for row, msg := range domain.WhatApplies() {
+		if strings.Contains(msg, string(row)) || strings.Contains(msg, "row") || msg == "" {
+			t.Errorf("%s: %q", row, msg)
+		}
+	}
+}
