@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +117,26 @@ func TestNotEligibleInPartnerCentersWords(t *testing.T) {
 	}
 	if _, err := uuid.Parse(fmt.Sprint(r.Errors[0].Extensions["correlationId"])); err != nil {
 		t.Errorf("no correlation id: %v", r.Errors[0].Extensions)
+	}
+}
+
+// A body over the limit is HTTP 413 with a GraphQL error that has a code
+// and the correlation id, as every refusal of the API has.
+func TestBodyLimitRefusalHasCode(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	body := `{"query":"{ viewer { userId } }` + strings.Repeat(" ", 1<<20) + `"}`
+	resp, err := http.Post(ts.url+"/graphql", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out gqlResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("HTTP %d: %v", resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || out.code() != "BAD_USER_INPUT" ||
+		out.Errors[0].Extensions["correlationId"] != resp.Header.Get("X-Correlation-ID") {
+		t.Errorf("HTTP %d %+v", resp.StatusCode, out.Errors)
 	}
 }
