@@ -49,6 +49,12 @@ func ValidateOnboardCustomer(name, domain string, cloud Cloud) error {
 	if strings.TrimSpace(name) == "" {
 		return Errorf(CodeBadUserInput, "name must not be empty")
 	}
+	if err := CheckLength("name", name, MaxNameLength); err != nil {
+		return err
+	}
+	if err := CheckLength("domain", domain, MaxDomainLength); err != nil {
+		return err
+	}
 	if !IsHostName(domain) {
 		return Errorf(CodeBadUserInput, "domain %q is not a host name", domain)
 	}

@@ -38,6 +38,9 @@ func ValidateEnrollPartner(name string, cloud Cloud) error {
 	if strings.TrimSpace(name) == "" {
 		return Errorf(CodeBadUserInput, "name must not be empty")
 	}
+	if err := CheckLength("name", name, MaxNameLength); err != nil {
+		return err
+	}
 	if !cloud.Valid() {
 		return Errorf(CodeBadUserInput, "unknown cloud %q", cloud)
 	}

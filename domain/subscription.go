@@ -133,9 +133,18 @@ func (in ExternalPurchase) Validate() error {
 	case in.Channel != ChannelCSPPartner && in.SellerPartnerID != nil:
 		return Errorf(CodeBadUserInput, "sellerPartnerId is only for a subscription bought from a CSP partner")
 	}
-	for _, sv := range in.Services {
+	if err := CheckLength("offer", in.Offer, MaxNameLength); err != nil {
+		return err
+	}
+	if len(in.Services) > MaxServices {
+		return Errorf(CodeBadUserInput, "a subscription has at most %d services, not %d", MaxServices, len(in.Services))
+	}
+	for i, sv := range in.Services {
 		if strings.TrimSpace(sv.Name) == "" {
 			return Errorf(CodeBadUserInput, "a service name must not be empty")
+		}
+		if err := CheckLength(fmt.Sprintf("services[%d].name", i), sv.Name, MaxNameLength); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -219,6 +228,15 @@ func (st Standing) accepted() bool {
 		r.PartnerID == st.Partner.ID && st.Customer.Exists() && r.CustomerID == st.Customer.ID
 }
 
+// whatApplies says, in Partner Center's words, what a partner does instead
+// for a subscription of each row, when it asked for an action of another.
+var whatApplies = map[SupportCase]string{
+	CaseLicenseFromOtherChannel: "this license-based subscription was bought directly from Microsoft, through Advisor, Open, an Enterprise Agreement or a third party: once the customer accepts your reseller relationship you manage and support it as it is; there is nothing to switch, create or cancel",
+	CaseLicenseFromCSPPartner:   "this license-based subscription was bought from another CSP partner: it can be switched to you (switchSubscription) once its term has ended; a new Azure subscription is only for usage-based subscriptions bought outside the CSP program",
+	CaseUsageFromOtherChannel:   "this Azure subscription was bought directly from Microsoft, through Advisor, Open, an Enterprise Agreement or a third party: it is not switched; create a new Azure subscription in Partner Center with its details (createAzureSubscription), then cancel its services or the whole legacy subscription (cancelLegacyService)",
+	CaseUsageFromPartner:        "this Azure subscription was bought from another partner: its services are switched to you (switchSubscription); it needs no new Azure subscription",
+}
+
 // rowChecks are the refusals every partner action on a subscription shares,
 // in the table's order: the customer is a CSP partner, the row is not the
 // action's, the clouds differ, no accepted relationship.
@@ -239,7 +257,7 @@ func (s *Subscription) rowChecks(st Standing, eligible ...SupportCase) error {
 	case row == CaseSyndicationPartner:
 		return Errorf(CodeNotEligible, "multi-channel support does not cover subscriptions bought from a Syndication partner")
 	case !slices.Contains(eligible, row):
-		return Errorf(CodeNotEligible, "this action does not apply to a subscription of row %s", row)
+		return Errorf(CodeNotEligible, "%s", whatApplies[row])
 	case st.Partner.Cloud != st.Customer.Cloud:
 		// Unreachable through the API (a partner sees only customers of
 		// its cloud), kept so that the rule holds on its own.
@@ -279,6 +297,20 @@ func ValidateReplacement(offer string, details LegacyDetails) error {
 	}
 	if strings.TrimSpace(details.AzureSubscriptionID) == "" {
 		return Errorf(CodeBadUserInput, "legacyDetails.azureSubscriptionId must not be empty")
+	}
+	for _, c := range []struct {
+		field string
+		s     *string
+		max   int
+	}{
+		{"offer", &offer, MaxNameLength},
+		{"legacyDetails.azureSubscriptionId", &details.AzureSubscriptionID, MaxNameLength},
+		{"legacyDetails.agreementNumber", details.AgreementNumber, MaxNameLength},
+		{"legacyDetails.notes", details.Notes, MaxMessageLength},
+	} {
+		if err := CheckOptionalLength(c.field, c.s, c.max); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -228,9 +228,9 @@ func (r *queryResolver) Customers(ctx context.Context, filter *model.CustomerFil
 	if err != nil {
 		return nil, err
 	}
-	var f projections.CustomerFilter
-	if filter != nil {
-		f = projections.CustomerFilter{Cloud: filter.Cloud, NameContains: filter.NameContains}
+	f, err := customerFilter(filter)
+	if err != nil {
+		return nil, err
 	}
 	c, err := r.Model.Customers(v, f, first, after)
 	if err != nil {

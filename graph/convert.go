@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"fmt"
+
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/graph/model"
 	"github.com/partnercenter/multichannel/projections"
@@ -22,12 +24,36 @@ func customerConnection(c projections.CustomerConnection) *model.CustomerConnect
 	return out
 }
 
+func customerFilter(f *model.CustomerFilter) (projections.CustomerFilter, error) {
+	if f == nil {
+		return projections.CustomerFilter{}, nil
+	}
+	if err := domain.CheckOptionalLength("filter.nameContains", f.NameContains, domain.MaxFilterLength); err != nil {
+		return projections.CustomerFilter{}, err
+	}
+	return projections.CustomerFilter{Cloud: f.Cloud, NameContains: f.NameContains}, nil
+}
+
 func eventFilter(f *model.EventFilter) (projections.EventFilter, error) {
 	if f == nil {
 		return projections.EventFilter{}, nil
 	}
 	corr, err := domain.ParseOptionalID("filter.correlationId", f.CorrelationID)
 	if err != nil {
+		return projections.EventFilter{}, err
+	}
+	if len(f.Types) > domain.MaxFilterItems {
+		return projections.EventFilter{}, domain.Errorf(domain.CodeBadUserInput, "filter.types has at most %d items, not %d", domain.MaxFilterItems, len(f.Types))
+	}
+	for i := range f.Types {
+		if err := domain.CheckLength(fmt.Sprintf("filter.types[%d]", i), f.Types[i], domain.MaxFilterLength); err != nil {
+			return projections.EventFilter{}, err
+		}
+	}
+	if err := domain.CheckOptionalLength("filter.stream", f.Stream, domain.MaxFilterLength); err != nil {
+		return projections.EventFilter{}, err
+	}
+	if err := domain.CheckOptionalLength("filter.actorUserId", f.ActorUserID, domain.MaxFilterLength); err != nil {
 		return projections.EventFilter{}, err
 	}
 	return projections.EventFilter{Stream: f.Stream, Types: f.Types, ActorUserID: f.ActorUserID, CorrelationID: corr, From: f.From, To: f.To}, nil

@@ -37,6 +37,17 @@ type Options struct {
 	// MaxAliases bounds the aliased fields of a document; 0 means
 	// DefaultMaxAliases.
 	MaxAliases int
+	// MaxDocumentBytes, MaxTokens and MaxSelections bound a document's
+	// text before it is parsed (see documentBounds); 0 means
+	// DefaultMaxDocumentBytes, DefaultMaxTokens and DefaultMaxSelections.
+	// They stay on with NoLimits, as the body limit does: without them
+	// one request can cost minutes of CPU.
+	MaxDocumentBytes int
+	MaxTokens        int
+	MaxSelections    int
+	// MaxRepeats bounds how often one response name is selected in one
+	// selection set; 0 means DefaultMaxRepeats.
+	MaxRepeats int
 	// NoLimits turns the depth, alias and complexity limits off, and the
 	// check that a root field does not start past the request's deadline
 	// (the server's -limits=false, to measure what they cost).
@@ -75,6 +86,9 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	// A causation chain has no page: count it as a full one.
 	cfg.Complexity.Query.Causation = func(child int, _ string) int { return 1 + 100*child }
 	srv := handler.New(generated.NewExecutableSchema(cfg))
+	// Outermost, so that every error answered gets its code and the
+	// correlation id, whichever middleware answers it.
+	srv.AroundOperations(decorateResponses)
 
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
@@ -88,10 +102,19 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 		},
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(coded{transport.GET{}})
 	srv.AddTransport(post{})
+	srv.AddTransport(unsupported{})
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queries := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queries)
+	maxTokens := orDefault(opts.MaxTokens, DefaultMaxTokens)
+	// The parser's own bound, behind documentBounds' (which counts the
+	// same tokens first).
+	srv.SetParserTokenLimit(maxTokens)
+	// "Did you mean" hints name fields: with introspection off, they
+	// would disclose the schema to anyone, token or not.
+	srv.SetDisableSuggestion(!opts.Introspection)
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
 	}
@@ -101,6 +124,18 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 		srv.Use(noIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(documentBounds{
+		maxBytes:      orDefault(opts.MaxDocumentBytes, DefaultMaxDocumentBytes),
+		maxTokens:     maxTokens,
+		maxSelections: orDefault(opts.MaxSelections, DefaultMaxSelections),
+		maxRepeats:    orDefault(opts.MaxRepeats, DefaultMaxRepeats),
+		parsed: func(ctx context.Context, q string) bool {
+			_, ok := queries.Get(ctx, q)
+			return ok
+		},
+	})
+	srv.Use(&int32Variables{})
+	srv.Use(oneKeyedMutation{})
 	if !opts.NoLimits {
 		srv.Use(&DocumentLimit{
 			MaxDepth:      orDefault(opts.MaxDepth, DefaultMaxDepth),

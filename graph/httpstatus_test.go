@@ -11,9 +11,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/partnercenter/multichannel/internal/auth"
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/graph"
+	"github.com/partnercenter/multichannel/internal/auth"
 )
 
 // The status and the data entry of each kind of answer follow the

@@ -1758,6 +1758,7 @@ type EventEdge {
 
 input CustomerFilter {
   cloud: Cloud
+  "At most 256 characters."
   nameContains: String
 }
 
@@ -1775,15 +1776,21 @@ input RelationshipFilter {
 }
 
 input EventFilter {
+  "At most 256 characters."
   stream: String
+  "At most 100 types, each at most 256 characters."
   types: [String!]
+  "At most 256 characters."
   actorUserId: ID
   correlationId: ID
+  "Inclusive; years 1 to 9999 in UTC."
   from: Time
+  "Exclusive; years 1 to 9999 in UTC."
   to: Time
 }
 
 input EnrollPartnerInput {
+  "Not empty; at most 256 characters."
   name: String!
   cloud: Cloud!
 }
@@ -1791,31 +1798,38 @@ input EnrollPartnerInput {
 input OnboardCustomerInput {
   "Optional: the customer's existing tenant id; generated when absent."
   id: ID
+  "Not empty; at most 256 characters."
   name: String!
+  "A DNS host name: at most 253 characters."
   domain: String!
   cloud: Cloud!
   isCspPartner: Boolean = false
 }
 
 input ServiceInput {
+  "Not empty; at most 256 characters."
   name: String!
 }
 
 input RecordExternalSubscriptionInput {
   customerId: ID!
+  "Not empty; at most 256 characters."
   offer: String!
   billingModel: BillingModel!
   channel: Channel!
   "Required when channel is CSP_PARTNER: the partner that sold it."
   sellerPartnerId: ID
-  "Required for license-based subscriptions."
+  "Required for license-based subscriptions; years 1 to 9999 in UTC."
   termEndsAt: Time
+  "At least 1 (a 32-bit Int)."
   quantity: Int!
+  "At most 500 services."
   services: [ServiceInput!]
 }
 
 input RequestResellerRelationshipInput {
   customerId: ID!
+  "At most 2000 characters."
   message: String
 }
 
@@ -1824,14 +1838,18 @@ input SwitchSubscriptionInput {
 }
 
 input LegacyDetailsInput {
+  "Not empty; at most 256 characters."
   azureSubscriptionId: String!
+  "At most 256 characters."
   agreementNumber: String
+  "At most 2000 characters."
   notes: String
 }
 
 input CreateAzureSubscriptionInput {
   customerId: ID!
   legacySubscriptionId: ID!
+  "Not empty; at most 256 characters."
   offer: String!
   legacyDetails: LegacyDetailsInput!
 }

@@ -20,10 +20,11 @@ type CancelLegacyServiceInput struct {
 }
 
 type CreateAzureSubscriptionInput struct {
-	CustomerID           string              `json:"customerId"`
-	LegacySubscriptionID string              `json:"legacySubscriptionId"`
-	Offer                string              `json:"offer"`
-	LegacyDetails        *LegacyDetailsInput `json:"legacyDetails"`
+	CustomerID           string `json:"customerId"`
+	LegacySubscriptionID string `json:"legacySubscriptionId"`
+	// Not empty; at most 256 characters.
+	Offer         string              `json:"offer"`
+	LegacyDetails *LegacyDetailsInput `json:"legacyDetails"`
 }
 
 type CustomerConnection struct {
@@ -38,22 +39,29 @@ type CustomerEdge struct {
 }
 
 type CustomerFilter struct {
-	Cloud        *domain.Cloud `json:"cloud,omitempty"`
-	NameContains *string       `json:"nameContains,omitempty"`
+	Cloud *domain.Cloud `json:"cloud,omitempty"`
+	// At most 256 characters.
+	NameContains *string `json:"nameContains,omitempty"`
 }
 
 type EnrollPartnerInput struct {
+	// Not empty; at most 256 characters.
 	Name  string       `json:"name"`
 	Cloud domain.Cloud `json:"cloud"`
 }
 
 type EventFilter struct {
-	Stream        *string    `json:"stream,omitempty"`
-	Types         []string   `json:"types,omitempty"`
-	ActorUserID   *string    `json:"actorUserId,omitempty"`
-	CorrelationID *string    `json:"correlationId,omitempty"`
-	From          *time.Time `json:"from,omitempty"`
-	To            *time.Time `json:"to,omitempty"`
+	// At most 256 characters.
+	Stream *string `json:"stream,omitempty"`
+	// At most 100 types, each at most 256 characters.
+	Types []string `json:"types,omitempty"`
+	// At most 256 characters.
+	ActorUserID   *string `json:"actorUserId,omitempty"`
+	CorrelationID *string `json:"correlationId,omitempty"`
+	// Inclusive; years 1 to 9999 in UTC.
+	From *time.Time `json:"from,omitempty"`
+	// Exclusive; years 1 to 9999 in UTC.
+	To *time.Time `json:"to,omitempty"`
 }
 
 // The outcome of verifyIntegrity.
@@ -74,9 +82,12 @@ type IntegrityReport struct {
 }
 
 type LegacyDetailsInput struct {
-	AzureSubscriptionID string  `json:"azureSubscriptionId"`
-	AgreementNumber     *string `json:"agreementNumber,omitempty"`
-	Notes               *string `json:"notes,omitempty"`
+	// Not empty; at most 256 characters.
+	AzureSubscriptionID string `json:"azureSubscriptionId"`
+	// At most 256 characters.
+	AgreementNumber *string `json:"agreementNumber,omitempty"`
+	// At most 2000 characters.
+	Notes *string `json:"notes,omitempty"`
 }
 
 type LiveFeed struct {
@@ -87,8 +98,10 @@ type Mutation struct {
 
 type OnboardCustomerInput struct {
 	// Optional: the customer's existing tenant id; generated when absent.
-	ID           *string      `json:"id,omitempty"`
-	Name         string       `json:"name"`
+	ID *string `json:"id,omitempty"`
+	// Not empty; at most 256 characters.
+	Name string `json:"name"`
+	// A DNS host name: at most 253 characters.
 	Domain       string       `json:"domain"`
 	Cloud        domain.Cloud `json:"cloud"`
 	IsCspPartner *bool        `json:"isCspPartner,omitempty"`
@@ -105,16 +118,19 @@ type ReadModelDigest struct {
 }
 
 type RecordExternalSubscriptionInput struct {
-	CustomerID   string              `json:"customerId"`
+	CustomerID string `json:"customerId"`
+	// Not empty; at most 256 characters.
 	Offer        string              `json:"offer"`
 	BillingModel domain.BillingModel `json:"billingModel"`
 	Channel      domain.Channel      `json:"channel"`
 	// Required when channel is CSP_PARTNER: the partner that sold it.
 	SellerPartnerID *string `json:"sellerPartnerId,omitempty"`
-	// Required for license-based subscriptions.
-	TermEndsAt *time.Time     `json:"termEndsAt,omitempty"`
-	Quantity   int            `json:"quantity"`
-	Services   []ServiceInput `json:"services,omitempty"`
+	// Required for license-based subscriptions; years 1 to 9999 in UTC.
+	TermEndsAt *time.Time `json:"termEndsAt,omitempty"`
+	// At least 1 (a 32-bit Int).
+	Quantity int `json:"quantity"`
+	// At most 500 services.
+	Services []ServiceInput `json:"services,omitempty"`
 }
 
 type RelationshipFilter struct {
@@ -124,11 +140,13 @@ type RelationshipFilter struct {
 }
 
 type RequestResellerRelationshipInput struct {
-	CustomerID string  `json:"customerId"`
-	Message    *string `json:"message,omitempty"`
+	CustomerID string `json:"customerId"`
+	// At most 2000 characters.
+	Message *string `json:"message,omitempty"`
 }
 
 type ServiceInput struct {
+	// Not empty; at most 256 characters.
 	Name string `json:"name"`
 }
 

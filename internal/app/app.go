@@ -162,7 +162,12 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		MaxDepth:        cfg.Ops.MaxDepth,
 		MaxAliases:      cfg.Ops.MaxAliases,
 		ComplexityLimit: cfg.Ops.ComplexityLimit,
-		Extensions:      extensions,
+		// Document bounds: before parsing, and on even with -limits=false.
+		MaxDocumentBytes: cfg.Ops.MaxDocumentBytes,
+		MaxTokens:        cfg.Ops.MaxTokens,
+		MaxSelections:    cfg.Ops.MaxSelections,
+		MaxRepeats:       cfg.Ops.MaxRepeats,
+		Extensions:       extensions,
 	})
 
 	var headers map[string]string

@@ -128,6 +128,11 @@ type OpsConfig struct {
 	MaxDepth        int // selection-set nesting; graph.DefaultMaxDepth
 	MaxAliases      int // aliased fields per document; graph.DefaultMaxAliases
 	ComplexityLimit int // graph.DefaultComplexityLimit
+	// Bounds on a document's text, checked before it is parsed.
+	MaxDocumentBytes int // graph.DefaultMaxDocumentBytes
+	MaxTokens        int // graph.DefaultMaxTokens
+	MaxSelections    int // selections per selection set; graph.DefaultMaxSelections
+	MaxRepeats       int // selections of one response name per set; graph.DefaultMaxRepeats
 	// RequestTimeout is the deadline of a GraphQL request over HTTP;
 	// defaultRequestTimeout when 0.
 	RequestTimeout time.Duration
@@ -166,6 +171,10 @@ func (o *OpsConfig) flags(fs *flag.FlagSet) (finish func(development bool) error
 	fs.IntVar(&o.MaxDepth, "max-depth", envInt("MAX_DEPTH", graph.DefaultMaxDepth), "deepest nesting of selection sets (MAX_DEPTH)")
 	fs.IntVar(&o.MaxAliases, "max-aliases", envInt("MAX_ALIASES", graph.DefaultMaxAliases), "most aliased fields in a document (MAX_ALIASES)")
 	fs.IntVar(&o.ComplexityLimit, "complexity-limit", envInt("COMPLEXITY_LIMIT", graph.DefaultComplexityLimit), "complexity budget of a document (COMPLEXITY_LIMIT)")
+	fs.IntVar(&o.MaxDocumentBytes, "max-document-bytes", envInt("MAX_DOCUMENT_BYTES", graph.DefaultMaxDocumentBytes), "largest document text, in bytes (MAX_DOCUMENT_BYTES)")
+	fs.IntVar(&o.MaxTokens, "max-tokens", envInt("MAX_TOKENS", graph.DefaultMaxTokens), "most lexical tokens in a document (MAX_TOKENS)")
+	fs.IntVar(&o.MaxSelections, "max-selections", envInt("MAX_SELECTIONS", graph.DefaultMaxSelections), "most selections in one selection set (MAX_SELECTIONS)")
+	fs.IntVar(&o.MaxRepeats, "max-repeats", envInt("MAX_REPEATS", graph.DefaultMaxRepeats), "most selections of one response name in one selection set (MAX_REPEATS)")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", envDuration("REQUEST_TIMEOUT", defaultRequestTimeout), "deadline of a GraphQL request over HTTP; past it, UNAVAILABLE (REQUEST_TIMEOUT)")
 	fs.IntVar(&o.RateBurst, "rate-burst", envInt("RATE_BURST", DefaultRateBurst), "burst of the per-tenant rate limit (RATE_BURST)")
 	fs.IntVar(&o.ReadyMaxLagEvents, "ready-max-lag-events", envInt("READY_MAX_LAG_EVENTS", observability.DefaultMaxLagEvents), "read models further behind than this many events are not ready (READY_MAX_LAG_EVENTS)")

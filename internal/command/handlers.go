@@ -177,6 +177,9 @@ func (h *Handlers) RequestResellerRelationship(ctx context.Context, r Request, i
 	if err != nil {
 		return uuid.Nil, err
 	}
+	if err := domain.ValidateRelationshipMessage(in.Message); err != nil {
+		return uuid.Nil, err
+	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizePartnerAction,
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {

@@ -219,7 +219,7 @@ func correlationID(h http.Header) uuid.UUID {
 func limitBody(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			refuse(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		}
 		// A body of declared length is cut at that length by net/http
@@ -227,16 +227,35 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 		if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody && r.Method != http.MethodGet {
 			body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 			if err != nil {
-				http.Error(w, "could not read the request body", http.StatusBadRequest)
+				refuse(w, http.StatusBadRequest, "could not read the request body")
 				return
 			}
 			if int64(len(body)) > limit {
-				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				refuse(w, http.StatusRequestEntityTooLarge, "request body too large")
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// refuse answers a request the HTTP layer turns away with status and a
+// GraphQL error: BAD_USER_INPUT (the request is the client's) and the
+// correlation id (set in the response's header by requestIDs), as every
+// error of the API carries.
+func refuse(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{
+			"message": message,
+			"extensions": map[string]any{
+				"code":          string(domain.CodeBadUserInput),
+				"correlationId": w.Header().Get(CorrelationHeader),
+			},
+		}},
+		"data": nil,
 	})
 }
 

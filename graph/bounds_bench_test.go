@@ -1,0 +1,109 @@
+package graph_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/partnercenter/multichannel/graph"
+	"github.com/partnercenter/multichannel/internal/auth"
+)
+
+// BenchmarkHostileDocuments measures the server's time to answer (mostly
+// to refuse) the worst document of each kind, up to the 1 MiB body limit
+// and just under the bounds, next to `{ __typename }` in the same run:
+// x-typename is each one's time per request over `{ __typename }`'s. The
+// handler runs in this goroutine, so its time is the server's CPU (GC
+// aside). Run: go test -run '^$' -bench HostileDocuments ./graph/
+func BenchmarkHostileDocuments(b *testing.B) {
+	v := auth.NewHS256Verifier([]byte("limits-test-secret-of-thirty-two-bytes"))
+	srv := graph.NewServer(&graph.Resolver{}, graph.Options{Development: true, Verifier: v})
+	h := auth.Middleware(v)(srv)
+	const mib = 1 << 20
+	fill := func(prefix, unit, suffix string, size int) string {
+		n := (size - len(prefix) - len(suffix)) / len(unit)
+		return prefix + strings.Repeat(unit, n) + suffix
+	}
+	docs := []struct{ name, doc string }{
+		{"typename", `{ __typename }`},
+		// Up to the body limit: refused by the size bound.
+		{"fields-1MiB", fill("{ ", "__typename ", "}", mib-100)},
+		{"aliases-1MiB", fill("{ ", "a: __typename ", "}", mib-100)},
+		{"nesting-1MiB", fill("", "{ a ", "", mib/2-100) + strings.Repeat("}", mib/8)},
+		{"fragments-1MiB", fill("{ ...F } ", "fragment F on Query { __typename } ", "", mib-100)},
+		{"string-1MiB", fill(`{ __type(name: "`, "x", `") { name } }`, mib-100)},
+		{"directives-1MiB", fill("{ __typename ", "@include(if: true) ", "}", mib-100)},
+		{"variables-1MiB", fill("query(", "$v: Int ", ") { __typename }", mib-100)},
+		// Just under the bounds: they reach the parser and validation.
+		{"fields-200", "{ " + names("f", 200) + "}"},
+		{"same-field-10", "{ " + strings.Repeat("__typename ", 10) + "}"},
+		{"same-field-nested-under-bounds", "{ " + strings.Repeat("customer(id: \"x\") { "+strings.Repeat("id ", 10)+names("f", 190)+"} ", 10) + "}"},
+		{"repeats-at-every-level", nestedRepeats(3)},
+		{"aliases-200", "{ " + strings.ReplaceAll(names("a", 200), " ", ": __typename ") + "}"},
+		{"nesting-under-tokens", strings.Repeat("{ a ", 3_300) + strings.Repeat("}", 3_300)},
+		{"fragments-under-tokens", "{ " + strings.Repeat("...F ", 199) + "} fragment F on Query { __typename }"},
+		{"spread-pairs-under-tokens", spreads(199)},
+		{"string-64KiB", fill(`{ __type(name: "`, "x", `") { name } }`, 64<<10-100)},
+		{"directives-under-tokens", "{ __typename " + strings.Repeat("@include(if: true) ", 1_600) + "}"},
+		{"variables-under-tokens", "query(" + strings.Repeat("$v: Int ", 3_000) + ") { __typename }"},
+	}
+	var base float64
+	for _, d := range docs {
+		body, _ := json.Marshal(map[string]any{"query": d.doc})
+		b.Run(d.name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+			per := float64(time.Since(start).Nanoseconds()) / float64(b.N)
+			if d.name == "typename" {
+				base = per
+			}
+			if base > 0 {
+				b.ReportMetric(per/base, "x-typename")
+			}
+		})
+	}
+}
+
+// spreads is a document spreading n distinct fragments in one set, which
+// validation compares pairwise.
+func spreads(n int) string {
+	var s strings.Builder
+	s.WriteString("{ ")
+	for i := range n {
+		s.WriteString("...F" + itoa(i) + " ")
+	}
+	s.WriteString("}")
+	for i := range n {
+		s.WriteString(" fragment F" + itoa(i) + " on Query { __typename }")
+	}
+	return s.String()
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func names(prefix string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(prefix + itoa(i) + " ")
+	}
+	return b.String()
+}
+
+// nestedRepeats is 10 copies of a field at each of depth levels.
+func nestedRepeats(depth int) string {
+	s := strings.Repeat("id ", 10)
+	for range depth {
+		s = strings.Repeat("customer(id: \"x\") { "+s+"} ", 10)
+	}
+	return "{ " + s + "}"
+}

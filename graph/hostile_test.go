@@ -1,0 +1,322 @@
+package graph_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/graph"
+	"github.com/partnercenter/multichannel/internal/auth"
+)
+
+// keyedServer is server() with the HTTP layer's Idempotency-Key passed to
+// the GraphQL server, as httpapi does.
+func keyedServer(t *testing.T, opts graph.Options) (*httptest.Server, string) {
+	t.Helper()
+	secret := []byte("limits-test-secret-of-thirty-two-bytes")
+	v := auth.NewHS256Verifier(secret)
+	opts.Verifier = v
+	srv := graph.NewServer(&graph.Resolver{}, opts)
+	h := auth.Middleware(v)(srv)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := &graph.Request{CorrelationID: uuid.Must(uuid.NewV7()), IdempotencyKey: r.Header.Get("Idempotency-Key")}
+		h.ServeHTTP(w, r.WithContext(graph.WithRequest(r.Context(), req)))
+	}))
+	t.Cleanup(ts.Close)
+	a := domain.Actor{UserID: "u1", TenantID: uuid.New(), Role: domain.RoleGlobalAdmin}
+	tok, err := auth.MintHS256(secret, a, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts, tok
+}
+
+func repeated(field string, n int) string {
+	return "{ " + strings.Repeat(field+" ", n) + "}"
+}
+
+// distinct is n fields, each its own name (the schema has none of them).
+func distinct(prefix string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%s%d ", prefix, i)
+	}
+	return b.String()
+}
+
+// A document over a bound of its text is refused before it is parsed and
+// validated, whatever its token: a document of unknown fields, which
+// validation would refuse as GRAPHQL_VALIDATION_FAILED (after comparing
+// its fields pairwise), is COMPLEXITY_LIMIT_EXCEEDED.
+func TestDocumentBoundsBeforeValidation(t *testing.T) {
+	t.Parallel()
+	ts, tok := server(t, graph.Options{Development: true})
+	code := graph.CodeComplexityLimitExceeded
+	for _, tc := range []struct {
+		name, doc string
+		want      string // "" when the document is answered; "ran" when a resolver ran
+	}{
+		{"200 fields in a set", "{ " + distinct("f", 200) + "}", "GRAPHQL_VALIDATION_FAILED"},
+		{"201 fields in a set", "{ " + distinct("f", 201) + "}", code},
+		{"10 of one field", repeated("__typename", 10), ""},
+		{"11 of one field", repeated("__typename", 11), code},
+		{"11 of one unknown field", repeated("nope", 11), code},
+		{"32,000 fields", repeated("__typename", 32_000), code},
+		{"an alias is the response name", repeated("a: __typename", 11), code},
+		{"aliases of distinct names", "{ " + strings.ReplaceAll(distinct("a", 10), " ", ": __typename ") + "}", ""},
+		{"inline fragments count in their set", "{ ... on Query { " + distinct("f", 150) + "} ... { " + distinct("g", 51) + "} }", code},
+		{"inline fragments share the names", "{ ... on Query " + repeated("__typename", 6) + " ... " + repeated("__typename", 5) + " }", code},
+		{"inline fragments within the bound", "{ ... on Query { " + distinct("f", 148) + "} ... @include(if: true) { " + distinct("g", 50) + "} }", "GRAPHQL_VALIDATION_FAILED"},
+		{"spreads count", "{ " + strings.Repeat("...F ", 201) + "} fragment F on Query { __typename }", code},
+		{"nested sets count apart", "{ customer(id: \"00000000-0000-0000-0000-000000000001\") { " + distinct("f", 150) + "} " + distinct("f", 150) + "}", "GRAPHQL_VALIDATION_FAILED"},
+		{"values are not selections", `query($t: [String!] = [` + strings.Repeat(`"a" `, 300) + `]) { events(filter: {types: $t}) { totalCount } }`, "ran"},
+		{"over the token bound", `{ events(filter: {types: [` + strings.Repeat(`"a" `, 10_000) + `]}) { totalCount } }`, code},
+		{"over the size bound", `{ __typename }` + strings.Repeat(" ", 64<<10), code},
+		{"1 MiB string", `{ customer(id: "` + strings.Repeat("x", 1<<20-40) + `") { id } }`, code},
+		{"deep nesting", strings.Repeat("{ a ", 5_000) + strings.Repeat("}", 5_000), code},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, token := range []string{"", tok} {
+				r := post(t, ts, token, map[string]any{"query": tc.doc})
+				got := r.code()
+				if tc.want == "ran" {
+					if got == code || strings.HasPrefix(got, "GRAPHQL_") {
+						t.Fatalf("token %v: refused before it ran: %+v", token != "", r.Errors)
+					}
+					continue
+				}
+				if got != tc.want {
+					t.Fatalf("token %v: code %q, want %q: %+v", token != "", got, tc.want, r.Errors)
+				}
+			}
+		})
+	}
+}
+
+func TestDocumentBoundsAreConfigurable(t *testing.T) {
+	t.Parallel()
+	ts, _ := server(t, graph.Options{Development: true, MaxSelections: 3, MaxTokens: 20, MaxDocumentBytes: 100})
+	for doc, want := range map[string]string{
+		repeated("__typename", 3):                            "",
+		repeated("__typename", 4):                            graph.CodeComplexityLimitExceeded,
+		"{ a: __typename b: __typename c: __typename }":      "",                                // 10 tokens
+		"{ __typename(" + strings.Repeat("a: 1 ", 6) + ") }": graph.CodeComplexityLimitExceeded, // 23 tokens
+		"{ __typename }" + strings.Repeat(" ", 90):           graph.CodeComplexityLimitExceeded,
+	} {
+		if r := post(t, ts, "", map[string]any{"query": doc}); r.code() != want {
+			t.Errorf("%.40s: %q, want %q: %+v", doc, r.code(), want, r.Errors)
+		}
+	}
+}
+
+// With introspection off, a misspelt field gets no "Did you mean" hint:
+// the hints would name the schema's fields to anyone.
+func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
+	t.Parallel()
+	q := map[string]any{"query": `{ viewr { userId } }`}
+	on, _ := server(t, graph.Options{Development: true, Introspection: true})
+	if r := post(t, on, "", q); !strings.Contains(r.Errors[0].Message, "Did you mean") {
+		t.Errorf("introspection on: no suggestion in %q", r.Errors[0].Message)
+	}
+	off, _ := server(t, graph.Options{})
+	for _, doc := range []string{`{ viewr { userId } }`, `{ viewer { userI } }`, `{ viewer }`} {
+		r := post(t, off, "", map[string]any{"query": doc})
+		if r.code() != "GRAPHQL_VALIDATION_FAILED" || strings.Contains(r.Errors[0].Message, "Did you mean") || strings.Contains(r.Errors[0].Message, "userId") {
+			t.Errorf("introspection off, %s: %+v", doc, r.Errors)
+		}
+	}
+}
+
+// GraphQL's Int is 32 bits: a variable outside it is refused as gqlgen
+// refuses any variable of the wrong type, before a resolver runs (these
+// servers' resolvers panic into INTERNAL when they run).
+func TestIntOutside32Bits(t *testing.T) {
+	t.Parallel()
+	ts, tok := server(t, graph.Options{Development: true})
+	page := `query($n: Int) { customers(first: $n) { totalCount } }`
+	record := `mutation($in: RecordExternalSubscriptionInput!) { recordExternalSubscription(input: $in) { id } }`
+	in := func(q any) map[string]any {
+		return map[string]any{"customerId": uuid.NewString(), "offer": "O", "billingModel": "USAGE_BASED", "channel": "OPEN", "quantity": q}
+	}
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		valid bool
+	}{
+		{"2^31", map[string]any{"query": page, "variables": map[string]any{"n": json.Number("2147483648")}}, false},
+		{"-2^31-1", map[string]any{"query": page, "variables": map[string]any{"n": json.Number("-2147483649")}}, false},
+		{"2^53+1", map[string]any{"query": page, "variables": map[string]any{"n": json.Number("9007199254740993")}}, false},
+		{"2^31-1", map[string]any{"query": page, "variables": map[string]any{"n": json.Number("2147483647")}}, true},
+		{"quantity 2^31 in an input", map[string]any{"query": record, "variables": map[string]any{"in": in(json.Number("2147483648"))}}, false},
+		{"quantity 2^53+1 in an input", map[string]any{"query": record, "variables": map[string]any{"in": in(json.Number("9007199254740993"))}}, false},
+		{"quantity 2^31-1 in an input", map[string]any{"query": record, "variables": map[string]any{"in": in(json.Number("2147483647"))}}, true},
+		{"literal 2^31", map[string]any{"query": `{ customers(first: 2147483648) { totalCount } }`}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := post(t, ts, tok, tc.body)
+			if got := r.code() == "GRAPHQL_VALIDATION_FAILED"; got == tc.valid {
+				t.Fatalf("code %q: %+v", r.code(), r.Errors)
+			}
+			if !tc.valid && !strings.Contains(r.Errors[0].Message, "32-bit") {
+				t.Errorf("message %q", r.Errors[0].Message)
+			}
+		})
+	}
+}
+
+// A malformed or out-of-range Time, as a literal or a variable, is
+// BAD_USER_INPUT naming the argument or input field, before the resolver.
+func TestMalformedTimeIsBadUserInput(t *testing.T) {
+	t.Parallel()
+	ts, tok := server(t, graph.Options{Development: true})
+	id := uuid.NewString()
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"literal date", map[string]any{"query": `{ customerAsOf(id: "` + id + `", at: "2026-12-03") { id } }`}, "at"},
+		{"variable", map[string]any{"query": `query($at: Time!) { customerAsOf(id: "` + id + `", at: $at) { id } }`, "variables": map[string]any{"at": "next year"}}, "at"},
+		{"year 10000", map[string]any{"query": `{ customerAsOf(id: "` + id + `", at: "10000-01-01T00:00:00Z") { id } }`}, "at"},
+		{"year 0", map[string]any{"query": `{ customerAsOf(id: "` + id + `", at: "0000-06-01T00:00:00Z") { id } }`}, "at"},
+		{"number", map[string]any{"query": `query($at: Time!) { customerAsOf(id: "` + id + `", at: $at) { id } }`, "variables": map[string]any{"at": 12}}, "at"},
+		{"filter field", map[string]any{"query": `{ events(filter: {from: "yesterday"}) { totalCount } }`}, "filter.from"},
+		{"input field in a variable", map[string]any{
+			"query":     `mutation($in: RecordExternalSubscriptionInput!) { recordExternalSubscription(input: $in) { id } }`,
+			"variables": map[string]any{"in": map[string]any{"customerId": id, "offer": "O", "billingModel": "LICENSE_BASED", "channel": "OPEN", "quantity": 1, "termEndsAt": "-0001-01-01T00:00:00Z"}},
+		}, "input.termEndsAt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := post(t, ts, tok, tc.body)
+			if r.code() != string(domain.CodeBadUserInput) {
+				t.Fatalf("code %q: %+v", r.code(), r.Errors)
+			}
+			if m := r.Errors[0].Message; !strings.HasPrefix(m, tc.field+": ") || !strings.Contains(m, "RFC 3339") {
+				t.Errorf("message %q does not name %s", m, tc.field)
+			}
+		})
+	}
+}
+
+// An Idempotency-Key names one mutation's result: a document with several
+// mutation fields and a key is BAD_USER_INPUT before any field runs (these
+// servers' resolvers panic into INTERNAL when they run).
+func TestIdempotencyKeyCoversOneMutationField(t *testing.T) {
+	t.Parallel()
+	ts, tok := keyedServer(t, graph.Options{Development: true})
+	two := `mutation { a: enrollPartner(input: {name: "A", cloud: PUBLIC}) { id } b: enrollPartner(input: {name: "B", cloud: PUBLIC}) { id } }`
+	viaFragment := `mutation { enrollPartner(input: {name: "A", cloud: PUBLIC}) { id } ...M } fragment M on Mutation { cancelSubscription(subscriptionId: "x") { id } }`
+	one := `mutation { enrollPartner(input: {name: "A", cloud: PUBLIC}) { id } __typename }`
+	for _, tc := range []struct {
+		name, doc, key, want string
+	}{
+		{"two fields with a key", two, "k2", string(domain.CodeBadUserInput)},
+		{"a field in a fragment with a key", viaFragment, "k3", string(domain.CodeBadUserInput)},
+		{"two fields without a key", two, "", "INTERNAL"},
+		{"one field with a key", one, "k1", "INTERNAL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := json.Marshal(map[string]any{"query": tc.doc})
+			req, _ := http.NewRequest(http.MethodPost, ts.URL, bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			if tc.key != "" {
+				req.Header.Set("Idempotency-Key", tc.key)
+			}
+			r := send(t, req)
+			if r.code() != tc.want {
+				t.Fatalf("code %q, want %s: %+v", r.code(), tc.want, r.Errors)
+			}
+			if tc.want == string(domain.CodeBadUserInput) && !strings.Contains(r.Errors[0].Message, "Idempotency-Key") {
+				t.Errorf("message %q", r.Errors[0].Message)
+			}
+		})
+	}
+}
+
+// rawResponse is a response whose status and errors are checked whatever
+// the transport wrote.
+func rawDo(t *testing.T, req *http.Request) (int, response) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out response
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("HTTP %d, body not JSON: %q", resp.StatusCode, b)
+	}
+	return resp.StatusCode, out
+}
+
+// Every error the GraphQL server answers carries extensions.code and
+// extensions.correlationId: transport refusals (with their HTTP status),
+// a persisted query whose hash does not match, UNAUTHENTICATED.
+func TestEveryErrorHasCodeAndCorrelationID(t *testing.T) {
+	t.Parallel()
+	ts, _ := server(t, graph.Options{})
+	sum := sha256.Sum256([]byte("{ __typename }"))
+	goodHash := hex.EncodeToString(sum[:])
+	badHash := strings.Repeat("0", 64)
+	apq := func(hash string) string {
+		b, _ := json.Marshal(map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}})
+		return string(b)
+	}
+	postBody := func(contentType, body string) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		return req
+	}
+	getQuery := func(v url.Values) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"?"+v.Encode(), nil)
+		return req
+	}
+	put, _ := http.NewRequest(http.MethodPut, ts.URL, strings.NewReader(`{"query":"{ __typename }"}`))
+	for _, tc := range []struct {
+		name   string
+		req    *http.Request
+		status int
+		code   string
+	}{
+		{"APQ hash mismatch over POST", postBody("application/json", `{"query":"{ viewer { userId } }","extensions":`+apq(badHash)+`}`), 200, "BAD_USER_INPUT"},
+		{"APQ hash mismatch over GET", getQuery(url.Values{"query": {"{ viewer { userId } }"}, "extensions": {apq(badHash)}}), 200, "BAD_USER_INPUT"},
+		{"APQ unknown hash", getQuery(url.Values{"extensions": {apq(goodHash)}}), 200, "PERSISTED_QUERY_NOT_FOUND"},
+		{"APQ bad version", postBody("application/json", `{"query":"{ __typename }","extensions":{"persistedQuery":{"version":9}}}`), 200, "BAD_USER_INPUT"},
+		{"body not JSON", postBody("application/json", `{"query":`), 400, "BAD_USER_INPUT"},
+		{"POST not JSON", postBody("text/plain", `{ __typename }`), 400, "BAD_USER_INPUT"},
+		{"PUT", put, 400, "BAD_USER_INPUT"},
+		{"GET variables not JSON", getQuery(url.Values{"query": {"{ __typename }"}, "variables": {"{"}}), 400, "BAD_USER_INPUT"},
+		{"GET extensions not JSON", getQuery(url.Values{"query": {"{ __typename }"}, "extensions": {"{"}}), 400, "BAD_USER_INPUT"},
+		{"GET mutation", getQuery(url.Values{"query": {"mutation { __typename }"}}), 406, "BAD_USER_INPUT"},
+		// GraphQL over HTTP: under application/json a parse failure is 200.
+		{"parse error", postBody("application/json", `{"query":"{"}`), http.StatusOK, "GRAPHQL_PARSE_FAILED"},
+		{"no token", postBody("application/json", `{"query":"{ viewer { userId } }"}`), 200, "UNAUTHENTICATED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, r := rawDo(t, tc.req)
+			if status != tc.status || r.code() != tc.code {
+				t.Fatalf("HTTP %d %q, want %d %s: %+v", status, r.code(), tc.status, tc.code, r.Errors)
+			}
+			for _, e := range r.Errors {
+				id, _ := e.Extensions["correlationId"].(string)
+				if _, err := uuid.Parse(id); err != nil {
+					t.Errorf("error %q without a correlation id: %v", e.Message, e.Extensions)
+				}
+			}
+		})
+	}
+}
