@@ -38,6 +38,7 @@ import (
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/graph"
 	"github.com/partnercenter/multichannel/httpapi"
+	"github.com/partnercenter/multichannel/livefeed"
 	"github.com/partnercenter/multichannel/observability"
 	"github.com/partnercenter/multichannel/playground"
 	"github.com/partnercenter/multichannel/projections"
@@ -237,7 +238,9 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	}
 	verifier := auth.NewHS256Verifier(secret)
 	// The resolvers' reads of the store end at the request's deadline.
-	resolver := &graph.Resolver{Commands: commands, Model: model, Store: graph.DeadlineStore(store)}
+	feed := livefeed.NewHub(store, model)
+	go feed.Run(runCtx)
+	resolver := &graph.Resolver{Commands: commands, Model: model, Store: graph.DeadlineStore(store), Feed: feed}
 	var requestLog *slog.Logger
 	if !cfg.Ops.NoRequestLog {
 		// Request lines are batched (see observability.BufferedWriter);
@@ -254,6 +257,10 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	if metrics != nil || requestLog != nil {
 		extensions = append(extensions, observability.Extension{Metrics: metrics})
 	}
+	var wsLimiter graph.RateLimiter
+	if l := cfg.Ops.rateLimiter(); l != nil {
+		wsLimiter = l // a nil *Limiter in the interface would not be nil
+	}
 	api := graph.NewServer(resolver, graph.Options{
 		Development:     cfg.development(),
 		Introspection:   cfg.Introspection,
@@ -263,6 +270,9 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 		MaxAliases:      cfg.Ops.MaxAliases,
 		ComplexityLimit: cfg.Ops.ComplexityLimit,
 		Extensions:      extensions,
+		Websocket:       cfg.Ops.Websocket,
+		RateLimiter:     wsLimiter,
+		Now:             cfg.Now,
 	})
 
 	var headers map[string]string
@@ -300,8 +310,9 @@ func serve(ctx context.Context, cfg config, ready chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	ln = httpapi.Listener(ln, cfg.Ops.Server)
 	live := newLiveConns()
-	srv := &http.Server{Handler: live.wrap(root), ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.Server(live.wrap(root), cfg.Ops.Server)
 	if cfg.gotHandler != nil {
 		cfg.gotHandler(srv.Handler)
 	}
@@ -587,6 +598,12 @@ type opsConfig struct {
 	// its burst; 0 is off (the default in development).
 	RateLimit float64
 	RateBurst int
+	// limiter is the tenants' buckets, one for HTTP and WebSocket alike.
+	limiter *ratelimit.Limiter[uuid.UUID]
+
+	// Websocket bounds the WebSocket connections; Server the HTTP server's.
+	Websocket graph.WebsocketLimits
+	Server    httpapi.ServerLimits
 
 	// ReadyMaxLagEvents and ReadyMaxLag are how far the read models may be
 	// behind the log for /readyz to answer ready.
@@ -622,6 +639,16 @@ func (o *opsConfig) flags(fs *flag.FlagSet) (finish func(development bool) error
 	fs.IntVar(&o.RateBurst, "rate-burst", envInt("RATE_BURST", defaultRateBurst), "burst of the per-tenant rate limit (RATE_BURST)")
 	fs.IntVar(&o.ReadyMaxLagEvents, "ready-max-lag-events", envInt("READY_MAX_LAG_EVENTS", observability.DefaultMaxLagEvents), "read models further behind than this many events are not ready (READY_MAX_LAG_EVENTS)")
 	fs.DurationVar(&o.ReadyMaxLag, "ready-max-lag", envDuration("READY_MAX_LAG", observability.DefaultMaxLagAge), "read models whose oldest unapplied event is older are not ready (READY_MAX_LAG)")
+	fs.DurationVar(&o.Websocket.InitTimeout, "ws-init-timeout", envDuration("WS_INIT_TIMEOUT", graph.DefaultWebsocketInitTimeout), "how long a WebSocket may wait before connection_init; past it, closed 4408 (WS_INIT_TIMEOUT)")
+	fs.DurationVar(&o.Websocket.WriteTimeout, "ws-write-timeout", envDuration("WS_WRITE_TIMEOUT", graph.DefaultWebsocketWriteTimeout), "how long one WebSocket message may take to write; past it, the connection is dropped (WS_WRITE_TIMEOUT)")
+	fs.DurationVar(&o.Websocket.PingInterval, "ws-ping-interval", envDuration("WS_PING_INTERVAL", graph.DefaultWebsocketPingInterval), "how often a WebSocket is pinged; no pong within two intervals drops it; negative: no pings (WS_PING_INTERVAL)")
+	fs.IntVar(&o.Websocket.MaxOperations, "ws-max-operations", envInt("WS_MAX_OPERATIONS", graph.DefaultWebsocketMaxOperations), "operations in flight on one WebSocket; one more closes it with 4429 (WS_MAX_OPERATIONS)")
+	fs.IntVar(&o.Websocket.MaxTenantOperations, "ws-max-tenant-operations", envInt("WS_MAX_TENANT_OPERATIONS", graph.DefaultWebsocketMaxTenantOperations), "operations in flight on this server's WebSockets per tenant; past it, RATE_LIMITED (WS_MAX_TENANT_OPERATIONS)")
+	fs.DurationVar(&o.Server.ReadHeaderTimeout, "read-header-timeout", envDuration("READ_HEADER_TIMEOUT", httpapi.DefaultReadHeaderTimeout), "how long a request's headers may take to arrive (READ_HEADER_TIMEOUT)")
+	fs.DurationVar(&o.Server.ReadTimeout, "read-timeout", envDuration("READ_TIMEOUT", httpapi.DefaultReadTimeout), "how long a whole request, body included, may take to arrive (READ_TIMEOUT)")
+	fs.DurationVar(&o.Server.WriteTimeout, "write-timeout", envDuration("WRITE_TIMEOUT", httpapi.DefaultWriteTimeout), "how long a request may take from its headers to the end of its answer (WRITE_TIMEOUT)")
+	fs.DurationVar(&o.Server.IdleTimeout, "idle-timeout", envDuration("IDLE_TIMEOUT", httpapi.DefaultIdleTimeout), "how long a keep-alive connection may wait for its next request (IDLE_TIMEOUT)")
+	fs.IntVar(&o.Server.MaxConns, "max-conns", envInt("MAX_CONNS", httpapi.DefaultMaxConns), "open connections, WebSockets included; past it, 503 (MAX_CONNS)")
 	rate := fs.String("rate-limit", env("RATE_LIMIT", ""), fmt.Sprintf("requests a second per tenant, 0 for none; default: none in development, %d in production (RATE_LIMIT)", defaultRateLimit))
 	return func(development bool) error {
 		o.NoMetrics, o.NoRequestLog, o.NoLimits = !*metrics, !*requestLog, !*limits
@@ -643,7 +670,7 @@ func (o *opsConfig) flags(fs *flag.FlagSet) (finish func(development bool) error
 
 // apply sets the HTTP layer's part: /metrics, the per-route metrics and
 // request log, the rate limiter and the request deadline.
-func (o opsConfig) apply(c *httpapi.Config, metrics *observability.Metrics, requestLog *slog.Logger) {
+func (o *opsConfig) apply(c *httpapi.Config, metrics *observability.Metrics, requestLog *slog.Logger) {
 	if metrics != nil {
 		c.Metrics = metrics.Handler()
 	}
@@ -660,13 +687,25 @@ func (o opsConfig) apply(c *httpapi.Config, metrics *observability.Metrics, requ
 	if o.NoLimits {
 		return
 	}
-	if o.RateLimit > 0 {
-		c.RateLimiter = ratelimit.New[uuid.UUID](o.RateLimit, max(o.RateBurst, 1))
+	if l := o.rateLimiter(); l != nil {
+		c.RateLimiter = l
 	}
 	c.RequestTimeout = o.RequestTimeout
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = defaultRequestTimeout
 	}
+}
+
+// rateLimiter returns the tenants' buckets, made on first use so that
+// HTTP requests and WebSocket operations share them; nil when off.
+func (o *opsConfig) rateLimiter() *ratelimit.Limiter[uuid.UUID] {
+	if o.NoLimits || o.RateLimit <= 0 {
+		return nil
+	}
+	if o.limiter == nil {
+		o.limiter = ratelimit.New[uuid.UUID](o.RateLimit, max(o.RateBurst, 1))
+	}
+	return o.limiter
 }
 
 func envInt(key string, def int) int {
