@@ -61,6 +61,9 @@ func (r *liveFeedResolver) EventAppended(ctx context.Context, filter *model.Even
 	if err != nil {
 		return nil, err
 	}
+	if r.Feed != nil {
+		return r.Feed.Follow(ctx, v, f, after)
+	}
 	return livefeed.Follow(ctx, r.Store, r.Model, v, f, after)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -58,6 +59,15 @@ type Options struct {
 	Extensions []graphql.HandlerExtension
 	// Verifier checks the token a WebSocket client sends in connection_init.
 	Verifier *auth.Verifier
+	// Websocket bounds the WebSocket connections.
+	Websocket WebsocketLimits
+	// RateLimiter, when set, counts every WebSocket operation against its
+	// tenant's bucket (HTTP requests are counted by package httpapi, which
+	// sees a WebSocket's upgrade only, not its operations).
+	RateLimiter RateLimiter
+	// Now is the clock WebSocket connections judge their token's expiry
+	// by; time.Now when nil.
+	Now func() time.Time
 }
 
 // DefaultComplexityLimit is generous for real screens (a page of 100
@@ -90,17 +100,17 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	// correlation id, whichever middleware answers it.
 	srv.AroundOperations(decorateResponses)
 
-	srv.AddTransport(transport.Websocket{
-		KeepAlivePingInterval: 15 * time.Second,
-		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			a, err := opts.Verifier.VerifyHeader(initAuthorization(p))
-			if err != nil {
-				// 4403 is the graphql-transport-ws protocol's Forbidden.
-				return transport.WithWebsocketCloseCode(ctx, 4403), nil, fmt.Errorf("forbidden: %w", err)
-			}
-			return auth.WithCaller(ctx, a), nil, nil
-		},
-	})
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	srv.AddTransport(newWebsocket(&wsGuard{
+		limits:   opts.Websocket.withDefaults(),
+		limiter:  opts.RateLimiter,
+		verifier: opts.Verifier,
+		now:      now,
+		tenants:  map[uuid.UUID]int{},
+	}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(coded{transport.GET{}})
 	srv.AddTransport(post{})
@@ -169,18 +179,6 @@ func page(first *int, child int) int {
 		n = *first
 	}
 	return 1 + n*child
-}
-
-// initAuthorization reads {"Authorization": "Bearer <jwt>"} from a
-// connection_init payload, whatever the key's case.
-func initAuthorization(p transport.InitPayload) string {
-	for k, v := range p {
-		if strings.EqualFold(k, "Authorization") {
-			s, _ := v.(string)
-			return s
-		}
-	}
-	return ""
 }
 
 // requireCaller refuses every operation without a verified caller with

@@ -10,6 +10,7 @@ package graph
 import (
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/internal/command"
+	"github.com/partnercenter/multichannel/internal/livefeed"
 	"github.com/partnercenter/multichannel/projections"
 )
 
@@ -18,4 +19,7 @@ type Resolver struct {
 	Commands *command.Handlers
 	Model    *projections.Model
 	Store    eventstore.Store
+	// Feed serves eventAppended from one reader of the log; without it,
+	// each subscription reads the log for itself (livefeed.Follow).
+	Feed *livefeed.Hub
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/partnercenter/multichannel/internal/auth"
 	"github.com/partnercenter/multichannel/internal/command"
 	"github.com/partnercenter/multichannel/internal/httpapi"
+	"github.com/partnercenter/multichannel/internal/livefeed"
 	"github.com/partnercenter/multichannel/internal/observability"
 	"github.com/partnercenter/multichannel/internal/playground"
 	"github.com/partnercenter/multichannel/internal/ratelimit"
@@ -138,7 +139,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	}
 	verifier := auth.NewHS256Verifier(secret)
 	// The resolvers' reads of the store end at the request's deadline.
-	resolver := &graph.Resolver{Commands: a.commands, Model: model, Store: graph.DeadlineStore(store)}
+	feed := livefeed.NewHub(store, model)
+	go feed.Run(a.runCtx)
+	resolver := &graph.Resolver{Commands: a.commands, Model: model, Store: graph.DeadlineStore(store), Feed: feed}
 	var requestLog *slog.Logger
 	if !cfg.Ops.NoRequestLog {
 		// Request lines are batched (see observability.BufferedWriter);
@@ -154,6 +157,10 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	if metrics != nil || requestLog != nil {
 		extensions = append(extensions, observability.Extension{Metrics: metrics})
 	}
+	var wsLimiter graph.RateLimiter
+	if l := cfg.Ops.rateLimiter(); l != nil {
+		wsLimiter = l // a nil *Limiter in the interface would not be nil
+	}
 	api := graph.NewServer(resolver, graph.Options{
 		Development:     cfg.Development(),
 		Introspection:   cfg.Introspection,
@@ -168,6 +175,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		MaxSelections:    cfg.Ops.MaxSelections,
 		MaxRepeats:       cfg.Ops.MaxRepeats,
 		Extensions:       extensions,
+		Websocket:        cfg.Ops.Websocket,
+		RateLimiter:      wsLimiter,
+		Now:              o.now,
 	})
 
 	var headers map[string]string
@@ -226,7 +236,8 @@ func (a *App) Run(ctx context.Context) error {
 // down gracefully: stop accepting, let in-flight requests finish, then
 // stop the read models and close the store. An App is served once.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	ln = httpapi.Listener(ln, a.cfg.Ops.Server)
+	srv := httpapi.Server(a.handler, a.cfg.Ops.Server)
 	srv.RegisterOnShutdown(a.live.closeAll)
 	slog.Info("serving", "addr", ln.Addr().String(), "store", a.storeName, "env", a.cfg.Env,
 		"playground", a.cfg.Playground, "startup", time.Since(a.started).Round(time.Millisecond).String())
@@ -352,7 +363,7 @@ func NewLoggerTo(w io.Writer) *slog.Logger {
 
 // apply sets the HTTP layer's part: /metrics, the per-route metrics and
 // request log, the rate limiter and the request deadline.
-func (o OpsConfig) apply(c *httpapi.Config, metrics *observability.Metrics, requestLog *slog.Logger) {
+func (o *OpsConfig) apply(c *httpapi.Config, metrics *observability.Metrics, requestLog *slog.Logger) {
 	if metrics != nil {
 		c.Metrics = metrics.Handler()
 	}
@@ -369,11 +380,23 @@ func (o OpsConfig) apply(c *httpapi.Config, metrics *observability.Metrics, requ
 	if o.NoLimits {
 		return
 	}
-	if o.RateLimit > 0 {
-		c.RateLimiter = ratelimit.New[uuid.UUID](o.RateLimit, max(o.RateBurst, 1))
+	if l := o.rateLimiter(); l != nil {
+		c.RateLimiter = l
 	}
 	c.RequestTimeout = o.RequestTimeout
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = defaultRequestTimeout
 	}
+}
+
+// rateLimiter returns the tenants' buckets, made on first use so that
+// HTTP requests and WebSocket operations share them; nil when off.
+func (o *OpsConfig) rateLimiter() *ratelimit.Limiter[uuid.UUID] {
+	if o.NoLimits || o.RateLimit <= 0 {
+		return nil
+	}
+	if o.limiter == nil {
+		o.limiter = ratelimit.New[uuid.UUID](o.RateLimit, max(o.RateBurst, 1))
+	}
+	return o.limiter
 }

@@ -8,11 +8,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/graph"
 	"github.com/partnercenter/multichannel/internal/auth"
 	"github.com/partnercenter/multichannel/internal/httpapi"
 	"github.com/partnercenter/multichannel/internal/observability"
+	"github.com/partnercenter/multichannel/internal/ratelimit"
 )
 
 // Config is the server's configuration: what the operator sets, with
@@ -140,6 +143,12 @@ type OpsConfig struct {
 	// its burst; 0 is off (the default in development).
 	RateLimit float64
 	RateBurst int
+	// limiter is the tenants' buckets, one for HTTP and WebSocket alike.
+	limiter *ratelimit.Limiter[uuid.UUID]
+
+	// Websocket bounds the WebSocket connections; Server the HTTP server's.
+	Websocket graph.WebsocketLimits
+	Server    httpapi.ServerLimits
 
 	// ReadyMaxLagEvents and ReadyMaxLag are how far the read models may be
 	// behind the log for /readyz to answer ready.
@@ -179,6 +188,16 @@ func (o *OpsConfig) flags(fs *flag.FlagSet) (finish func(development bool) error
 	fs.IntVar(&o.RateBurst, "rate-burst", envInt("RATE_BURST", DefaultRateBurst), "burst of the per-tenant rate limit (RATE_BURST)")
 	fs.IntVar(&o.ReadyMaxLagEvents, "ready-max-lag-events", envInt("READY_MAX_LAG_EVENTS", observability.DefaultMaxLagEvents), "read models further behind than this many events are not ready (READY_MAX_LAG_EVENTS)")
 	fs.DurationVar(&o.ReadyMaxLag, "ready-max-lag", envDuration("READY_MAX_LAG", observability.DefaultMaxLagAge), "read models whose oldest unapplied event is older are not ready (READY_MAX_LAG)")
+	fs.DurationVar(&o.Websocket.InitTimeout, "ws-init-timeout", envDuration("WS_INIT_TIMEOUT", graph.DefaultWebsocketInitTimeout), "how long a WebSocket may wait before connection_init; past it, closed 4408 (WS_INIT_TIMEOUT)")
+	fs.DurationVar(&o.Websocket.WriteTimeout, "ws-write-timeout", envDuration("WS_WRITE_TIMEOUT", graph.DefaultWebsocketWriteTimeout), "how long one WebSocket message may take to write; past it, the connection is dropped (WS_WRITE_TIMEOUT)")
+	fs.DurationVar(&o.Websocket.PingInterval, "ws-ping-interval", envDuration("WS_PING_INTERVAL", graph.DefaultWebsocketPingInterval), "how often a WebSocket is pinged; no pong within two intervals drops it; negative: no pings (WS_PING_INTERVAL)")
+	fs.IntVar(&o.Websocket.MaxOperations, "ws-max-operations", envInt("WS_MAX_OPERATIONS", graph.DefaultWebsocketMaxOperations), "operations in flight on one WebSocket; one more closes it with 4429 (WS_MAX_OPERATIONS)")
+	fs.IntVar(&o.Websocket.MaxTenantOperations, "ws-max-tenant-operations", envInt("WS_MAX_TENANT_OPERATIONS", graph.DefaultWebsocketMaxTenantOperations), "operations in flight on this server's WebSockets per tenant; past it, RATE_LIMITED (WS_MAX_TENANT_OPERATIONS)")
+	fs.DurationVar(&o.Server.ReadHeaderTimeout, "read-header-timeout", envDuration("READ_HEADER_TIMEOUT", httpapi.DefaultReadHeaderTimeout), "how long a request's headers may take to arrive (READ_HEADER_TIMEOUT)")
+	fs.DurationVar(&o.Server.ReadTimeout, "read-timeout", envDuration("READ_TIMEOUT", httpapi.DefaultReadTimeout), "how long a whole request, body included, may take to arrive (READ_TIMEOUT)")
+	fs.DurationVar(&o.Server.WriteTimeout, "write-timeout", envDuration("WRITE_TIMEOUT", httpapi.DefaultWriteTimeout), "how long a request may take from its headers to the end of its answer (WRITE_TIMEOUT)")
+	fs.DurationVar(&o.Server.IdleTimeout, "idle-timeout", envDuration("IDLE_TIMEOUT", httpapi.DefaultIdleTimeout), "how long a keep-alive connection may wait for its next request (IDLE_TIMEOUT)")
+	fs.IntVar(&o.Server.MaxConns, "max-conns", envInt("MAX_CONNS", httpapi.DefaultMaxConns), "open connections, WebSockets included; past it, 503 (MAX_CONNS)")
 	rate := fs.String("rate-limit", Env("RATE_LIMIT", ""), fmt.Sprintf("requests a second per tenant, 0 for none; default: none in development, %d in production (RATE_LIMIT)", DefaultRateLimit))
 	return func(development bool) error {
 		o.NoMetrics, o.NoRequestLog, o.NoLimits = !*metrics, !*requestLog, !*limits

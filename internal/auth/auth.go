@@ -207,21 +207,29 @@ type claims struct {
 // Verify checks a token (without the "Bearer " prefix) and returns its
 // caller. Every error matches ErrUnauthenticated.
 func (v *Verifier) Verify(token string) (domain.Actor, error) {
+	a, _, err := v.verify(token)
+	return a, err
+}
+
+// verify is Verify that also returns the token's exp: a WebSocket outlives
+// the moment its token is checked, and is closed once exp plus MaxLeeway
+// has passed.
+func (v *Verifier) verify(token string) (domain.Actor, time.Time, error) {
 	if v == nil {
-		return domain.Actor{}, refuse("no verifier configured", nil)
+		return domain.Actor{}, time.Time{}, refuse("no verifier configured", nil)
 	}
 	if token == "" {
-		return domain.Actor{}, ErrNoToken
+		return domain.Actor{}, time.Time{}, ErrNoToken
 	}
 	if len(token) > maxTokenBytes {
-		return domain.Actor{}, refuse("token is too large", nil)
+		return domain.Actor{}, time.Time{}, refuse("token is too large", nil)
 	}
 	if !compact(token) {
-		return domain.Actor{}, refuse("token is malformed: not three base64url segments", nil)
+		return domain.Actor{}, time.Time{}, refuse("token is malformed: not three base64url segments", nil)
 	}
 	if v.cache != nil {
 		if hit, ok := v.cache.Get(token); ok && v.now().Before(hit.until) {
-			return hit.actor, nil
+			return hit.actor, hit.until, nil
 		}
 	}
 	var c claims
@@ -238,19 +246,26 @@ func (v *Verifier) Verify(token string) (domain.Actor, error) {
 		// the header it parsed tells the two apart.
 		if t != nil && t.Header != nil && !errors.Is(err, jwt.ErrTokenMalformed) {
 			if alg, _ := t.Header["alg"].(string); alg != v.alg {
-				return domain.Actor{}, refuse(fmt.Sprintf("signing method %.20q is not accepted", alg), err)
+				return domain.Actor{}, time.Time{}, refuse(fmt.Sprintf("signing method %.20q is not accepted", alg), err)
 			}
 		}
-		return domain.Actor{}, refuse(reason(err), err)
+		return domain.Actor{}, time.Time{}, refuse(reason(err), err)
 	}
 	if err := numericDates(token); err != nil {
-		return domain.Actor{}, err
+		return domain.Actor{}, time.Time{}, err
 	}
 	a, err := actorOf(&c)
-	if err == nil && v.cache != nil && c.ExpiresAt != nil {
-		v.cache.Add(token, verified{actor: a, until: c.ExpiresAt.Time})
+	if err != nil {
+		return domain.Actor{}, time.Time{}, err
 	}
-	return a, err
+	if c.ExpiresAt == nil { // WithExpirationRequired refuses it already
+		return domain.Actor{}, time.Time{}, refuse("token has no exp claim", nil)
+	}
+	exp := c.ExpiresAt.Time
+	if v.cache != nil {
+		v.cache.Add(token, verified{actor: a, until: exp})
+	}
+	return a, exp, nil
 }
 
 // reason turns the JWT library's error into a short reason. The library's
@@ -341,19 +356,26 @@ func actorOf(c *claims) (domain.Actor, error) {
 // scheme in any case). An empty value, or a Bearer scheme without a token,
 // is ErrNoToken.
 func (v *Verifier) VerifyHeader(authorization string) (domain.Actor, error) {
+	a, _, err := v.VerifyHeaderExpiry(authorization)
+	return a, err
+}
+
+// VerifyHeaderExpiry is VerifyHeader that also returns the token's exp. The
+// token is accepted until exp plus MaxLeeway.
+func (v *Verifier) VerifyHeaderExpiry(authorization string) (domain.Actor, time.Time, error) {
 	h := strings.TrimSpace(authorization)
 	if h == "" {
-		return domain.Actor{}, ErrNoToken
+		return domain.Actor{}, time.Time{}, ErrNoToken
 	}
 	scheme, token, _ := strings.Cut(h, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return domain.Actor{}, refuse("authorization scheme is not Bearer", nil)
+		return domain.Actor{}, time.Time{}, refuse("authorization scheme is not Bearer", nil)
 	}
 	token = strings.TrimSpace(token)
 	if token == "" {
-		return domain.Actor{}, ErrNoToken
+		return domain.Actor{}, time.Time{}, ErrNoToken
 	}
-	return v.Verify(token)
+	return v.verify(token)
 }
 
 // MintHS256 signs an HS256 token for a, valid for ttl from now. The server

@@ -87,7 +87,7 @@ func New(api http.Handler, verifier *auth.Verifier, cfg Config) http.Handler {
 	})))
 	if cfg.Export != nil {
 		// No request deadline: an export streams as long as the log is.
-		mux.Handle("/audit/export", cfg.CORS.handler(observe("export", requestIDs(0, auth.Middleware(verifier)(cfg.Export)))))
+		mux.Handle("/audit/export", cfg.CORS.handler(observe("export", noWriteDeadline(requestIDs(0, auth.Middleware(verifier)(cfg.Export))))))
 	}
 	if cfg.Metrics != nil {
 		mux.Handle("/metrics", observe("metrics", cfg.Metrics))
