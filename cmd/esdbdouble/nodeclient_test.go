@@ -10,13 +10,13 @@ import (
 )
 
 // jsCheck is the folder of the Node.js check, from this package.
-const jsCheck = "../../e2e/js/esdb"
+const jsCheck = "../../clients"
 
 // npmCI is how CI installs it.
-const npmCI = "npm ci --prefix e2e/js/esdb --no-audit --no-fund"
+const npmCI = "npm ci --prefix clients --no-audit --no-fund"
 
 // TestNodeClient runs the official EventStoreDB Node.js client
-// (@eventstore/db-client 6.2.1, e2e/js/esdb) against the double served as a
+// (@eventstore/db-client 6.2.1, clients/esdb) against the double served as a
 // process: once as a current node (ServerFeatures lists BatchAppend, which
 // the client then appends with) and once as an older one (no ServerFeatures:
 // the client appends with Append). Without node or the installed package it
@@ -46,7 +46,7 @@ func TestNodeClient(t *testing.T) {
 			p := startDouble(t, append([]string{"-addr", "127.0.0.1:0", "-data", data, "-control", "127.0.0.1:0"}, tc.args...)...)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "double.test.mjs")
+			cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", filepath.Join("esdb", "double.test.mjs"))
 			cmd.Dir = jsCheck
 			cmd.Env = append(os.Environ(), "ESDB_URL="+p.url, "ESDB_SERVER_FEATURES=")
 			if tc.features {

@@ -4,7 +4,7 @@
 // sets ESDB_URL (and ESDB_SERVER_FEATURES=1 when the double lists
 // BatchAppend, so the client appends through it):
 //
-//   ESDB_URL='esdb://127.0.0.1:2113?tls=false' node --test e2e/js/esdb/
+//   ESDB_URL='esdb://127.0.0.1:2113?tls=false' node --test clients/esdb/
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
