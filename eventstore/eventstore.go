@@ -207,7 +207,9 @@ var (
 	ErrStreamNotFound = errors.New("stream not found")
 	// ErrBadPosition is returned for a position string the store did not issue.
 	ErrBadPosition = errors.New("bad position")
-	// ErrUnavailable wraps failures to reach the store (retryable by the caller).
+	// ErrUnavailable wraps failures to reach the store, or to write it (a
+	// full disk, a file made read-only, an I/O error): retryable by the
+	// caller, since each clears without a restart.
 	ErrUnavailable = errors.New("event store unavailable")
 	// ErrClosed is returned by a store used after Close.
 	ErrClosed = errors.New("event store closed")

@@ -26,7 +26,9 @@ const (
 	DefaultMaxTokens = 10_000
 	// DefaultMaxSelections bounds the selections of one selection set:
 	// fields, fragment spreads and inline fragments, with the selections
-	// of its inline fragments counted in it, as validation merges them.
+	// of its inline fragments counted in it, and the sub-selections of
+	// every repeat of one response name counted as one set, as validation
+	// merges them.
 	DefaultMaxSelections = 200
 	// DefaultMaxRepeats bounds how often one response name (a field's
 	// name, or its alias) may be selected in one selection set (inline
@@ -137,6 +139,27 @@ type frame struct {
 type setCount struct {
 	n     int
 	names map[string]int // response name -> selections of it
+	// children is, per response name, the selections of its selection
+	// sets, all its repeats' together: validation merges the fields of
+	// one response name and compares their sub-selections pairwise, so 10
+	// copies of a field with 200 sub-fields cost as a set of 2,000 would.
+	children map[string]*setCount
+	// last is the response name of the set's last field, whose selection
+	// set a brace opens.
+	last string
+}
+
+// child is the merged selection set of the response name last selected.
+func (c *setCount) child() *setCount {
+	if c.children == nil {
+		c.children = map[string]*setCount{}
+	}
+	ch := c.children[c.last]
+	if ch == nil {
+		ch = new(setCount)
+		c.children[c.last] = ch
+	}
+	return ch
 }
 
 // next takes the next token and returns the selection count of the set it
@@ -165,7 +188,7 @@ func (s *selectionScanner) add(tok lexer.Token) (int, int) {
 		case s.inline:
 			s.frames = append(s.frames, frame{kind: selectionSet, count: top.count})
 		default:
-			s.frames = append(s.frames, frame{kind: selectionSet, count: new(setCount)})
+			s.frames = append(s.frames, frame{kind: selectionSet, count: top.count.child()})
 		}
 		s.inline = false
 	case lexer.ParenL, lexer.BracketL:
@@ -205,6 +228,7 @@ func (s *selectionScanner) add(tok lexer.Token) (int, int) {
 				c.names = map[string]int{}
 			}
 			c.names[tok.Value]++
+			c.last = tok.Value
 			return c.n, c.names[tok.Value]
 		}
 	}

@@ -113,7 +113,7 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	}))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(coded{transport.GET{}})
-	srv.AddTransport(post{})
+	srv.AddTransport(post{maxDocumentBytes: orDefault(opts.MaxDocumentBytes, DefaultMaxDocumentBytes)})
 	srv.AddTransport(unsupported{})
 
 	queries := lru.New[*ast.QueryDocument](1000)

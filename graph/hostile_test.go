@@ -320,3 +320,27 @@ func TestEveryErrorHasCodeAndCorrelationID(t *testing.T) {
 		})
 	}
 }
+
+// The selections of every repeat of one response name count as one set,
+// as validation merges and compares them: 10 copies of a field with 30
+// sub-fields each are a set of 300.
+func TestRepeatsMergeTheirSelections(t *testing.T) {
+	t.Parallel()
+	ts, _ := server(t, graph.Options{Development: true})
+	field := func(n int) string { return `customer(id: "x") { ` + distinct("f", n) + "} " }
+	for _, tc := range []struct {
+		name, doc string
+		refused   bool
+	}{
+		{"10 copies of 20", "{ " + strings.Repeat(field(20), 10) + "}", false},
+		{"10 copies of 30", "{ " + strings.Repeat(field(30), 10) + "}", true},
+		{"two levels", "{ " + strings.Repeat(`customer(id: "x") { `+strings.Repeat(`partner { `+distinct("g", 15)+"} ", 5)+"} ", 4) + "}", true},
+		{"two copies of 150", "{ " + field(150) + field(150) + "}", true},
+		{"aliases apart", "{ a: " + field(150) + " b: " + field(150) + "}", false},
+	} {
+		r := post(t, ts, "", map[string]any{"query": tc.doc})
+		if got := r.code() == graph.CodeComplexityLimitExceeded; got != tc.refused {
+			t.Errorf("%s: code %q, refused %v, want %v", tc.name, r.code(), got, tc.refused)
+		}
+	}
+}

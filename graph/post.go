@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -30,7 +32,11 @@ import (
 //     already encoded and copies it again (and turns <, > and & in
 //     strings into \u escapes; this one leaves them as they are, the same
 //     JSON).
-type post struct{}
+type post struct {
+	// maxDocumentBytes bounds the body's query while it is read (see
+	// readBody); 0 is no bound.
+	maxDocumentBytes int
+}
 
 var _ graphql.Transport = post{}
 
@@ -46,18 +52,30 @@ func (post) Supports(r *http.Request) bool {
 	return transport.POST{}.Supports(r)
 }
 
-func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (p post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	contentType := replyContentType(r.Header.Get("Accept"))
 	w.Header()["Content-Type"] = []string{contentType}
 
 	start := graphql.Now()
 	var params graphql.RawParams
-	dec := json.NewDecoder(r.Body)
+	body, err := readBody(r.Body, p.maxDocumentBytes)
+	if errors.Is(err, errQueryTooLong) {
+		// Refused as the document bounds refuse it, before the rest of
+		// the body is read or decoded.
+		resp := exec.DispatchError(ctx, gqlerror.List{boundsError("document is over the limit of %d bytes", p.maxDocumentBytes)})
+		w.WriteHeader(replyStatus(contentType, resp))
+		writeReply(w, contentType, resp)
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	// Numbers stay json.Number, as gqlgen's own transports keep them, so
 	// that an Int variable beyond 2^53 is not rounded.
 	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil {
+	if err == nil {
+		err = dec.Decode(&params)
+	}
+	if err != nil {
 		// Not a GraphQL-over-HTTP request at all: 400 under either type.
 		w.WriteHeader(http.StatusBadRequest)
 		writeReply(w, contentType, exec.DispatchError(ctx, gqlerror.List{badRequest("json request body could not be decoded: %+v", err)}))

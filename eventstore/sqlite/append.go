@@ -272,7 +272,8 @@ func (w *writer) commit(batch []*appendRequest) {
 	}()
 	w.observe(outcomes, events, start, err)
 	if err != nil {
-		err = fmt.Errorf("sqlite: append batch of %d: %w", len(outcomes), err)
+		reopen := reopenNeeded(err)
+		err = fmt.Errorf("sqlite: append batch of %d: %w", len(outcomes), classify(err))
 		for _, o := range outcomes {
 			o.req.done <- appendResponse{err: err}
 		}
@@ -280,6 +281,13 @@ func (w *writer) commit(batch []*appendRequest) {
 		// one write connection, and every later batch would then fail to
 		// begin: end it. "No transaction is active" is the usual answer.
 		_, _ = w.db.Exec("ROLLBACK")
+		if reopen {
+			// Close the idle write connection so that the next batch opens
+			// the file afresh (the statements prepare themselves again on
+			// it): the store recovers by itself once the file is writable.
+			w.db.SetMaxIdleConns(0)
+			w.db.SetMaxIdleConns(1)
+		}
 		// Heads read inside the failed transaction were not changed by it,
 		// but forget them all: the cache must never run ahead of the file.
 		clear(w.heads)

@@ -170,7 +170,7 @@ func (s *Store) readErr(ctx context.Context, what string, err error) error {
 	if s.isClosed() || errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("sqlite: %s: %w", what, eventstore.ErrClosed)
 	}
-	return fmt.Errorf("sqlite: %s: %w", what, err)
+	return fmt.Errorf("sqlite: %s: %w", what, classify(err))
 }
 
 // scanner decodes rows into RecordedEvents. Data and Metadata are copied

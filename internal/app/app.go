@@ -115,6 +115,10 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	if o.wrapStore != nil {
 		store = o.wrapStore(store)
 	}
+	// Every append passes through writes, so that /readyz knows when the
+	// store stops taking them (reads alone still answer on a full disk).
+	writes := &observability.WriteHealth{Store: store, Hold: cfg.Ops.ReadyWriteFailureHold, Now: o.now}
+	store = writes
 
 	model := projections.New(o.now)
 	if o.checkHandoffs {
@@ -193,7 +197,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		pg = playground.Handler("Multi-channel support API", "/graphql", headers)
 	}
 	probe := &observability.LagProbe{
-		Store: store, Position: model.Position, Now: o.now, Stopped: a.proj.ready,
+		Store: store, Position: model.Position, Now: o.now, Stopped: a.proj.ready, WriteFailure: writes.Failure,
 		MaxEvents: cfg.Ops.ReadyMaxLagEvents, MaxAge: cfg.Ops.ReadyMaxLag,
 	}
 	metrics.WatchLag(probe)

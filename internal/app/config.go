@@ -154,6 +154,9 @@ type OpsConfig struct {
 	// behind the log for /readyz to answer ready.
 	ReadyMaxLagEvents int
 	ReadyMaxLag       time.Duration
+	// ReadyWriteFailureHold is how long, at most, a write the store could
+	// not take keeps /readyz not ready when no write follows it.
+	ReadyWriteFailureHold time.Duration
 }
 
 // Operational defaults.
@@ -187,6 +190,7 @@ func (o *OpsConfig) flags(fs *flag.FlagSet) (finish func(development bool) error
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", envDuration("REQUEST_TIMEOUT", defaultRequestTimeout), "deadline of a GraphQL request over HTTP; past it, UNAVAILABLE (REQUEST_TIMEOUT)")
 	fs.IntVar(&o.RateBurst, "rate-burst", envInt("RATE_BURST", DefaultRateBurst), "burst of the per-tenant rate limit (RATE_BURST)")
 	fs.IntVar(&o.ReadyMaxLagEvents, "ready-max-lag-events", envInt("READY_MAX_LAG_EVENTS", observability.DefaultMaxLagEvents), "read models further behind than this many events are not ready (READY_MAX_LAG_EVENTS)")
+	fs.DurationVar(&o.ReadyWriteFailureHold, "ready-write-failure-hold", envDuration("READY_WRITE_FAILURE_HOLD", observability.DefaultWriteFailureHold), "after a write the store could not take, not ready until a write succeeds or for this long (READY_WRITE_FAILURE_HOLD)")
 	fs.DurationVar(&o.ReadyMaxLag, "ready-max-lag", envDuration("READY_MAX_LAG", observability.DefaultMaxLagAge), "read models whose oldest unapplied event is older are not ready (READY_MAX_LAG)")
 	fs.DurationVar(&o.Websocket.InitTimeout, "ws-init-timeout", envDuration("WS_INIT_TIMEOUT", graph.DefaultWebsocketInitTimeout), "how long a WebSocket may wait before connection_init; past it, closed 4408 (WS_INIT_TIMEOUT)")
 	fs.DurationVar(&o.Websocket.WriteTimeout, "ws-write-timeout", envDuration("WS_WRITE_TIMEOUT", graph.DefaultWebsocketWriteTimeout), "how long one WebSocket message may take to write; past it, the connection is dropped (WS_WRITE_TIMEOUT)")

@@ -43,6 +43,9 @@ type LagProbe struct {
 	// Stopped, when set, returns why the read models stopped following the
 	// log, or nil while they run.
 	Stopped func() error
+	// WriteFailure, when set, returns why the store does not take writes
+	// (WriteHealth.Failure), or nil while it does.
+	WriteFailure func() error
 
 	mu       sync.Mutex
 	caughtUp bool                 // the models have reached the head once
@@ -103,12 +106,18 @@ func (p *LagProbe) Measure(ctx context.Context) (Lag, error) {
 }
 
 // Ready is the readiness check (/readyz): nil when the read models follow
-// the log, the store answers, the models have caught up once since the
-// start (a rebuild is not ready), and their lag is within the thresholds.
+// the log, the store answers and takes writes, the models have caught up
+// once since the start (a rebuild is not ready), and their lag is within
+// the thresholds.
 func (p *LagProbe) Ready(ctx context.Context) error {
 	if p.Stopped != nil {
 		if err := p.Stopped(); err != nil {
 			return fmt.Errorf("read models stopped: %w", err)
+		}
+	}
+	if p.WriteFailure != nil {
+		if err := p.WriteFailure(); err != nil {
+			return err
 		}
 	}
 	lag, err := p.Measure(ctx)
