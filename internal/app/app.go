@@ -91,6 +91,12 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if off := cfg.ClockOffset; off != 0 {
+		// The application's clock only: tokens are still checked against
+		// the real time, so a moved server accepts the tokens it is given.
+		now := o.now
+		o.now = func() time.Time { return now().Add(off) }
+	}
 	started := time.Now()
 	var metrics *observability.Metrics
 	storeOpts := []sqlite.Option{sqlite.WithLinger(cfg.CommitLinger)}

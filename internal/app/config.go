@@ -43,6 +43,10 @@ type Config struct {
 	// CommitLinger bounds how long the embedded store's writer waits for
 	// concurrent appends to join a commit (sqlite.WithLinger).
 	CommitLinger time.Duration
+	// ClockOffset is added to the application's clock (CLOCK_OFFSET), so
+	// that a black-box test or a demo can move time, e.g. past a request's
+	// expiry; development mode only.
+	ClockOffset time.Duration
 	// CORS is the origins browsers may call the API from (CORS_ORIGINS):
 	// the list when set; else loopback origins in development, none in
 	// production.
@@ -69,6 +73,7 @@ func ParseConfig(args []string) (Config, error) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take at shutdown")
 	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
 	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
+	fs.DurationVar(&c.ClockOffset, "clock-offset", envDuration("CLOCK_OFFSET", 0), "development mode: a duration added to the server's clock, for tests and demos, e.g. 2160h (CLOCK_OFFSET)")
 	corsOrigins := fs.String("cors-origins", Env("CORS_ORIGINS", ""), "comma-separated origins browsers may call the API from, \"*\" for any, \"none\" for none; default: localhost origins in development, none in production (CORS_ORIGINS)")
 	finishOps := c.Ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +100,11 @@ func ParseConfig(args []string) (Config, error) {
 	}
 	c.Introspection = boolOr(*introspection, c.Development())
 	c.Playground = boolOr(*pg, c.Development())
+	if !c.Development() && c.ClockOffset != 0 {
+		// A moved clock changes what is recorded (expiries, timestamps in
+		// the log): never on real data.
+		return c, fmt.Errorf("CLOCK_OFFSET (-clock-offset) is %v: a moved clock is for tests and demos, production refuses it", c.ClockOffset)
+	}
 	if !c.Development() && c.JWTSecret == "" {
 		return c, errors.New("production mode needs JWT_SECRET; make one with: openssl rand -hex 32")
 	}

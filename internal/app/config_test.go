@@ -1,0 +1,53 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestClockOffset(t *testing.T) {
+	t.Setenv("CLOCK_OFFSET", "")
+	c, err := ParseConfig([]string{"-clock-offset", "2160h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClockOffset != 2160*time.Hour {
+		t.Fatalf("ClockOffset = %v, want 2160h", c.ClockOffset)
+	}
+
+	t.Setenv("CLOCK_OFFSET", "-90s")
+	if c, err = ParseConfig(nil); err != nil || c.ClockOffset != -90*time.Second {
+		t.Fatalf("CLOCK_OFFSET=-90s: %v, %v", c.ClockOffset, err)
+	}
+
+	// Production refuses a moved clock, from the flag or the variable.
+	secret := "-jwt-secret=" + strings.Repeat("s", 32)
+	for _, args := range [][]string{
+		{"-env", "production", secret},
+		{"-env", "production", secret, "-clock-offset", "1h"},
+	} {
+		_, err := ParseConfig(args)
+		if err == nil || !strings.Contains(err.Error(), "production refuses it") {
+			t.Errorf("%v with CLOCK_OFFSET=-90s: err %v, want the refusal", args, err)
+		}
+	}
+	t.Setenv("CLOCK_OFFSET", "")
+	if _, err := ParseConfig([]string{"-env", "production", secret}); err != nil {
+		t.Fatalf("production without an offset: %v", err)
+	}
+}
+
+func TestClockOffsetMovesTheApplicationsClock(t *testing.T) {
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := Config{Env: "development", EventsDB: t.TempDir() + "/events.db", JWTSecret: strings.Repeat("s", 32),
+		ExpirySweep: time.Hour, CatchUpTimeout: time.Second, ClockOffset: 48 * time.Hour}
+	a, err := New(cfg, WithClock(func() time.Time { return base }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if got, want := a.now(), base.Add(48*time.Hour); !got.Equal(want) {
+		t.Fatalf("the application's clock reads %v, want %v", got, want)
+	}
+}
