@@ -153,6 +153,7 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 	st := &m.streamList[si]
 	st.next = e.Revision + 1
 	st.events = append(st.events, int32(m.headers.len()))
+	m.indexEvent(ev, si, !exists)
 	ai, ok := m.actors[md.Actor]
 	if !ok {
 		ai = int32(len(m.actorList))

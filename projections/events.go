@@ -82,77 +82,19 @@ type eventRef struct {
 }
 
 // Events lists, in log order, the events of the streams the caller sees
-// that match the filter. The index holds headers only; the page's payloads
-// are read from store.
+// that match the filter. Its cost follows what the caller may see (see
+// eventsPage), not the log; the page's payloads are read from store,
+// outside the model's lock.
 func (m *Model) Events(ctx context.Context, store eventstore.Store, v domain.Actor, f EventFilter, first *int, after *string) (EventConnection, error) {
 	req, err := parsePage(cursorEvent, first, after)
 	if err != nil {
 		return EventConnection{}, err
 	}
-	var types map[uint8]bool
-	if f.Types != nil {
-		types = make(map[uint8]bool, len(f.Types))
-		for _, t := range f.Types {
-			if c, ok := eventTypeCode[t]; ok {
-				types[c] = true
-			}
-		}
-	}
-	var from, to int64
-	if f.From != nil {
-		from = f.From.UnixNano()
-	}
-	if f.To != nil {
-		to = f.To.UnixNano()
-	}
-
-	m.mu.RLock()
-	var p pager[eventRef]
-	p.req = req
-	// visible memoises the per-stream decision for this query: 0 unknown,
-	// 1 visible, 2 not.
-	visible := make(map[int32]uint8)
-	match := func(i int32) {
-		h := m.headers.at(int(i))
-		if types != nil && !types[h.typ] ||
-			f.ActorUserID != nil && m.actorList[h.actor].UserID != *f.ActorUserID ||
-			f.CorrelationID != nil && h.correlation != *f.CorrelationID ||
-			f.From != nil && h.recordedAt < from ||
-			f.To != nil && h.recordedAt >= to {
-			return
-		}
-		vis := visible[h.stream]
-		if vis == 0 {
-			vis = 2
-			if m.streamVisible(v, &m.streamList[h.stream]) {
-				vis = 1
-			}
-			visible[h.stream] = vis
-		}
-		if vis != 1 {
-			return
-		}
-		p.add(h.pos, func() eventRef {
-			return eventRef{stream: m.streamList[h.stream].name, rev: h.rev, pos: h.pos}
-		})
-	}
-	if f.Stream != nil {
-		if si, ok := m.streams[*f.Stream]; ok {
-			for _, i := range m.streamList[si].events {
-				match(i)
-			}
-		}
-	} else {
-		// The whole index is scanned even after a cursor: totalCount counts
-		// every match. Only the page's items are built.
-		for i := range m.headers.len() {
-			match(int32(i))
-		}
-	}
-	m.mu.RUnlock()
-
-	edges := make([]EventEdge, 0, len(p.items))
-	for _, ref := range p.items {
+	pg, hv := m.eventsPage(v, f, req)
+	refs := m.refs(&hv, pg.items)
+	edges := make([]EventEdge, 0, len(refs))
+	positions := make([]eventstore.Position, 0, len(refs))
+	for _, ref := range refs {
 		got, err := store.ReadStream(ctx, ref.stream, eventstore.Forwards, ref.rev, 1)
 		if err != nil {
 			return EventConnection{}, fmt.Errorf("events: read %s@%d: %w", ref.stream, ref.rev, err)
@@ -165,6 +107,7 @@ func (m *Model) Events(ctx context.Context, store eventstore.Store, v domain.Act
 			return EventConnection{}, fmt.Errorf("events: %w", err)
 		}
 		edges = append(edges, EventEdge{Cursor: cursorEvent + ref.pos.String(), Node: ev})
+		positions = append(positions, ref.pos)
 	}
-	return EventConnection{Edges: edges, PageInfo: p.info(cursorEvent), TotalCount: p.total}, nil
+	return EventConnection{Edges: edges, PageInfo: pg.info(positions), TotalCount: pg.total}, nil
 }

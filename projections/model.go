@@ -72,6 +72,7 @@ type Model struct {
 	streamList []streamState
 	actors     map[domain.Actor]int32
 	actorList  []domain.Actor
+	eventIdx   eventIndex // the streams each tenant may see (eventindex.go)
 
 	waitMu   sync.Mutex
 	waiters  []*waiter
