@@ -592,3 +592,11 @@ func checkLog(ctx context.Context, store eventstore.Store, hdr SnapshotHeader) e
 	}
 	return nil
 }
+
+// EventCount is how many events of the product's streams the model holds
+// (the event index's length).
+func (m *Model) EventCount() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.headers.len()
+}
