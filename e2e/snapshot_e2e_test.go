@@ -113,4 +113,3 @@ func TestSnapshotStart(t *testing.T) {
 		})
 	}
 }
-
