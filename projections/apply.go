@@ -114,7 +114,7 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 			return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, domain.ErrUnknownEventType)
 		}
 		m.mu.Lock()
-		m.pos, m.started = e.Position, true
+		m.setPosition(e)
 		m.mu.Unlock()
 		m.wake(e.Position)
 		return nil
@@ -170,10 +170,21 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 		m.idem[idemKey{tenant: md.Actor.TenantID, user: md.Actor.UserID, key: md.IdempotencyKey}] =
 			idemEntry{fingerprint: md.IdempotencyFingerprint, id: aggID}
 	}
-	m.pos, m.started = e.Position, true
+	m.setPosition(e)
 	m.mu.Unlock()
 	m.wake(e.Position)
 	return nil
+}
+
+// setPosition moves the checkpoint to e, and keeps the log's identity for
+// snapshots. It runs under mu.
+func (m *Model) setPosition(e eventstore.RecordedEvent) {
+	ref := LogEvent{ID: e.ID, Stream: e.Stream, Revision: e.Revision, Position: e.Position}
+	if !m.started {
+		m.first = ref
+	}
+	m.last = ref
+	m.pos, m.started = e.Position, true
 }
 
 var errUnknownObject = errors.New("event refers to an object the log has not created")

@@ -80,6 +80,10 @@ type Model struct {
 
 	// handoff holds events the command side offered (see Offer).
 	handoff handoff
+
+	// first and last are the log's first event and the last one applied:
+	// the identity of the log a snapshot is taken of (see snapshotfile.go).
+	first, last LogEvent
 }
 
 type customerState struct {

@@ -71,6 +71,7 @@ type App struct {
 	model     *projections.Model
 	commands  *command.Handlers
 	proj      *projector
+	snaps     *snapshotter // nil without a snapshot directory
 	live      *liveConns
 	handler   http.Handler
 	now       func() time.Time
@@ -126,7 +127,14 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	writes := &observability.WriteHealth{Store: store, Hold: cfg.Ops.ReadyWriteFailureHold, Now: o.now}
 	store = writes
 
-	model := projections.New(o.now)
+	model, snaps, err := loadModel(context.Background(), cfg.Snapshots, store, o.now)
+	if err != nil {
+		return a, err
+	}
+	a.snaps = snaps
+	if snaps != nil {
+		go snaps.run(a.runCtx)
+	}
 	if o.checkHandoffs {
 		model.CheckHandoffs()
 	}
@@ -301,6 +309,14 @@ func (a *App) close() error {
 	if a.cancelRun != nil {
 		a.cancelRun()
 		<-a.runDone
+	}
+	if a.snaps != nil {
+		<-a.snaps.done
+		// A clean stop: the model is the log's up to its checkpoint. One
+		// stopped by an event it could not apply is not written.
+		if a.proj.stoppedErr() == nil {
+			a.snaps.save("shutdown")
+		}
 	}
 	if a.requestLog != nil {
 		a.requestLog.Close()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -51,9 +52,30 @@ type Config struct {
 	// the list when set; else loopback origins in development, none in
 	// production.
 	CORS httpapi.CORS
+	// Snapshots of the read models (see snapshots.go).
+	Snapshots SnapshotConfig
 	// Ops holds the operational settings: observability and protection.
 	Ops OpsConfig
 }
+
+// SnapshotConfig says where read-model snapshots live and how often one is
+// written. Dir empty: none are read or written.
+type SnapshotConfig struct {
+	Dir string
+	// Every is how many events after the last snapshot make the next one.
+	Every int
+	// Interval is the longest a snapshot waits once an event came after the
+	// last one.
+	Interval time.Duration
+}
+
+// Snapshot defaults: a snapshot of a million events is about a second of
+// copying and encoding, a few hundred thousand events are about as long to
+// fold, so one per 100,000 events costs little and bounds the fold at start.
+const (
+	DefaultSnapshotEvery    = 100_000
+	DefaultSnapshotInterval = 10 * time.Minute
+)
 
 // ParseConfig reads the configuration from args (the flags) and the
 // environment; a flag wins over its variable.
@@ -74,6 +96,9 @@ func ParseConfig(args []string) (Config, error) {
 	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
 	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
 	fs.DurationVar(&c.ClockOffset, "clock-offset", envDuration("CLOCK_OFFSET", 0), "development mode: a duration added to the server's clock, for tests and demos, e.g. 2160h (CLOCK_OFFSET)")
+	snapshotDir := fs.String("snapshot-dir", Env("SNAPSHOT_DIR", ""), "where read-model snapshots are kept; default: snapshots/ beside -events-db, none with EventStoreDB; \"off\" for none (SNAPSHOT_DIR)")
+	fs.IntVar(&c.Snapshots.Every, "snapshot-every", envInt("SNAPSHOT_EVERY", DefaultSnapshotEvery), "write a read-model snapshot after this many events (SNAPSHOT_EVERY)")
+	fs.DurationVar(&c.Snapshots.Interval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", DefaultSnapshotInterval), "write a read-model snapshot at least this often while events come (SNAPSHOT_INTERVAL)")
 	corsOrigins := fs.String("cors-origins", Env("CORS_ORIGINS", ""), "comma-separated origins browsers may call the API from, \"*\" for any, \"none\" for none; default: localhost origins in development, none in production (CORS_ORIGINS)")
 	finishOps := c.Ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +113,16 @@ func ParseConfig(args []string) (Config, error) {
 	origins, err := httpapi.ParseCORSOrigins(*corsOrigins)
 	if err != nil {
 		return c, fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
+	switch {
+	case *snapshotDir == "off":
+	case *snapshotDir != "":
+		c.Snapshots.Dir = *snapshotDir
+	case c.EventStoreURL == "":
+		c.Snapshots.Dir = filepath.Join(filepath.Dir(c.EventsDB), "snapshots")
+	}
+	if c.Snapshots.Every <= 0 || c.Snapshots.Interval <= 0 {
+		return c, errors.New("SNAPSHOT_EVERY and SNAPSHOT_INTERVAL must be positive")
 	}
 	c.CORS = httpapi.CORS{Origins: origins, Loopback: *corsOrigins == "" && c.Development()}
 	if c.Addr == "" {

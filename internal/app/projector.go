@@ -85,6 +85,13 @@ func (p *projector) set(failing, stopped error) {
 	p.failing, p.stopped = failing, stopped
 }
 
+// stoppedErr is the error that stopped the projections, nil if none did.
+func (p *projector) stoppedErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopped
+}
+
 // ready answers /readyz: not ready while the projections are stopped or
 // retrying.
 func (p *projector) ready() error {

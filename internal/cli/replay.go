@@ -29,6 +29,7 @@ func replayFlags(fs *flag.FlagSet) mode {
 	token := fs.String("token", app.Env("AUDIT_TOKEN", ""), "an AUDITOR bearer token for -server (AUDIT_TOKEN)")
 	upTo := fs.String("up-to-position", "", "rebuild up to this position only (without -server)")
 	maxDiffs := fs.Int("max-diffs", 10, "how many differences to print")
+	writeSnapshot := fs.String("write-snapshot", "", "write a snapshot of the rebuilt read models into this directory (the server's SNAPSHOT_DIR), and stop")
 	return func(ctx context.Context, sf storeFlags, stdout, stderr io.Writer) error {
 		stop, err := positionFlag("up-to-position", *upTo)
 		if err != nil {
@@ -71,6 +72,14 @@ func replayFlags(fs *flag.FlagSet) mode {
 		}
 		fmt.Fprintf(stdout, "rebuilt every projection from %d events in %s: %.0f events/s (position %s)\n",
 			res.Events, res.Elapsed.Round(time.Millisecond), res.Rate(), res.Position)
+		if *writeSnapshot != "" {
+			info, err := projections.SaveSnapshot(*writeSnapshot, m)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "wrote %s: %d events, position %s, %d bytes\n", info.Path, info.Events, info.Position, info.Bytes)
+			return nil
+		}
 		batch := m.Snapshot()
 
 		if live != nil {
