@@ -84,12 +84,12 @@ type keyReleased struct {
 }
 
 // Claim timing. claimLease is how long a claim made without a deadline
-// stays live; claimGrace is added to every claim's deadline before another
-// server takes it over, for the clocks of two servers to differ. Wall time
-// (time.Now) is used, not the handlers' clock, which tests and demos move.
+// stays live; the grace (DefaultClaimGrace, WithClaimGrace) is added to
+// every claim's deadline before another server takes it over, for the
+// clocks of two servers to differ. Wall time (time.Now) is used, not the
+// handlers' clock, which tests and demos move.
 const (
 	claimLease      = 30 * time.Second
-	claimGrace      = 2 * time.Second
 	claimPollFirst  = 5 * time.Millisecond
 	claimPollMax    = 200 * time.Millisecond
 	claimReadWindow = 64
@@ -222,7 +222,7 @@ func (h *Handlers) idempotent(ctx context.Context, r Request, uc useCase, c call
 			if st.claimed.Fingerprint != r.Fingerprint {
 				return Result{}, errKeyReused()
 			}
-			if time.Now().Before(st.claimed.Until.Add(claimGrace)) {
+			if time.Now().Before(st.claimed.Until.Add(h.claimGrace)) {
 				// In flight, here or on another server: wait for it.
 				t := time.NewTimer(poll)
 				select {

@@ -88,6 +88,8 @@ type Handlers struct {
 	cache *streamCache
 	// handoff is offered the events appended (nil: none); see WithHandoff.
 	handoff Handoff
+	// claimGrace: see WithClaimGrace.
+	claimGrace time.Duration
 }
 
 // New returns the handlers. wait and sales may be nil (no read-your-writes
@@ -96,7 +98,7 @@ func New(store eventstore.Store, clock func() time.Time, wait Waiter, sales Sale
 	if clock == nil {
 		clock = time.Now
 	}
-	h := &Handlers{store: store, clock: clock, wait: wait, sales: sales}
+	h := &Handlers{store: store, clock: clock, wait: wait, sales: sales, claimGrace: DefaultClaimGrace}
 	for _, o := range opts {
 		o(h)
 	}
