@@ -96,6 +96,10 @@ func actor(tenant uuid.UUID, role domain.Role) command.Request {
 
 // seedPair enrolls a partner and has it onboard a customer.
 func seedPair(t *testing.T, h *command.Handlers) (partner, customer uuid.UUID) {
+	return seedPairB(t, h)
+}
+
+func seedPairB(t testing.TB, h *command.Handlers) (partner, customer uuid.UUID) {
 	t.Helper()
 	partner, customer = uuid.New(), uuid.New()
 	if _, err := h.EnrollPartner(ctx(), actor(partner, domain.RoleGlobalAdmin), command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic}); err != nil {
