@@ -11,6 +11,7 @@ import (
 
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
+	"github.com/partnercenter/multichannel/graph"
 	"github.com/partnercenter/multichannel/internal/app"
 	"github.com/partnercenter/multichannel/internal/faultstore"
 )
@@ -118,5 +119,25 @@ func TestConsistencyTokenOfARepeat(t *testing.T) {
 	if first.code() != "" || again.code() != "" || first.Extensions["consistencyToken"] == nil ||
 		first.Extensions["consistencyToken"] != again.Extensions["consistencyToken"] {
 		t.Fatalf("first %v %+v, repeat %v %+v", first.Extensions, first.Errors, again.Extensions, again.Errors)
+	}
+}
+
+// A document with two mutation fields answers the token of the second.
+func TestConsistencyTokenOfTwoMutations(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	partner := uuid.New()
+	u := ts.user(partner, domain.RoleGlobalAdmin)
+	if r := u.post(t, mEnroll, map[string]any{"in": map[string]any{"name": "Contoso", "cloud": "PUBLIC"}}); r.code() != "" {
+		t.Fatalf("enroll: %+v", r.Errors)
+	}
+	one := u.post(t, `mutation { a: onboardCustomer(input: {name: "D", domain: "d.example.com", cloud: PUBLIC}) { id } }`, nil)
+	two := u.post(t, `mutation { a: onboardCustomer(input: {name: "E", domain: "e.example.com", cloud: PUBLIC}) { id } b: onboardCustomer(input: {name: "F", domain: "f.example.com", cloud: PUBLIC}) { id } }`, nil)
+	t1, _ := one.Extensions["consistencyToken"].(string)
+	t2, _ := two.Extensions["consistencyToken"].(string)
+	p1, err1 := graph.ParseConsistencyToken(t1)
+	p2, err2 := graph.ParseConsistencyToken(t2)
+	if one.code() != "" || two.code() != "" || err1 != nil || err2 != nil || two.header.Get("X-Consistency-Token") != t2 || !p1.Less(p2) {
+		t.Fatalf("tokens %q %q (%v %v), errors %+v %+v", t1, t2, err1, err2, one.Errors, two.Errors)
 	}
 }

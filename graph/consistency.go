@@ -55,11 +55,19 @@ func ParseConsistencyToken(s string) (eventstore.Position, error) {
 }
 
 // recordToken is the command.Request's Recorded hook: it puts the token in
-// the answer's extensions and response header.
+// the answer's extensions and response header. A document's mutation
+// fields run one after another, so the last one's token (the latest
+// position) is the answer's: the extension is registered once, as a
+// holder the later fields overwrite (gqlgen refuses a second
+// registration of one key).
 func recordToken(ctx context.Context, req *Request) func(eventstore.Position) {
 	return func(pos eventstore.Position) {
 		tok := EncodeConsistencyToken(pos)
-		graphql.RegisterExtension(ctx, "consistencyToken", tok)
+		if held, ok := graphql.GetExtension(ctx, "consistencyToken").(*string); ok {
+			*held = tok
+		} else {
+			graphql.RegisterExtension(ctx, "consistencyToken", &tok)
+		}
 		if req != nil && req.SetConsistencyToken != nil {
 			req.SetConsistencyToken(tok)
 		}
