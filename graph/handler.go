@@ -168,6 +168,12 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 		return errors.New("panic") // presented as INTERNAL with a generic message
 	})
 	srv.AroundOperations(requireCaller(opts.Development))
+	// Inside requireCaller: a request without a valid token never waits.
+	var w PositionWaiter
+	if r.Model != nil {
+		w = r.Model
+	}
+	srv.AroundOperations(awaitToken(w))
 	return srv
 }
 

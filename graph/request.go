@@ -28,6 +28,12 @@ type Request struct {
 	// Deadline is the instant by which the request must be answered (zero:
 	// none); see deadline.go.
 	Deadline time.Time
+	// ConsistencyToken is the X-Consistency-Token header ("" without one);
+	// see consistency.go.
+	ConsistencyToken string
+	// SetConsistencyToken sets the answer's X-Consistency-Token header
+	// (nil: no header, as on a WebSocket).
+	SetConsistencyToken func(string)
 }
 
 type requestKey struct{}
@@ -73,7 +79,9 @@ func commandRequest(ctx context.Context) (command.Request, error) {
 		return command.Request{}, err
 	}
 	r := command.Request{Caller: a, CorrelationID: CorrelationID(ctx)}
-	if req := requestFrom(ctx); req != nil {
+	req := requestFrom(ctx)
+	r.Recorded = recordToken(ctx, req)
+	if req != nil {
 		// The request deadline bounds the mutation there (see deadline).
 		r.Deadline = req.Deadline
 		if req.IdempotencyKey != "" {

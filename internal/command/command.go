@@ -38,6 +38,10 @@ type Request struct {
 	// is an instant rather than a context deadline so that a mutation
 	// costs one timer, the one made here, and not one per layer.
 	Deadline time.Time
+	// Recorded, when set, is told the log position of the mutation's last
+	// event once it succeeded (a repeat's: the first's), which the answer's
+	// consistency token names.
+	Recorded func(eventstore.Position)
 }
 
 // Waiter blocks until the read models have applied the log up to pos
@@ -46,21 +50,20 @@ type Waiter interface {
 	WaitFor(ctx context.Context, pos eventstore.Position) error
 }
 
-// IdempotencyIndex finds an earlier append made under (tenant, user, key):
-// it reads the IdempotencyKey/IdempotencyFingerprint metadata of the first
-// event of each append (folded by the read models). resultID is the id of
-// that event's stream (the object the mutation returned).
-type IdempotencyIndex interface {
-	LookupIdempotency(tenant uuid.UUID, user, key string) (fingerprint string, resultID uuid.UUID, found bool)
-}
-
-// SalesIndex may also be implemented by the IdempotencyIndex given to New
-// (the read models). The log alone cannot tell cheaply whether a partner
-// sells any of a customer's subscriptions (subscriptions live in their own
-// streams); the index is asked only to choose FORBIDDEN (the partner sees
-// the customer's profile) over NOT_FOUND when a partner records a
-// subscription for a customer it does not see fully. Without it, that
-// refusal is NOT_FOUND unless the pair has a relationship.
+// SalesIndex is the one read-model port that a decision consults, and it
+// only chooses between two refusal codes: the log alone cannot tell
+// cheaply whether a partner sells any of a customer's subscriptions
+// (subscriptions live in their own streams), so the index is asked only to
+// choose FORBIDDEN (the partner sees the customer's profile) over
+// NOT_FOUND when a partner records a subscription for a customer it does
+// not see fully. A stale or lying answer changes the refusal's code,
+// never what is written. Without it, that refusal is NOT_FOUND unless the
+// pair has a relationship.
+//
+// The other read-model ports, Waiter and Handoff, cannot change what is
+// written either: the wait comes after the append, and the handoff only
+// spares the read models a decode. Idempotency keys are found in the log
+// (claim.go), never in the read models.
 type SalesIndex interface {
 	SellsAnyTo(partner, customer uuid.UUID) bool
 }
@@ -70,8 +73,7 @@ type Handlers struct {
 	store eventstore.Store
 	clock func() time.Time
 	wait  Waiter
-	idem  IdempotencyIndex
-	keys  keyLocks
+	sales SalesIndex
 	// partners and customers remember what never changes once true: a
 	// tenant enrolled as a partner stays one (its stream holds only
 	// PartnerEnrolled), and one onboarded as a customer stays one. Only
@@ -86,15 +88,17 @@ type Handlers struct {
 	cache *streamCache
 	// handoff is offered the events appended (nil: none); see WithHandoff.
 	handoff Handoff
+	// claimGrace: see WithClaimGrace.
+	claimGrace time.Duration
 }
 
-// New returns the handlers. wait and idem may be nil (no read-your-writes
-// wait; idempotency keys recorded but not looked up).
-func New(store eventstore.Store, clock func() time.Time, wait Waiter, idem IdempotencyIndex, opts ...Option) *Handlers {
+// New returns the handlers. wait and sales may be nil (no read-your-writes
+// wait; see SalesIndex).
+func New(store eventstore.Store, clock func() time.Time, wait Waiter, sales SalesIndex, opts ...Option) *Handlers {
 	if clock == nil {
 		clock = time.Now
 	}
-	h := &Handlers{store: store, clock: clock, wait: wait, idem: idem, keys: keyLocks{m: map[string]*keyLock{}}}
+	h := &Handlers{store: store, clock: clock, wait: wait, sales: sales, claimGrace: DefaultClaimGrace}
 	for _, o := range opts {
 		o(h)
 	}
@@ -213,25 +217,43 @@ type decision struct {
 	result uuid.UUID
 }
 
-// decideFunc loads what a mutation needs and decides it at now.
-type decideFunc func(ctx context.Context, now time.Time) (decision, error)
-
-// execute runs decide and appends its events. On an optimistic-concurrency
+// execute runs uc.decide and appends its events. On an optimistic-concurrency
 // conflict it decides again once on freshly loaded state: nothing was
 // written by the failed append, so deciding again is safe, and the second
 // decision sees the concurrent writer's events (often refusing, e.g. with
 // CONFLICT for a duplicate). A second conflict is CONFLICT. ctx carries
-// the mutation's deadline already (bound).
-func (h *Handlers) execute(ctx context.Context, r Request, decide decideFunc) (uuid.UUID, error) {
+// the mutation's deadline already (bound). cl is the request's claim of
+// its Idempotency-Key (nil without one): when it took over an abandoned
+// claim, each attempt first looks for the earlier holder's append in the
+// target stream and answers that instead.
+func (h *Handlers) execute(ctx context.Context, r Request, uc useCase, c caller, cl *claim) (Result, error) {
 	for attempt := 0; ; attempt++ {
+		if cl != nil && cl.repair && uc.target != nil {
+			stream, err := uc.target(ctx, c)
+			if err != nil {
+				return Result{}, err
+			}
+			if stream != "" {
+				res, found, err := h.earlier(ctx, r, stream)
+				if err != nil {
+					return Result{}, err
+				}
+				if found {
+					if h.cache != nil {
+						h.cache.forget(stream)
+					}
+					return h.answerCompleted(ctx, keyCompleted{Result: res.ID, Position: res.Position.String()})
+				}
+			}
+		}
 		now := domain.AtAPIPrecision(h.clock())
-		d, err := decide(ctx, now)
+		d, err := uc.decide(ctx, c, now)
 		if err != nil {
-			return uuid.Nil, err
+			return Result{}, err
 		}
 		if len(d.events) == 0 {
 			// Nothing changes, nothing is recorded.
-			return d.result, nil
+			return Result{ID: d.result}, nil
 		}
 		res, written, err := h.append(ctx, r, now, d)
 		if h.cache != nil {
@@ -246,17 +268,20 @@ func (h *Handlers) execute(ctx context.Context, r Request, decide decideFunc) (u
 			if attempt == 0 {
 				continue
 			}
-			return uuid.Nil, domain.Errorf(domain.CodeConflict, "%s changed concurrently twice; try again", d.stream.name)
+			return Result{}, domain.Errorf(domain.CodeConflict, "%s changed concurrently twice; try again", d.stream.name)
 		}
 		if err != nil {
-			return uuid.Nil, err
+			return Result{}, err
 		}
+		out := Result{ID: d.result, Position: res.Position}
 		if h.wait != nil {
 			if err := h.wait.WaitFor(ctx, res.Position); err != nil {
-				return uuid.Nil, fmt.Errorf("command: recorded at %s, read models not caught up: %w", res.Position, err)
+				// Written: the claim is completed all the same (see
+				// settle), so a repeat answers it.
+				return out, fmt.Errorf("command: recorded at %s, read models not caught up: %w", res.Position, err)
 			}
 		}
-		return d.result, nil
+		return out, nil
 	}
 }
 

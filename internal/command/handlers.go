@@ -64,6 +64,7 @@ func (h *Handlers) EnrollPartner(ctx context.Context, r Request, in EnrollPartne
 		// there is to check, and its partner stream is the decision's.
 		actorOnly: true,
 		authorize: domain.AuthorizeEnrollPartner,
+		target:    fixedTarget(domain.PartnerStream(id)),
 		decide: func(ctx context.Context, _ caller, now time.Time) (decision, error) {
 			p := new(domain.Partner)
 			l, err := h.load(ctx, domain.PartnerStream(id), p)
@@ -79,23 +80,31 @@ func (h *Handlers) EnrollPartner(ctx context.Context, r Request, in EnrollPartne
 // OnboardCustomer registers a customer tenant for the calling partner and
 // returns the customer's id.
 func (h *Handlers) OnboardCustomer(ctx context.Context, r Request, in OnboardCustomer) (uuid.UUID, error) {
-	var id uuid.UUID
-	var err error
+	var given *uuid.UUID
 	if in.ID != nil {
-		id, err = domain.ParseID("id", *in.ID)
-	} else {
-		id, err = newID()
-	}
-	if err != nil {
-		return uuid.Nil, err
+		id, err := domain.ParseID("id", *in.ID)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		given = &id
 	}
 	if err := domain.ValidateOnboardCustomer(in.Name, in.Domain, in.Cloud); err != nil {
 		return uuid.Nil, err
 	}
+	// The customer's id: the one given, or the one chosen for the request.
+	idOf := func(c caller) uuid.UUID {
+		if given != nil {
+			return *given
+		}
+		return c.id
+	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizePartnerAction,
+		target: func(_ context.Context, c caller) (string, error) {
+			return domain.CustomerStream(idOf(c)), nil
+		},
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
-			p := c.partner
+			p, id := c.partner, idOf(c)
 			cust := new(domain.Customer)
 			l, err := h.load(ctx, domain.CustomerStream(id), cust)
 			if err != nil {
@@ -132,13 +141,15 @@ func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in
 	if err := purchase.Validate(); err != nil {
 		return uuid.Nil, err
 	}
-	id, err := newID()
-	if err != nil {
-		return uuid.Nil, err
-	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizeRecordSubscription,
+		target: func(_ context.Context, c caller) (string, error) {
+			return domain.SubscriptionStream(c.id), nil
+		},
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
+			// The id chosen for the request: a repeat that repairs an
+			// abandoned one appends to the same stream, with NoStream.
+			id := c.id
 			cust := new(domain.Customer)
 			if _, err := h.load(ctx, domain.CustomerStream(customerID), cust); err != nil {
 				return decision{}, err
@@ -150,7 +161,7 @@ func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in
 					return decision{}, err
 				}
 				view = domain.PartnerView(c.TenantID, cust, rel)
-				if si, ok := h.idem.(SalesIndex); ok && view == domain.ViewNone && si.SellsAnyTo(c.TenantID, customerID) {
+				if si, ok := h.sales, h.sales != nil; ok && view == domain.ViewNone && si.SellsAnyTo(c.TenantID, customerID) {
 					view = domain.ViewProfile
 				}
 			}
@@ -182,6 +193,9 @@ func (h *Handlers) RequestResellerRelationship(ctx context.Context, r Request, i
 	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizePartnerAction,
+		target: func(ctx context.Context, c caller) (string, error) {
+			return h.latestAttemptStream(ctx, c.TenantID, customerID)
+		},
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			p := c.partner
 			// Step 4 does not apply: any existing customer may be asked.
@@ -228,6 +242,7 @@ func (h *Handlers) answer(ctx context.Context, r Request, relationshipID string,
 	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizeAnswerRelationship,
+		target:    fixedTarget(domain.RelationshipStream(id)),
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			rel := new(domain.Relationship)
 			l, err := h.load(ctx, domain.RelationshipStream(id), rel)
@@ -252,6 +267,7 @@ func (h *Handlers) TerminateResellerRelationship(ctx context.Context, r Request,
 	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizeTerminateRelationship,
+		target:    fixedTarget(domain.RelationshipStream(id)),
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			rel := new(domain.Relationship)
 			l, err := h.load(ctx, domain.RelationshipStream(id), rel)
@@ -276,6 +292,7 @@ func (h *Handlers) CancelSubscription(ctx context.Context, r Request, subscripti
 	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizeCancelSubscription,
+		target:    fixedTarget(domain.SubscriptionStream(id)),
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			sub := new(domain.Subscription)
 			l, err := h.load(ctx, domain.SubscriptionStream(id), sub)
@@ -323,6 +340,7 @@ func (h *Handlers) SwitchSubscription(ctx context.Context, r Request, subscripti
 	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizePartnerAction,
+		target:    fixedTarget(domain.SubscriptionStream(id)),
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			sub, l, st, err := h.partnerOnSubscription(ctx, c, id)
 			if err != nil {
@@ -368,6 +386,9 @@ func (h *Handlers) CreateAzureSubscription(ctx context.Context, r Request, in Cr
 	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizePartnerAction,
+		target: func(_ context.Context, c caller) (string, error) {
+			return domain.SubscriptionStream(domain.ReplacementID(legacyID, c.TenantID)), nil
+		},
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			legacy, _, st, err := h.partnerOnSubscription(ctx, c, legacyID)
 			if err != nil {
@@ -398,6 +419,7 @@ func (h *Handlers) CancelLegacyService(ctx context.Context, r Request, in Cancel
 	}
 	return h.run(ctx, r, useCase{
 		authorize: domain.AuthorizePartnerAction,
+		target:    fixedTarget(domain.SubscriptionStream(legacyID)),
 		decide: func(ctx context.Context, c caller, now time.Time) (decision, error) {
 			legacy, l, st, err := h.partnerOnSubscription(ctx, c, legacyID)
 			if err != nil {
@@ -430,4 +452,24 @@ func (h *Handlers) ExpireRelationship(ctx context.Context, relationshipID uuid.U
 		},
 	})
 	return err
+}
+
+// fixedTarget is the target of a mutation whose stream the input names.
+func fixedTarget(stream string) func(context.Context, caller) (string, error) {
+	return func(context.Context, caller) (string, error) { return stream, nil }
+}
+
+// latestAttemptStream names the stream of the pair's latest relationship
+// request ("" when it has none): where a request that an abandoned claim
+// made would be.
+func (h *Handlers) latestAttemptStream(ctx context.Context, partner, customer uuid.UUID) (string, error) {
+	latest := ""
+	for attempt := 0; ; attempt++ {
+		stream := domain.RelationshipStream(domain.RelationshipID(partner, customer, attempt))
+		ok, err := h.exists(ctx, stream)
+		if err != nil || !ok {
+			return latest, err
+		}
+		latest = stream
+	}
 }

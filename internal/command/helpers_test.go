@@ -35,22 +35,6 @@ func (w *waiter) WaitFor(_ context.Context, pos eventstore.Position) error {
 	return nil
 }
 
-// idemIndex answers from the log as the read models would: the first event
-// of an append carries the key; the result is that event's stream id.
-type idemIndex struct{ store *logStore }
-
-func (x idemIndex) LookupIdempotency(tenant uuid.UUID, user, key string) (string, uuid.UUID, bool) {
-	for _, e := range x.store.all() {
-		md, err := domain.DecodeMetadata(e.Metadata)
-		if err != nil || md.IdempotencyKey != key || md.Actor.TenantID != tenant || md.Actor.UserID != user {
-			continue
-		}
-		_, id, _ := domain.SplitStream(e.Stream)
-		return md.IdempotencyFingerprint, id, true
-	}
-	return "", uuid.Nil, false
-}
-
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // world: partners A and B (public), G (US government), customer C onboarded
@@ -75,7 +59,7 @@ func newWorld(t *testing.T) *world {
 	}
 	// The stream cache is on, as on the embedded store; the end-to-end
 	// tests on EventStoreDB's protocol double run the handlers without it.
-	w.h = command.New(w.faulty, w.clock.now, w.wait, idemIndex{store}, command.WithStreamCache(1000))
+	w.h = command.New(w.faulty, w.clock.now, w.wait, nil, command.WithStreamCache(1000))
 	w.must(w.h.EnrollPartner(ctx(), w.as(w.a, domain.RoleGlobalAdmin), command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic}))
 	w.must(w.h.EnrollPartner(ctx(), w.as(w.b, domain.RoleGlobalAdmin), command.EnrollPartner{Name: "Northwind", Cloud: domain.CloudPublic}))
 	w.must(w.h.EnrollPartner(ctx(), w.as(w.g, domain.RoleGlobalAdmin), command.EnrollPartner{Name: "Gov", Cloud: domain.CloudUSGovernment}))

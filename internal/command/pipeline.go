@@ -2,23 +2,22 @@ package command
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/eventstore"
 )
 
 // The one pipeline every mutation runs through (run): check the
 // Idempotency-Key; bound the mutation by its deadline; fold the caller's
 // tenant and authorize the caller's role and kind of tenant (steps 1 to 3
-// of DOMAIN.md's order of checks); only then look the key up, so that a
-// repeat is authorized like the first request; then load, decide and
-// append (execute), retrying once on a conflict, and wait for the read
-// models. Each handler says only what is its own: its authorization rule
-// and its decision.
+// of DOMAIN.md's order of checks); only then claim the key in the log
+// (claim.go), so that a repeat is authorized like the first request; then
+// load, decide and append (execute), retrying once on a conflict, and wait
+// for the read models. Each handler says only what is its own: its
+// authorization rule, its decision, and the stream it appends to.
 
 // useCase is one mutation as run handles it.
 type useCase struct {
@@ -32,13 +31,29 @@ type useCase struct {
 	// decide loads what the mutation needs and decides it at now; on a
 	// conflict it runs again on fresh state.
 	decide func(ctx context.Context, c caller, now time.Time) (decision, error)
+	// target names the stream the mutation appends to ("" if none yet),
+	// where a request that takes over an abandoned Idempotency-Key claim
+	// looks for the earlier holder's append. It is known from the input,
+	// the caller and c.id, except for a relationship request's attempt,
+	// which it reads.
+	target func(ctx context.Context, c caller) (string, error)
 }
 
 // caller is the authorized caller with its tenant folded: its partner
-// (empty when the tenant is not one).
+// (empty when the tenant is not one), and the id a mutation that creates an
+// object gives it (chosen when the Idempotency-Key is claimed, so that a
+// repeat that repairs an abandoned request appends to the same stream).
 type caller struct {
 	domain.Caller
 	partner *domain.Partner
+	id      uuid.UUID
+}
+
+// Result is what a mutation produced: the object it returns and the log
+// position of its last event (the consistency token names it).
+type Result struct {
+	ID       uuid.UUID
+	Position eventstore.Position
 }
 
 // run runs uc for r (see the pipeline above).
@@ -60,39 +75,14 @@ func (h *Handlers) run(ctx context.Context, r Request, uc useCase) (uuid.UUID, e
 			return uuid.Nil, err
 		}
 	}
-	return h.idempotent(ctx, r, func(ctx context.Context) (uuid.UUID, error) {
-		return h.execute(ctx, r, func(ctx context.Context, now time.Time) (decision, error) {
-			return uc.decide(ctx, c, now)
-		})
-	})
-}
-
-// idempotent runs run once per (tenant, user, key): a repeat with the same
-// fingerprint answers the earlier result and appends nothing; one with
-// another fingerprint is BAD_USER_INPUT. Concurrent duplicates in this
-// process queue on the key's lock, held across lookup, append and wait, so
-// the second finds the first's append in the index.
-//
-// ctx is bounded by the mutation's deadline already (see run), which the
-// wait for a concurrent duplicate honours too.
-func (h *Handlers) idempotent(ctx context.Context, r Request, run func(ctx context.Context) (uuid.UUID, error)) (uuid.UUID, error) {
-	if r.IdempotencyKey == "" {
-		return run(ctx)
-	}
-	release, err := h.keys.acquire(ctx, r.Caller.TenantID.String()+"\x00"+r.Caller.UserID+"\x00"+r.IdempotencyKey)
+	res, err := h.idempotent(ctx, r, uc, c)
 	if err != nil {
 		return uuid.Nil, err
 	}
-	defer release()
-	if h.idem != nil {
-		if fp, id, found := h.idem.LookupIdempotency(r.Caller.TenantID, r.Caller.UserID, r.IdempotencyKey); found {
-			if fp != r.Fingerprint {
-				return uuid.Nil, domain.Errorf(domain.CodeBadUserInput, "the Idempotency-Key was used for a different request")
-			}
-			return id, nil
-		}
+	if r.Recorded != nil && res.Position != (eventstore.Position{}) {
+		r.Recorded(res.Position)
 	}
-	return run(ctx)
+	return res.ID, nil
 }
 
 // maxIdempotencyKey is the longest Idempotency-Key accepted, in bytes.
@@ -100,8 +90,9 @@ const maxIdempotencyKey = 255
 
 // checkIdempotencyKey refuses a key the log could not give back as it
 // came: the key is stored in the append's metadata (JSON, which would turn
-// bytes that are not UTF-8 into U+FFFD) and found again by the read
-// models, so a key of other bytes would never match its repeat. Keys are
+// bytes that are not UTF-8 into U+FFFD) and looked for again there by a
+// repeat that repairs an abandoned claim, so a key of other bytes would
+// never match. Keys are
 // printable ASCII, as the header's specification's examples (UUIDs) are,
 // and bounded, since each is kept with its append.
 func checkIdempotencyKey(k string) error {
@@ -130,41 +121,4 @@ func (h *Handlers) bound(ctx context.Context, r Request) (context.Context, conte
 		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, deadline)
-}
-
-// keyLocks serialises the requests that share an idempotency key.
-type keyLocks struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
-}
-
-type keyLock struct {
-	ch   chan struct{} // holds a token while locked
-	refs int           // holders and waiters; the entry goes at 0
-}
-
-// acquire locks key, giving up when ctx ends.
-func (k *keyLocks) acquire(ctx context.Context, key string) (release func(), err error) {
-	k.mu.Lock()
-	l := k.m[key]
-	if l == nil {
-		l = &keyLock{ch: make(chan struct{}, 1)}
-		k.m[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	drop := func() {
-		k.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
-	select {
-	case l.ch <- struct{}{}:
-		return func() { <-l.ch; drop() }, nil
-	case <-ctx.Done():
-		drop()
-		return nil, fmt.Errorf("command: waiting for a concurrent request with the same Idempotency-Key: %w", ctx.Err())
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -45,7 +46,17 @@ func (s *logStore) all() []eventstore.RecordedEvent {
 }
 
 // count returns how many events the log holds.
-func (s *logStore) count() int { return len(s.all()) }
+// count is how many domain events the log holds: the Idempotency-Key
+// claim streams' bookkeeping is left out.
+func (s *logStore) count() int {
+	n := 0
+	for _, e := range s.all() {
+		if !strings.HasPrefix(e.Stream, "idempotency-") {
+			n++
+		}
+	}
+	return n
+}
 
 // faultyStore injects failures into a store's appends.
 type faultyStore struct {
@@ -60,7 +71,9 @@ type faultyStore struct {
 
 func (f *faultyStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
 	f.mu.Lock()
-	inject, down := f.conflicts > 0, f.unavailable
+	// Conflicts are injected into the mutations' own appends, not into
+	// the Idempotency-Key claims.
+	inject, down := f.conflicts > 0 && !strings.HasPrefix(stream, "idempotency-"), f.unavailable
 	if inject {
 		f.conflicts--
 	}

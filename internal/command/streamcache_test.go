@@ -38,7 +38,7 @@ func TestStreamCacheSparesReads(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
 			store := &countingStore{Store: w.store}
-			w.h = command.New(store, w.clock.now, w.wait, idemIndex{w.store}, tc.opts...)
+			w.h = command.New(store, w.clock.now, w.wait, nil, tc.opts...)
 			w.record(w.c, domain.UsageBased, domain.ChannelMicrosoftDirect, nil, nil) // warms the cache
 			before := store.reads.Load()
 			w.record(w.c, domain.UsageBased, domain.ChannelMicrosoftDirect, nil, nil)
@@ -58,7 +58,7 @@ func TestStreamCacheSparesReads(t *testing.T) {
 func TestStreamCacheStaleEntryIsCaught(t *testing.T) {
 	w := newWorld(t)
 	cached := w.h // newWorld's handlers cache streams
-	other := command.New(w.store, w.clock.now, w.wait, idemIndex{w.store})
+	other := command.New(w.store, w.clock.now, w.wait, nil)
 
 	id := w.must(cached.RequestResellerRelationship(ctx(), w.as(w.a, domain.RoleGlobalAdmin), command.RequestResellerRelationship{CustomerID: w.c.String()}))
 	w.must(other.AcceptResellerRelationship(ctx(), w.as(w.c, domain.RoleGlobalAdmin), id.String()))
@@ -88,7 +88,7 @@ func TestStreamCacheFollowsAppends(t *testing.T) {
 		t.Fatalf("accepting twice: %v, want INVALID_STATE", err)
 	}
 	w.must(w.h.TerminateResellerRelationship(ctx(), w.as(w.a, domain.RoleGlobalAdmin), id.String()))
-	uncached := command.New(w.store, w.clock.now, w.wait, idemIndex{w.store})
+	uncached := command.New(w.store, w.clock.now, w.wait, nil)
 	for name, h := range map[string]*command.Handlers{"cached": w.h, "uncached": uncached} {
 		if _, err := h.TerminateResellerRelationship(ctx(), w.as(w.a, domain.RoleGlobalAdmin), id.String()); !errors.Is(err, domain.ErrInvalidState) {
 			t.Fatalf("%s: terminating twice: %v, want INVALID_STATE", name, err)

@@ -180,7 +180,7 @@ const CorrelationHeader = "X-Correlation-ID"
 // requestIDs takes the correlation id from X-Correlation-ID when it is a
 // UUID, else from a W3C traceparent's trace id, else makes a UUIDv7; echoes
 // it in the response and gives it to the request's log line; passes the
-// Idempotency-Key header on; and, with a positive timeout, sets the
+// Idempotency-Key and X-Consistency-Token headers on; and, with a positive timeout, sets the
 // request's deadline (WebSockets are exempt: they live as long as their
 // subscriptions). It is the one layer that gives the request a new context,
 // the observation record's included, so that the request is copied once.
@@ -192,6 +192,12 @@ func requestIDs(timeout time.Duration, next http.Handler) http.Handler {
 		ctx := observability.Attach(r.Context(), w)
 		observability.NoteCorrelationID(ctx, s)
 		req := &graph.Request{CorrelationID: id, IdempotencyKey: strings.TrimSpace(r.Header.Get("Idempotency-Key"))}
+		if !isWebSocket(r) {
+			// The consistency token: the one sent is waited for, a
+			// mutation's is answered in the header (see graph/consistency.go).
+			req.ConsistencyToken = strings.TrimSpace(r.Header.Get(graph.ConsistencyHeader))
+			req.SetConsistencyToken = func(tok string) { w.Header().Set(graph.ConsistencyHeader, tok) }
+		}
 		if timeout > 0 && !isWebSocket(r) {
 			// An instant, not a context deadline: see graph/deadline.go.
 			req.Deadline = time.Now().Add(timeout)
