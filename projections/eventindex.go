@@ -59,41 +59,64 @@ func (x *eventIndex) tenant(id uuid.UUID) *tenantStreams {
 func (m *Model) indexEvent(ev domain.Event, si int32, created bool) {
 	x := &m.eventIdx
 	if created {
-		st := &m.streamList[si]
-		placed := true
-		switch st.cat {
-		case catPartner:
-			x.tenant(st.id).partner = si
-		case catCustomer:
-			x.tenant(st.id).customer = si
-		case catSubscription:
-			// A subscription never changes customer.
-			if s := m.subs[st.id]; s != nil {
-				t := x.tenant(s.view.CustomerID)
-				t.subs = append(t.subs, si)
-			} else {
-				placed = false
-			}
-		case catRelationship:
-			// Nor a relationship its partner or customer.
-			if r := m.rels[st.id]; r != nil {
-				t := x.tenant(r.view.PartnerID)
-				t.rels = append(t.rels, si)
-				if r.view.CustomerID != r.view.PartnerID {
-					t = x.tenant(r.view.CustomerID)
-					t.rels = append(t.rels, si)
-				}
-			} else {
-				placed = false
-			}
-		}
-		if !placed {
-			x.unplaced = append(x.unplaced, si)
-		}
+		m.placeStream(si)
 	}
 	if o, ok := ev.(domain.CustomerOnboarded); ok {
 		t := x.tenant(o.OnboardedBy)
 		t.onboarded = append(t.onboarded, o.CustomerID)
+	}
+}
+
+// placeStream files stream si under the tenants it belongs to, or among
+// the unplaced when the fold does not know its object. Runs under mu.
+func (m *Model) placeStream(si int32) {
+	x := &m.eventIdx
+	st := &m.streamList[si]
+	placed := true
+	switch st.cat {
+	case catPartner:
+		x.tenant(st.id).partner = si
+	case catCustomer:
+		x.tenant(st.id).customer = si
+	case catSubscription:
+		// A subscription never changes customer.
+		if s := m.subs[st.id]; s != nil {
+			t := x.tenant(s.view.CustomerID)
+			t.subs = append(t.subs, si)
+		} else {
+			placed = false
+		}
+	case catRelationship:
+		// Nor a relationship its partner or customer.
+		if r := m.rels[st.id]; r != nil {
+			t := x.tenant(r.view.PartnerID)
+			t.rels = append(t.rels, si)
+			if r.view.CustomerID != r.view.PartnerID {
+				t = x.tenant(r.view.CustomerID)
+				t.rels = append(t.rels, si)
+			}
+		} else {
+			placed = false
+		}
+	}
+	if !placed {
+		x.unplaced = append(x.unplaced, si)
+	}
+}
+
+// rebuildEventIndex makes the index of a model restored from a snapshot,
+// which holds the state but not the fold that built it: each stream is
+// placed as indexEvent placed it when it began (a subscription's customer
+// and a relationship's parties never change), and each customer is listed
+// under its onboarder. Runs under mu.
+func (m *Model) rebuildEventIndex() {
+	m.eventIdx = eventIndex{}
+	for i := range m.streamList {
+		m.placeStream(int32(i))
+	}
+	for _, c := range m.customerOrder {
+		t := m.eventIdx.tenant(c.view.OnboardedBy)
+		t.onboarded = append(t.onboarded, c.view.ID)
 	}
 }
 

@@ -64,7 +64,6 @@ func eventQueries(m *projections.Model, streams []string, cursors []string, acto
 	return out
 }
 
-
 // checkIndexAgainstScan asks every query of every viewer through the
 // index and through the scan the index replaced: the pages must be equal.
 func checkIndexAgainstScan(t *testing.T, m *projections.Model, viewers []domain.Actor, streams, cursors, actorIDs []string, corr uuid.UUID, mid time.Time) {

@@ -347,6 +347,7 @@ func (m *Model) restore(s *snapState) error {
 		m.headers.append(h)
 	}
 	m.pos = s.Pos
+	m.rebuildEventIndex()
 	return nil
 }
 
