@@ -147,6 +147,20 @@ func (d *doubleProc) post(t *testing.T, what string) {
 	}
 }
 
+// productEvents leaves out the events of streams the read models do not
+// fold (the command side's Idempotency-Key claims), so that their number
+// is what an auditor's events count answers.
+func productEvents(all []eventstore.RecordedEvent) []eventstore.RecordedEvent {
+	var out []eventstore.RecordedEvent
+	for _, e := range all {
+		switch cat, _, _ := domain.SplitStream(e.Stream); cat {
+		case domain.CategoryPartner, domain.CategoryCustomer, domain.CategorySubscription, domain.CategoryRelationship:
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // readAll reads the whole log from the node, as a client of it.
 func (d *doubleProc) readAll(t *testing.T) []eventstore.RecordedEvent {
 	t.Helper()
@@ -262,7 +276,7 @@ func (c *cluster) tsFor(t *testing.T, i int) *testServer {
 
 func (c *cluster) foldAll(t *testing.T) int {
 	t.Helper()
-	n := len(c.node.readAll(t))
+	n := len(productEvents(c.node.readAll(t)))
 	var ss []*testServer
 	for _, s := range c.servers {
 		ss = append(ss, s.forTest(t))
@@ -510,7 +524,7 @@ func testExpiryAcrossServers(t *testing.T, c *cluster) {
 	}
 	// Every sweeper has folded the expiries, so none has them as due any
 	// longer; a sweeper that had raced and lost would have appended by now.
-	n := len(c.node.readAll(t))
+	n := len(productEvents(c.node.readAll(t)))
 	var ss []*testServer
 	for _, s := range sweepers {
 		ss = append(ss, s.testServer())
