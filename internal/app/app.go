@@ -46,6 +46,7 @@ type options struct {
 	wrapStore     func(eventstore.Store) eventstore.Store
 	checkHandoffs bool
 	requestLogTo  io.Writer
+	stdout        io.Writer
 }
 
 // WithClock sets the application's clock (time.Now by default).
@@ -63,6 +64,10 @@ func WithHandoffChecks() Option { return func(o *options) { o.checkHandoffs = tr
 // WithRequestLogTo sends the request log to w instead of stderr.
 func WithRequestLogTo(w io.Writer) Option { return func(o *options) { o.requestLogTo = w } }
 
+// WithStdout sends development mode's start-up banner (the playground's
+// URL, the demo users and their tokens) to w instead of standard output.
+func WithStdout(w io.Writer) Option { return func(o *options) { o.stdout = w } }
+
 // App is the running application.
 type App struct {
 	cfg       Config
@@ -75,6 +80,10 @@ type App struct {
 	handler   http.Handler
 	now       func() time.Time
 	started   time.Time
+	// demo is development mode's demo users, printed by Serve (nil
+	// outside development), to stdout.
+	demo   *demo
+	stdout io.Writer
 	// requestLog is flushed at shutdown, after the last request.
 	requestLog *observability.BufferedWriter
 
@@ -87,7 +96,7 @@ type App struct {
 // New opens the store, starts the read models on it and builds the HTTP
 // handler. Close (or Run, which ends with it) releases them.
 func New(cfg Config, opts ...Option) (a *App, err error) {
-	o := options{now: time.Now}
+	o := options{now: time.Now, stdout: os.Stdout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -187,7 +196,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 			return a, err
 		}
 		headers = map[string]string{"Authorization": "Bearer " + demo.playgroundToken}
+		a.demo = &demo
 	}
+	a.stdout = o.stdout
 	var pg http.Handler
 	if cfg.Playground {
 		pg = playground.Handler("Multi-channel support API", "/graphql", headers)
@@ -241,6 +252,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(a.live.closeAll)
 	slog.Info("serving", "addr", ln.Addr().String(), "store", a.storeName, "env", a.cfg.Env,
 		"playground", a.cfg.Playground, "startup", time.Since(a.started).Round(time.Millisecond).String())
+	if a.demo != nil {
+		a.demo.printBanner(a.stdout, baseURL(ln.Addr()), a.cfg.Playground)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
