@@ -151,6 +151,13 @@ func (m *Model) Position() eventstore.Position {
 	return m.pos
 }
 
+// EventCount is how many events the model has applied.
+func (m *Model) EventCount() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.headers.len()
+}
+
 // reached reports whether the model has applied the event at pos.
 func (m *Model) reached(pos eventstore.Position) bool {
 	m.mu.RLock()

@@ -206,8 +206,10 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	probe := &observability.LagProbe{
 		Store: store, Position: model.Position, Now: o.now, Stopped: a.proj.ready,
 		MaxEvents: cfg.Ops.ReadyMaxLagEvents, MaxAge: cfg.Ops.ReadyMaxLag,
+		Applied: model.EventCount, Total: logSizeAtStart(cfg),
 	}
 	metrics.WatchLag(probe)
+	go logWhenReady(a.runCtx, probe, model, started)
 	httpCfg := httpapi.Config{
 		Playground: pg,
 		CORS:       cfg.CORS,
