@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -56,4 +57,51 @@ func TestCommandLineHelpAndTypos(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The Dockerfile's own `docker run` examples start: each passes a
+// JWT_SECRET (production mode refuses to start without one), and the
+// binary with the image's environment and that secret answers /healthz;
+// without it, it exits at once.
+func TestDockerfileExampleStarts(t *testing.T) {
+	df, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	for _, line := range strings.Split(string(df), "\n") {
+		if strings.Contains(line, "docker run ") {
+			runs++
+			if !strings.Contains(line, `-e JWT_SECRET="$(openssl rand -hex 32)"`) {
+				t.Errorf("the example %q passes no JWT_SECRET", strings.TrimSpace(line))
+			}
+		}
+	}
+	if runs == 0 {
+		t.Fatal("no docker run example in the Dockerfile")
+	}
+	bin := buildServer(t)
+	image := []string{"APP_ENV=production", "EVENTS_DB=" + t.TempDir() + "/events.db", "EVENTSTORE_URL="}
+
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), append(image, "HTTP_ADDR="+freeAddr(t), "JWT_SECRET=")...)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "JWT_SECRET") {
+		t.Fatalf("production without a secret: %v\n%s", err, out)
+	}
+
+	addr := freeAddr(t)
+	cmd = exec.Command(bin)
+	cmd.Env = append(os.Environ(), append(image, "HTTP_ADDR="+addr, "JWT_SECRET="+strings.Repeat("ab", 32))...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	awaitCondition(t, "/healthz answers", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
