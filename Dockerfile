@@ -3,8 +3,12 @@
 # The multi-channel support API as a static binary on a distroless base.
 #
 #   docker build -t multichannel .
-#   docker run -p 8080:8080 multichannel                      # embedded store in /data
-#   docker run -p 8080:8080 -e EVENTSTORE_URL='esdb://host:2113?tls=false' multichannel
+# The image runs in production mode, which refuses to start without a
+# JWT_SECRET of at least 32 bytes:
+#
+#   docker run -p 8080:8080 -e JWT_SECRET="$(openssl rand -hex 32)" multichannel   # embedded store in /data
+#   docker run -p 8080:8080 -e JWT_SECRET="$(openssl rand -hex 32)" \
+#     -e EVENTSTORE_URL='esdb://host:2113?tls=false' multichannel
 #
 # docker-compose.yml builds it with EventStoreDB next to it. The heredoc
 # below needs BuildKit, the default builder of current Docker and Compose.

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"syscall"
 
 	"github.com/google/uuid"
@@ -33,16 +32,21 @@ func main() {
 	app.TuneGC(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if len(os.Args) > 1 && slices.Contains(cli.Commands, os.Args[1]) {
-		// The command-line modes (replay, verify, export, import, generate).
-		if err := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, "error:", err)
-			stop()
-			os.Exit(1)
+	// The command-line modes (replay, verify, export, import, generate),
+	// help, and a refusal of an unknown word before anything is created.
+	serve, args, err := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		stop()
+		if errors.Is(err, cli.ErrUnknownMode) || errors.Is(err, cli.ErrUsage) {
+			os.Exit(2)
 		}
+		os.Exit(1)
+	}
+	if !serve {
 		return
 	}
-	cfg, err := app.ParseConfig(os.Args[1:])
+	cfg, err := app.ParseConfig(args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return

@@ -99,6 +99,18 @@ func (p post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
+	if defers(oc.Operation) {
+		if acceptsMultipart(r.Header.Get("Accept")) {
+			writeMultipart(ctx, w, oc.Operation, responses)
+			return
+		}
+		resp := completeDeferred(ctx, responses(ctx), responses)
+		if status := replyStatus(contentType, resp); status != http.StatusOK {
+			w.WriteHeader(status)
+		}
+		writeReply(w, contentType, resp)
+		return
+	}
 	resp := responses(ctx)
 	if status := replyStatus(contentType, resp); status != http.StatusOK {
 		w.WriteHeader(status)

@@ -1421,23 +1421,47 @@ extend type Event {
 
 extend type Customer {
   "The events of the customer's own stream (customer-<id>), oldest first unless newestFirst; empty when the caller does not see the customer fully."
-  history(first: Int, after: String, newestFirst: Boolean = false): EventConnection!
+  history(
+    "Page size: 0 to 100, default 20 (others are BAD_USER_INPUT)."
+    first: Int
+    "Continue after this cursor (an edge's cursor or pageInfo.endCursor this server gave; another is BAD_USER_INPUT)."
+    after: String
+    "Newest first instead of oldest first."
+    newestFirst: Boolean = false
+  ): EventConnection!
 }
 
 extend type Subscription {
   "The events of the subscription's stream (subscription-<id>), oldest first unless newestFirst; empty when the caller may not see its events."
-  history(first: Int, after: String, newestFirst: Boolean = false): EventConnection!
+  history(
+    "Page size: 0 to 100, default 20 (others are BAD_USER_INPUT)."
+    first: Int
+    "Continue after this cursor (an edge's cursor or pageInfo.endCursor this server gave; another is BAD_USER_INPUT)."
+    after: String
+    "Newest first instead of oldest first."
+    newestFirst: Boolean = false
+  ): EventConnection!
 }
 
 extend type Relationship {
   "The events of the relationship's stream (relationship-<id>), oldest first unless newestFirst."
-  history(first: Int, after: String, newestFirst: Boolean = false): EventConnection!
+  history(
+    "Page size: 0 to 100, default 20 (others are BAD_USER_INPUT)."
+    first: Int
+    "Continue after this cursor (an edge's cursor or pageInfo.endCursor this server gave; another is BAD_USER_INPUT)."
+    after: String
+    "Newest first instead of oldest first."
+    newestFirst: Boolean = false
+  ): EventConnection!
 }
 
 "The verdict on one stream's hash chain."
 type StreamIntegrity {
+  "The stream's name."
   stream: String!
+  "Whether every event's hash chains to the one before."
   intact: Boolean!
+  "Events in the stream."
   eventCount: Int!
   "The first revision that does not verify (for a gap, the first one missing)."
   firstBrokenRevision: Int
@@ -1449,10 +1473,13 @@ type StreamIntegrity {
 type IntegrityReport {
   "Events verified: the whole log, or its first upToCount events."
   eventCount: Int!
+  "Streams verified."
   streamCount: Int!
+  "Streams whose chain verifies."
   intactCount: Int!
   "Every broken stream (up to 1000; brokenCount counts them all)."
   broken: [StreamIntegrity!]!
+  "Streams whose chain does not."
   brokenCount: Int!
   "The log digest after eventCount events, as <count>:<hex>: keep it to check later that the log still starts with these events."
   digest: String!
@@ -1464,22 +1491,52 @@ type IntegrityReport {
 
 "A digest of the whole read model at a log position (see docs/audit.md)."
 type ReadModelDigest {
+  "The log position the read models reflect."
   position: String!
+  "A digest of the read models' whole state at position (docs/audit.md): equal digests, equal read models."
   digest: String!
+  "Events the read models have applied."
   eventCount: Int!
 }
 
 extend type Query {
   "The events one request produced (its correlation id), in log order, limited to what the caller sees."
-  causation(correlationId: ID!): [Event!]!
+  causation(
+    "A request's correlation id (X-Correlation-Id, Event.correlationId)."
+    correlationId: ID!
+  ): [Event!]!
   "A subscription as it was at an instant (at) or a log position (asOfPosition): exactly one of the two."
-  subscriptionAsOf(id: ID!, at: Time, asOfPosition: String): Subscription
+  subscriptionAsOf(
+    "The subscription's id."
+    id: ID!
+    "An instant (RFC 3339 with a zone); exclusive with asOfPosition."
+    at: Time
+    "A log position (an Event.position); exclusive with at."
+    asOfPosition: String
+  ): Subscription
   "A relationship as it was at an instant (at) or a log position (asOfPosition): exactly one of the two."
-  relationshipAsOf(id: ID!, at: Time, asOfPosition: String): Relationship
+  relationshipAsOf(
+    "The relationship's id."
+    id: ID!
+    "An instant (RFC 3339 with a zone); exclusive with asOfPosition."
+    at: Time
+    "A log position (an Event.position); exclusive with at."
+    asOfPosition: String
+  ): Relationship
   "customerAsOf at a log position (an Event.position) instead of an instant."
-  customerAsOfPosition(id: ID!, position: String!): Customer
+  customerAsOfPosition(
+    "The customer's id."
+    id: ID!
+    "A log position (an Event.position)."
+    position: String!
+  ): Customer
   "Auditors only: recompute every stream's hash chain and the log digest."
-  verifyIntegrity(upToCount: Int, expectedDigest: String): IntegrityReport!
+  verifyIntegrity(
+    "Verify and digest the first N events only; absent or 0: the whole log."
+    upToCount: Int
+    "A digest kept earlier (<count>:<hex>): report whether the log still starts with those events (extendsExpected)."
+    expectedDigest: String
+  ): IntegrityReport!
   "Auditors only: the digest of the server's read models and the position they reflect."
   readModelDigest: ReadModelDigest!
 }
@@ -1500,92 +1557,151 @@ scalar Time
 "A JSON object: an event's data as it was recorded."
 scalar JSON
 
+"The Microsoft cloud a partner or customer is in; a partner acts only for customers in its own cloud (CLOUD_MISMATCH otherwise)."
 enum Cloud {
+  "The public Microsoft cloud."
   PUBLIC
+  "Microsoft's US government cloud."
   US_GOVERNMENT
 }
 
+"How a subscription is billed: it decides the row of the decision table."
 enum BillingModel {
+  "Seats for a term (quantity licenses until termEndsAt)."
   LICENSE_BASED
+  "Azure consumption, billed by use; made of services."
   USAGE_BASED
 }
 
 "Where the customer bought the subscription."
 enum Channel {
+  "Bought directly from Microsoft."
   MICROSOFT_DIRECT
+  "Bought through a Microsoft Advisor."
   ADVISOR
+  "Bought under Open licensing."
   OPEN
+  "Bought under an Enterprise Agreement (EA)."
   ENTERPRISE_AGREEMENT
+  "Bought from a non-CSP third party."
   THIRD_PARTY
+  "Sold by a CSP partner (sellerPartnerId says which)."
   CSP_PARTNER
+  "Bought from a Microsoft Syndication Partner: multi-channel support does not cover it (NOT_ELIGIBLE)."
   SYNDICATION_PARTNER
 }
 
+"The caller's role, the token's role claim. GLOBAL_ADMIN, USER_ADMIN and SALES_AGENT are the acting roles; the others only read."
 enum Role {
+  "Acts; the only role that accepts or declines a relationship request for its customer tenant, and that enrolls a partner."
   GLOBAL_ADMIN
+  "Acts, like GLOBAL_ADMIN, except enrolling and answering relationship requests."
   USER_ADMIN
+  "A partner's sales agent: acts on partner actions."
   SALES_AGENT
+  "Reads what its tenant sees; every change is FORBIDDEN."
   ADMIN_AGENT
+  "Reads what its tenant sees; every change is FORBIDDEN."
   BILLING_ADMIN
+  "Reads everything, whatever its tenant, including verifyIntegrity and readModelDigest; every change is FORBIDDEN."
   AUDITOR
   "The server's own actions (the expiry sweep); no token may carry it."
   SYSTEM
 }
 
+"Where a reseller relationship request stands. A request not answered within 90 days of requestedAt reads EXPIRED from expiresAt on."
 enum RelationshipStatus {
+  "Asked, not answered, and not past expiresAt."
   PENDING
+  "The customer's Global admin accepted: the partner manages and supports the customer."
   ACCEPTED
+  "The customer's Global admin declined; the partner may ask again."
   DECLINED
+  "Not answered by expiresAt (requestedAt + 90 days); the partner may ask again."
   EXPIRED
+  "Ended by the customer's Global admin or the partner after acceptance; the partner may ask again."
   TERMINATED
 }
 
+"Whether a subscription is in use."
 enum SubscriptionStatus {
+  "In use."
   ACTIVE
+  "Cancelled (cancelledAt says when); nothing more can be done with it."
   CANCELLED
 }
 
+"Whether one service of a usage-based subscription is in use."
 enum ServiceStatus {
+  "In use."
   ACTIVE
+  "Cancelled by cancelLegacyService."
   CANCELLED
 }
 
 "The value of an error's extensions.code."
 enum ErrorCode {
+  "Malformed or impossible input (a bad id, an empty name, a bound exceeded, a malformed Time); nothing was written."
   BAD_USER_INPUT
+  "No such object, or one the caller cannot see: the two look the same."
   NOT_FOUND
+  "The caller's role or tenant may not do this."
   FORBIDDEN
+  "No valid bearer token (missing, badly signed, expired, or without sub or tid)."
   UNAUTHENTICATED
+  "It already exists, or a concurrent change won; read again before retrying."
   CONFLICT
+  "A license-based subscription from another CSP partner moves only once its term has ended (termEndsAt)."
   TERM_NOT_ENDED
+  "The customer is itself a CSP partner: a CSP partner can't resell online services to another one."
   PARTNER_TO_PARTNER_RESALE
+  "The partner and the customer (or the seller) are in different clouds."
   CLOUD_MISMATCH
+  "This step needs a reseller relationship the customer accepted."
   RELATIONSHIP_REQUIRED
+  "This step does not apply to this subscription's row of the decision table."
   NOT_ELIGIBLE
+  "The object is not in a state that allows it (already cancelled, not pending, not accepted)."
   INVALID_STATE
+  "The server failed; quote the correlation id (extensions.correlationId)."
   INTERNAL
+  "The event store did not answer in time; retry with the same Idempotency-Key."
   UNAVAILABLE
+  "Too many requests for the tenant; retry after the Retry-After header's seconds."
   RATE_LIMITED
+  "The document is too deep, too complex or too large for the server's limits."
   COMPLEXITY_LIMIT_EXCEEDED
 }
 
 "The row of the decision table that applies to a subscription."
 enum SupportCase {
+  "License-based, bought from Microsoft, Advisor, Open, an EA or a non-CSP third party: request a reseller relationship; once accepted, the partner manages it."
   LICENSE_FROM_OTHER_CHANNEL
+  "License-based, bought from another CSP partner: refused (TERM_NOT_ENDED) until termEndsAt, then the partner may switch it."
   LICENSE_FROM_CSP_PARTNER
+  "Usage-based (Azure), bought outside CSP: create a new Azure subscription with the legacy details, then cancel legacy services or the whole legacy subscription."
   USAGE_FROM_OTHER_CHANNEL
+  "Usage-based (Azure), bought from another partner: switch it to the new partner."
   USAGE_FROM_PARTNER
+  "The customer is itself a CSP partner: refused (PARTNER_TO_PARTNER_RESALE)."
   CUSTOMER_IS_CSP_PARTNER
+  "Bought from a Microsoft Syndication Partner: refused (NOT_ELIGIBLE)."
   SYNDICATION_PARTNER
 }
 
 "What the calling partner can do next for a subscription."
 enum NextAction {
+  "Ask the customer for a reseller relationship (requestResellerRelationship)."
   REQUEST_RELATIONSHIP
+  "The caller's request is pending: the customer's Global admin has to accept it."
   AWAIT_CUSTOMER_ACCEPTANCE
+  "Wait until termEndsAt, then switch (refusalCode TERM_NOT_ENDED until then)."
   WAIT_FOR_TERM_END
+  "Switch it to the caller (switchSubscription)."
   SWITCH_SUBSCRIPTION
+  "Create the replacing Azure subscription (createAzureSubscription)."
   CREATE_AZURE_SUBSCRIPTION
+  "The caller has replaced it: cancel legacy services or the whole subscription (cancelLegacyService)."
   CANCEL_LEGACY_SERVICES
   "Nothing is left to do: the caller manages or sells it."
   NONE
@@ -1593,39 +1709,63 @@ enum NextAction {
   NOT_ALLOWED
 }
 
+"A CSP partner enrolled in multi-channel support. Its id is its tenant id. Every authenticated caller may read a partner's profile."
 type Partner {
+  "The partner's tenant id (the token's tid of its users)."
   id: ID!
+  "As enrolled; at most 256 characters."
   name: String!
+  "The cloud it serves customers in."
   cloud: Cloud!
+  "When it enrolled (UTC, millisecond precision)."
   enrolledAt: Time!
 }
 
+"A customer a partner onboarded. A partner sees it fully (profile, every subscription, their history) when it onboarded it or holds an accepted relationship with it; only its profile and the subscriptions it sells when it sells any or has any relationship with it (docs/domain.md)."
 type Customer {
   "The customer's tenant id."
   id: ID!
+  "At most 256 characters."
   name: String!
+  "Its DNS domain, e.g. fabrikam.onmicrosoft.com."
   domain: String!
+  "Its cloud; partners in another cloud get CLOUD_MISMATCH."
   cloud: Cloud!
+  "Whether the customer is itself a CSP partner (onboarded so, or its tenant is an enrolled partner's): then every subscription is CUSTOMER_IS_CSP_PARTNER."
   isCspPartner: Boolean!
+  "Its subscriptions the caller may see: all of them for the customer, an auditor or a partner that sees it fully; else only those the caller sells."
   subscriptions: [Subscription!]!
+  "Its reseller relationships the caller may see: all for the customer and auditors, a partner's own only."
   relationships: [Relationship!]!
 }
 
+"A subscription the customer holds, bought through some channel; its row of the decision table (SupportPlanItem.case) follows from its billing model, its channel and whether the customer is a CSP partner (docs/domain.md, \"The decision table\")."
 type Subscription {
+  "The subscription's id; a switch keeps it."
   id: ID!
+  "The customer that holds it."
   customer: Customer!
+  "The product, e.g. Microsoft 365 E3; at most 256 characters."
   offer: String!
+  "License-based or usage-based."
   billingModel: BillingModel!
+  "Where it was bought, as recorded; a switch does not change it."
   channel: Channel!
   "The partner that sells it now; null when no CSP partner does."
   sellerPartnerId: ID
+  "The partner that sells it now (sellerPartnerId's profile); null when no CSP partner does."
   sellerPartner: Partner
   "The end of a license-based subscription's term."
   termEndsAt: Time
+  "Licenses (license-based) or 1 (usage-based); at least 1."
   quantity: Int!
+  "ACTIVE until cancelled."
   status: SubscriptionStatus!
+  "When it was recorded (UTC)."
   createdAt: Time!
+  "When it was cancelled; null while active."
   cancelledAt: Time
+  "Its Azure services (usage-based), in recorded order; empty for license-based ones."
   services: [Service!]!
   "Set on a subscription made by createAzureSubscription."
   legacyDetails: LegacyDetails
@@ -1635,146 +1775,235 @@ type Subscription {
   replacedBy: [Subscription!]!
 }
 
+"One Azure service of a usage-based subscription."
 type Service {
+  "The service's id, for cancelLegacyService."
   id: ID!
+  "E.g. Virtual Machines; at most 256 characters."
   name: String!
+  "ACTIVE until cancelled."
   status: ServiceStatus!
 }
 
+"The legacy subscription's details, entered by hand when a partner creates the Azure subscription that replaces it."
 type LegacyDetails {
+  "The legacy subscription's Azure subscription id, as entered."
   azureSubscriptionId: String!
+  "Its agreement number, if entered."
   agreementNumber: String
+  "Free notes, at most 2000 characters."
   notes: String
 }
 
+"A reseller relationship: a partner's request to manage and support a customer, answered by the customer's Global admin. A partner sees its own relationships only; the customer sees all of its own."
 type Relationship {
+  "The relationship's id."
   id: ID!
+  "The partner that asked."
   partner: Partner!
+  "The customer asked."
   customer: Customer!
+  "Where the request stands; EXPIRED from expiresAt on when unanswered."
   status: RelationshipStatus!
+  "The partner's message to the customer; at most 2000 characters."
   message: String
+  "When the partner asked (UTC)."
   requestedAt: Time!
+  "requestedAt + 90 days: unanswered past it, the request is EXPIRED."
   expiresAt: Time!
   "When the customer accepted or declined."
   respondedAt: Time
+  "When it was terminated; null otherwise."
   terminatedAt: Time
 }
 
+"A partner's next steps for one customer: one item per subscription the partner may see (docs/domain.md, \"The support plan\")."
 type SupportPlan {
+  "The customer the plan is for."
   customer: Customer!
+  "One per subscription the caller may see, in creation order."
   items: [SupportPlanItem!]!
 }
 
+"One subscription of a support plan: its row, the step open to the caller now, and why."
 type SupportPlanItem {
+  "The subscription."
   subscription: Subscription!
+  "Its row of the decision table."
   case: SupportCase!
+  "The step open to the caller now (first match wins; see docs/domain.md, \"The support plan\")."
   nextAction: NextAction!
   "The error the next step is refused with, when nextAction is NOT_ALLOWED or WAIT_FOR_TERM_END."
   refusalCode: ErrorCode
+  "A sentence, in Partner Center's words, that says why."
   explanation: String!
 }
 
 "Who is calling: the token's identity and what its tenant is."
 type Viewer {
+  "The token's sub."
   userId: ID!
+  "The token's tid."
   tenantId: ID!
+  "The token's role."
   role: Role!
+  "The caller's tenant as an enrolled partner; null if it is not one."
   partner: Partner
+  "The caller's tenant as an onboarded customer; null if it is not one."
   customer: Customer
 }
 
+"Who recorded an event: the user, its tenant and its role (SYSTEM for the server's own actions)."
 type Actor {
+  "The user (the token's sub; system for the server's own actions)."
   userId: ID!
+  "The user's tenant."
   tenantId: ID!
+  "The user's role; SYSTEM for the server's own actions."
   role: Role!
 }
 
+"A domain event as recorded in the log: every change the API makes is one or more events."
 type Event {
+  "The event's id (a UUIDv7)."
   id: ID!
+  "Its stream: partner-<id>, customer-<id>, subscription-<id> or relationship-<id>."
   stream: String!
+  "Its place in its stream, from 0, without gaps."
   revision: Int!
   "The global log position: opaque, ordered by the server."
   position: String!
+  "E.g. RelationshipRequested, SubscriptionSwitched (docs/domain.md, \"Events\")."
   type: String!
+  "The version of its data's shape, after upcasting."
   schemaVersion: Int!
+  "When the server recorded it (UTC, millisecond precision)."
   recordedAt: Time!
+  "Who made the change."
   actor: Actor!
+  "The request that made it (the X-Correlation-Id it answered with): causation(correlationId) lists what it did."
   correlationId: ID!
+  "The event or request that caused it, when another one did."
   causationId: ID
   "The event's data as recorded, upcast to the current schema version."
   data: JSON!
 }
 
+"Where a page stands in its list (Relay connections)."
 type PageInfo {
+  "Whether more follow this page."
   hasNextPage: Boolean!
+  "Whether the page started after a cursor."
   hasPreviousPage: Boolean!
+  "The first edge's cursor; null on an empty page."
   startCursor: String
+  "The last edge's cursor, to pass as after; null on an empty page."
   endCursor: String
 }
 
+"A page of customers: edges in order, and the count of every match."
 type CustomerConnection {
+  "The page's customers, in creation order."
   edges: [CustomerEdge!]!
+  "Whether there is more, and the cursors to continue from."
   pageInfo: PageInfo!
+  "Every match of the filter the caller may see, not only this page."
   totalCount: Int!
 }
 
+"One customer of a page, with its cursor."
 type CustomerEdge {
+  "Opaque and stable: pass it as after to continue after this edge."
   cursor: String!
+  "The customer."
   node: Customer!
 }
 
+"A page of subscriptions: edges in order, and the count of every match."
 type SubscriptionConnection {
+  "The page's subscriptions, in creation order."
   edges: [SubscriptionEdge!]!
+  "Whether there is more, and the cursors to continue from."
   pageInfo: PageInfo!
+  "Every match of the filter the caller may see, not only this page."
   totalCount: Int!
 }
 
+"One subscription of a page, with its cursor."
 type SubscriptionEdge {
+  "Opaque and stable: pass it as after to continue after this edge."
   cursor: String!
+  "The subscription."
   node: Subscription!
 }
 
+"A page of relationships: edges in order, and the count of every match."
 type RelationshipConnection {
+  "The page's relationships, in creation order."
   edges: [RelationshipEdge!]!
+  "Whether there is more, and the cursors to continue from."
   pageInfo: PageInfo!
+  "Every match of the filter the caller may see, not only this page."
   totalCount: Int!
 }
 
+"One relationship of a page, with its cursor."
 type RelationshipEdge {
+  "Opaque and stable: pass it as after to continue after this edge."
   cursor: String!
+  "The relationship."
   node: Relationship!
 }
 
+"A page of events: edges in order, and the count of every match."
 type EventConnection {
+  "The page's events, in log order."
   edges: [EventEdge!]!
+  "Whether there is more, and the cursors to continue from."
   pageInfo: PageInfo!
+  "Every match of the filter the caller may see, not only this page."
   totalCount: Int!
 }
 
+"One event of a page, with its cursor."
 type EventEdge {
+  "Opaque and stable: pass it as after to continue after this edge."
   cursor: String!
+  "The event."
   node: Event!
 }
 
+"Narrows customers; absent fields do not filter."
 input CustomerFilter {
+  "Only customers in this cloud."
   cloud: Cloud
   "At most 256 characters."
   nameContains: String
 }
 
+"Narrows subscriptions; absent fields do not filter."
 input SubscriptionFilter {
+  "Only this customer's."
   customerId: ID
+  "Only this billing model."
   billingModel: BillingModel
+  "Only this channel."
   channel: Channel
+  "Only this status."
   status: SubscriptionStatus
 }
 
+"Narrows relationships; absent fields do not filter."
 input RelationshipFilter {
+  "Only with this customer."
   customerId: ID
+  "Only this partner's."
   partnerId: ID
+  "Only this status (EXPIRED included from expiresAt on)."
   status: RelationshipStatus
 }
 
+"Narrows events; absent fields do not filter; all given fields must match."
 input EventFilter {
   "At most 256 characters."
   stream: String
@@ -1782,6 +2011,7 @@ input EventFilter {
   types: [String!]
   "At most 256 characters."
   actorUserId: ID
+  "Only the events of this request."
   correlationId: ID
   "Inclusive; years 1 to 9999 in UTC."
   from: Time
@@ -1789,12 +2019,15 @@ input EventFilter {
   to: Time
 }
 
+"The partner to enroll: the caller's tenant."
 input EnrollPartnerInput {
   "Not empty; at most 256 characters."
   name: String!
+  "The cloud it serves."
   cloud: Cloud!
 }
 
+"The customer to onboard."
 input OnboardCustomerInput {
   "Optional: the customer's existing tenant id; generated when absent."
   id: ID
@@ -1802,20 +2035,27 @@ input OnboardCustomerInput {
   name: String!
   "A DNS host name: at most 253 characters."
   domain: String!
+  "Must be the partner's cloud (CLOUD_MISMATCH otherwise)."
   cloud: Cloud!
+  "Whether the customer is itself a CSP partner (then no partner may resell to it)."
   isCspPartner: Boolean = false
 }
 
+"One service of a usage-based subscription."
 input ServiceInput {
   "Not empty; at most 256 characters."
   name: String!
 }
 
+"A subscription the customer bought elsewhere. License-based ones need termEndsAt, usage-based ones must not have it; CSP_PARTNER ones need sellerPartnerId, other channels must not have it."
 input RecordExternalSubscriptionInput {
+  "The customer that holds it."
   customerId: ID!
   "Not empty; at most 256 characters."
   offer: String!
+  "License-based or usage-based."
   billingModel: BillingModel!
+  "Where it was bought."
   channel: Channel!
   "Required when channel is CSP_PARTNER: the partner that sold it."
   sellerPartnerId: ID
@@ -1827,16 +2067,21 @@ input RecordExternalSubscriptionInput {
   services: [ServiceInput!]
 }
 
+"The customer to ask."
 input RequestResellerRelationshipInput {
+  "Any existing customer, seen or not (NOT_FOUND: no customer has that id)."
   customerId: ID!
   "At most 2000 characters."
   message: String
 }
 
+"The subscription to switch to the caller."
 input SwitchSubscriptionInput {
+  "The subscription to switch."
   subscriptionId: ID!
 }
 
+"The legacy subscription's details, as the partner reads them from it."
 input LegacyDetailsInput {
   "Not empty; at most 256 characters."
   azureSubscriptionId: String!
@@ -1846,57 +2091,173 @@ input LegacyDetailsInput {
   notes: String
 }
 
+"The legacy usage-based subscription to replace and the new one's details."
 input CreateAzureSubscriptionInput {
+  "Must be the legacy subscription's customer (BAD_USER_INPUT otherwise)."
   customerId: ID!
+  "The USAGE_FROM_OTHER_CHANNEL subscription it replaces."
   legacySubscriptionId: ID!
   "Not empty; at most 256 characters."
   offer: String!
+  "The legacy subscription's details, entered by hand."
   legacyDetails: LegacyDetailsInput!
 }
 
+"What to cancel of a legacy subscription the caller has replaced."
 input CancelLegacyServiceInput {
+  "A legacy subscription the caller has replaced with createAzureSubscription."
   legacySubscriptionId: ID!
   "Absent: cancel the entire legacy subscription."
   serviceId: ID
 }
 
+"Reads. Every query needs a bearer token (UNAUTHENTICATED otherwise) and answers what the caller's tenant may see (docs/domain.md, \"What each caller sees\"). A single object that does not exist or that the caller cannot see is null with NOT_FOUND: the two look the same."
 type Query {
+  "Who is calling: the token's identity and what its tenant is. Any valid token."
   viewer: Viewer!
-  partner(id: ID!): Partner
-  customer(id: ID!): Customer
-  customers(filter: CustomerFilter, first: Int, after: String): CustomerConnection!
-  subscription(id: ID!): Subscription
-  subscriptions(filter: SubscriptionFilter, first: Int, after: String): SubscriptionConnection!
-  relationships(filter: RelationshipFilter, first: Int, after: String): RelationshipConnection!
-  supportPlan(customerId: ID!): SupportPlan
-  events(filter: EventFilter, first: Int, after: String): EventConnection!
-  customerAsOf(id: ID!, at: Time!): Customer
+  "A partner's profile; any authenticated caller. Null with NOT_FOUND when no partner has that id."
+  partner(
+    "The partner's tenant id."
+    id: ID!
+  ): Partner
+  "A customer the caller sees: its own tenant, a partner's customer (profile or fully), or any for an auditor. Null with NOT_FOUND otherwise."
+  customer(
+    "The customer's tenant id."
+    id: ID!
+  ): Customer
+  "The customers the caller sees, in creation order."
+  customers(
+    "Absent: no filter."
+    filter: CustomerFilter
+    "Page size: 0 to 100, default 20 (others are BAD_USER_INPUT)."
+    first: Int
+    "Continue after this cursor (an edge's cursor or pageInfo.endCursor this server gave; another is BAD_USER_INPUT)."
+    after: String
+  ): CustomerConnection!
+  "A subscription the caller sees; null with NOT_FOUND otherwise."
+  subscription(
+    "The subscription's id."
+    id: ID!
+  ): Subscription
+  "The subscriptions the caller sees, in creation order."
+  subscriptions(
+    "Absent: no filter."
+    filter: SubscriptionFilter
+    "Page size: 0 to 100, default 20 (others are BAD_USER_INPUT)."
+    first: Int
+    "Continue after this cursor (an edge's cursor or pageInfo.endCursor this server gave; another is BAD_USER_INPUT)."
+    after: String
+  ): SubscriptionConnection!
+  "The relationships the caller sees (a partner's own, a customer's all), in creation order."
+  relationships(
+    "Absent: no filter."
+    filter: RelationshipFilter
+    "Page size: 0 to 100, default 20 (others are BAD_USER_INPUT)."
+    first: Int
+    "Continue after this cursor (an edge's cursor or pageInfo.endCursor this server gave; another is BAD_USER_INPUT)."
+    after: String
+  ): RelationshipConnection!
+  "A partner's next steps for a customer it sees. Partner users only: a customer's users and auditors get FORBIDDEN; NOT_FOUND for a customer the partner cannot see."
+  supportPlan(
+    "The customer's id."
+    customerId: ID!
+  ): SupportPlan
+  "The event log in log order, limited to the streams the caller sees (docs/domain.md, \"What each caller sees\")."
+  events(
+    "Absent: no filter."
+    filter: EventFilter
+    "Page size: 0 to 100, default 20 (others are BAD_USER_INPUT)."
+    first: Int
+    "Continue after this cursor (an edge's cursor or pageInfo.endCursor this server gave; another is BAD_USER_INPUT)."
+    after: String
+  ): EventConnection!
+  "A customer as it was at an instant: folded from the events recorded up to and including at. Visibility is decided by what the caller sees now."
+  customerAsOf(
+    "The customer's id."
+    id: ID!
+    "The instant, RFC 3339 with a zone; years 1 to 9999."
+    at: Time!
+  ): Customer
 }
 
+"Changes. Each is checked in this order, the first refusal is the answer, and a refused change writes nothing: UNAUTHENTICATED (no valid token), BAD_USER_INPUT (malformed input), FORBIDDEN (a role or kind of tenant that may never make it: AUDITOR, BILLING_ADMIN, ADMIN_AGENT always), NOT_FOUND (an object the caller cannot see) then FORBIDDEN (seen but not the caller's to change), then the decision table's refusals. Send an Idempotency-Key header to retry safely. See docs/domain.md, \"Who may do what\"."
 type Mutation {
-  enrollPartner(input: EnrollPartnerInput!): Partner!
-  onboardCustomer(input: OnboardCustomerInput!): Customer!
-  recordExternalSubscription(input: RecordExternalSubscriptionInput!): Subscription!
-  requestResellerRelationship(input: RequestResellerRelationshipInput!): Relationship!
-  acceptResellerRelationship(relationshipId: ID!): Relationship!
-  declineResellerRelationship(relationshipId: ID!): Relationship!
-  terminateResellerRelationship(relationshipId: ID!): Relationship!
-  cancelSubscription(subscriptionId: ID!): Subscription!
-  switchSubscription(input: SwitchSubscriptionInput!): Subscription!
-  createAzureSubscription(input: CreateAzureSubscriptionInput!): Subscription!
-  cancelLegacyService(input: CancelLegacyServiceInput!): Subscription!
+  "Enrolls the caller's tenant as a partner (its id is the token's tid). GLOBAL_ADMIN only. Refusals after the common ones: BAD_USER_INPUT for an empty name; CONFLICT if already enrolled. Records PartnerEnrolled."
+  enrollPartner(
+    "The change's input (see its type)."
+    input: EnrollPartnerInput!
+  ): Partner!
+  "Onboards a customer for the calling partner. A partner user with an acting role. Refusals: BAD_USER_INPUT for an empty name or a domain that is not a host name; CLOUD_MISMATCH if the customer's cloud is not the partner's; CONFLICT if the id exists. Records CustomerOnboarded."
+  onboardCustomer(
+    "The change's input (see its type)."
+    input: OnboardCustomerInput!
+  ): Customer!
+  "Records a subscription bought elsewhere. The customer's own GLOBAL_ADMIN or USER_ADMIN, or a partner user with an acting role who sees the customer fully. Refusals: BAD_USER_INPUT (empty offer, quantity below 1, termEndsAt or sellerPartnerId not fitting the billing model and channel); NOT_FOUND for an unknown seller; CLOUD_MISMATCH for a seller in another cloud. Records ExternalSubscriptionRecorded."
+  recordExternalSubscription(
+    "The change's input (see its type)."
+    input: RecordExternalSubscriptionInput!
+  ): Subscription!
+  "Asks a customer for a reseller relationship (row LICENSE_FROM_OTHER_CHANNEL, and the first step of every other). A partner user with an acting role. Refusals: NOT_FOUND for an unknown customer; CLOUD_MISMATCH; PARTNER_TO_PARTNER_RESALE if the customer is a CSP partner; CONFLICT if this partner already has a pending or accepted one with it. Records RelationshipRequested; it expires 90 days later."
+  requestResellerRelationship(
+    "The change's input (see its type)."
+    input: RequestResellerRelationshipInput!
+  ): Relationship!
+  "Accepts a pending request. The GLOBAL_ADMIN of the customer's tenant only. INVALID_STATE unless pending and not past expiresAt. Records RelationshipAccepted."
+  acceptResellerRelationship(
+    "The relationship's id."
+    relationshipId: ID!
+  ): Relationship!
+  "Declines a pending request. The GLOBAL_ADMIN of the customer's tenant only. INVALID_STATE unless pending and not past expiresAt. Records RelationshipDeclined."
+  declineResellerRelationship(
+    "The relationship's id."
+    relationshipId: ID!
+  ): Relationship!
+  "Ends an accepted relationship. The customer's GLOBAL_ADMIN, or the partner (acting roles). INVALID_STATE unless accepted. Records RelationshipTerminated."
+  terminateResellerRelationship(
+    "The relationship's id."
+    relationshipId: ID!
+  ): Relationship!
+  "Cancels a subscription. The customer's own GLOBAL_ADMIN or USER_ADMIN, or the partner that sells it (acting roles); any other partner is FORBIDDEN. INVALID_STATE if already cancelled. Records SubscriptionCancelled."
+  cancelSubscription(
+    "The subscription's id."
+    subscriptionId: ID!
+  ): Subscription!
+  "Moves a subscription to the caller as its seller (rows USAGE_FROM_PARTNER, and LICENSE_FROM_CSP_PARTNER after its term); keeps its id and history. A partner user with an acting role. Refusals in order: PARTNER_TO_PARTNER_RESALE; NOT_ELIGIBLE for another row; RELATIONSHIP_REQUIRED; INVALID_STATE if cancelled or already the caller's; TERM_NOT_ENDED before termEndsAt. Records SubscriptionSwitched."
+  switchSubscription(
+    "The change's input (see its type)."
+    input: SwitchSubscriptionInput!
+  ): Subscription!
+  "Creates the Azure CSP subscription that replaces a legacy usage-based one (row USAGE_FROM_OTHER_CHANNEL): channel CSP_PARTNER, sold by the caller, quantity 1, with the entered legacy details. A partner user with an acting role. Refusals in order: BAD_USER_INPUT if customerId is not the legacy one's customer; PARTNER_TO_PARTNER_RESALE; NOT_ELIGIBLE; RELATIONSHIP_REQUIRED; INVALID_STATE if the legacy one is cancelled; CONFLICT if the caller already replaced it. Records AzureSubscriptionCreated."
+  createAzureSubscription(
+    "The change's input (see its type)."
+    input: CreateAzureSubscriptionInput!
+  ): Subscription!
+  "Cancels one service, or the whole legacy subscription, after the caller replaced it; answers the legacy subscription. A partner user with an acting role. Refusals: PARTNER_TO_PARTNER_RESALE, NOT_ELIGIBLE, RELATIONSHIP_REQUIRED as for createAzureSubscription; INVALID_STATE if not replaced by the caller yet or already cancelled; NOT_FOUND for an unknown service. Records LegacyServiceCancelled."
+  cancelLegacyService(
+    "The change's input (see its type)."
+    input: CancelLegacyServiceInput!
+  ): Subscription!
 }
 
+"Subscriptions over WebSocket (graphql-transport-ws at /graphql; the token goes in connection_init as {\"Authorization\": \"Bearer <JWT>\"}, without a valid one the socket closes with 4403)."
 type LiveFeed {
   "Events as they are appended; with after (an Event.position), first those after it, then live, with no gap."
-  eventAppended(filter: EventFilter, after: String): Event!
+  eventAppended(
+    "Only matching events; absent: every event the caller sees."
+    filter: EventFilter
+    "An Event.position: first the events after it, then live, with no gap; absent: live only."
+    after: String
+  ): Event!
 }
 `, BuiltIn: false},
 	{Name: "../schema/extensions.graphqls", Input: `# Additions to the public contract (new fields and optional arguments only).
 
 extend type Query {
   "A reseller relationship by id: null with NOT_FOUND when it does not exist or the caller cannot see it."
-  relationship(id: ID!): Relationship
+  relationship(
+    "The relationship's id."
+    id: ID!
+  ): Relationship
 }
 `, BuiltIn: false},
 }

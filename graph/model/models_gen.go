@@ -13,50 +13,69 @@ import (
 	"github.com/partnercenter/multichannel/projections"
 )
 
+// What to cancel of a legacy subscription the caller has replaced.
 type CancelLegacyServiceInput struct {
+	// A legacy subscription the caller has replaced with createAzureSubscription.
 	LegacySubscriptionID string `json:"legacySubscriptionId"`
 	// Absent: cancel the entire legacy subscription.
 	ServiceID *string `json:"serviceId,omitempty"`
 }
 
+// The legacy usage-based subscription to replace and the new one's details.
 type CreateAzureSubscriptionInput struct {
-	CustomerID           string `json:"customerId"`
+	// Must be the legacy subscription's customer (BAD_USER_INPUT otherwise).
+	CustomerID string `json:"customerId"`
+	// The USAGE_FROM_OTHER_CHANNEL subscription it replaces.
 	LegacySubscriptionID string `json:"legacySubscriptionId"`
 	// Not empty; at most 256 characters.
-	Offer         string              `json:"offer"`
+	Offer string `json:"offer"`
+	// The legacy subscription's details, entered by hand.
 	LegacyDetails *LegacyDetailsInput `json:"legacyDetails"`
 }
 
+// A page of customers: edges in order, and the count of every match.
 type CustomerConnection struct {
-	Edges      []CustomerEdge        `json:"edges"`
-	PageInfo   *projections.PageInfo `json:"pageInfo"`
-	TotalCount int                   `json:"totalCount"`
+	// The page's customers, in creation order.
+	Edges []CustomerEdge `json:"edges"`
+	// Whether there is more, and the cursors to continue from.
+	PageInfo *projections.PageInfo `json:"pageInfo"`
+	// Every match of the filter the caller may see, not only this page.
+	TotalCount int `json:"totalCount"`
 }
 
+// One customer of a page, with its cursor.
 type CustomerEdge struct {
-	Cursor string    `json:"cursor"`
-	Node   *Customer `json:"node"`
+	// Opaque and stable: pass it as after to continue after this edge.
+	Cursor string `json:"cursor"`
+	// The customer.
+	Node *Customer `json:"node"`
 }
 
+// Narrows customers; absent fields do not filter.
 type CustomerFilter struct {
+	// Only customers in this cloud.
 	Cloud *domain.Cloud `json:"cloud,omitempty"`
 	// At most 256 characters.
 	NameContains *string `json:"nameContains,omitempty"`
 }
 
+// The partner to enroll: the caller's tenant.
 type EnrollPartnerInput struct {
 	// Not empty; at most 256 characters.
-	Name  string       `json:"name"`
+	Name string `json:"name"`
+	// The cloud it serves.
 	Cloud domain.Cloud `json:"cloud"`
 }
 
+// Narrows events; absent fields do not filter; all given fields must match.
 type EventFilter struct {
 	// At most 256 characters.
 	Stream *string `json:"stream,omitempty"`
 	// At most 100 types, each at most 256 characters.
 	Types []string `json:"types,omitempty"`
 	// At most 256 characters.
-	ActorUserID   *string `json:"actorUserId,omitempty"`
+	ActorUserID *string `json:"actorUserId,omitempty"`
+	// Only the events of this request.
 	CorrelationID *string `json:"correlationId,omitempty"`
 	// Inclusive; years 1 to 9999 in UTC.
 	From *time.Time `json:"from,omitempty"`
@@ -67,12 +86,15 @@ type EventFilter struct {
 // The outcome of verifyIntegrity.
 type IntegrityReport struct {
 	// Events verified: the whole log, or its first upToCount events.
-	EventCount  int `json:"eventCount"`
+	EventCount int `json:"eventCount"`
+	// Streams verified.
 	StreamCount int `json:"streamCount"`
+	// Streams whose chain verifies.
 	IntactCount int `json:"intactCount"`
 	// Every broken stream (up to 1000; brokenCount counts them all).
-	Broken      []StreamIntegrity `json:"broken"`
-	BrokenCount int               `json:"brokenCount"`
+	Broken []StreamIntegrity `json:"broken"`
+	// Streams whose chain does not.
+	BrokenCount int `json:"brokenCount"`
 	// The log digest after eventCount events, as <count>:<hex>: keep it to check later that the log still starts with these events.
 	Digest string `json:"digest"`
 	// The position of the last event covered; null for an empty log.
@@ -81,6 +103,7 @@ type IntegrityReport struct {
 	ExtendsExpected *bool `json:"extendsExpected,omitempty"`
 }
 
+// The legacy subscription's details, as the partner reads them from it.
 type LegacyDetailsInput struct {
 	// Not empty; at most 256 characters.
 	AzureSubscriptionID string `json:"azureSubscriptionId"`
@@ -90,39 +113,52 @@ type LegacyDetailsInput struct {
 	Notes *string `json:"notes,omitempty"`
 }
 
+// Subscriptions over WebSocket (graphql-transport-ws at /graphql; the token goes in connection_init as {"Authorization": "Bearer <JWT>"}, without a valid one the socket closes with 4403).
 type LiveFeed struct {
 }
 
+// Changes. Each is checked in this order, the first refusal is the answer, and a refused change writes nothing: UNAUTHENTICATED (no valid token), BAD_USER_INPUT (malformed input), FORBIDDEN (a role or kind of tenant that may never make it: AUDITOR, BILLING_ADMIN, ADMIN_AGENT always), NOT_FOUND (an object the caller cannot see) then FORBIDDEN (seen but not the caller's to change), then the decision table's refusals. Send an Idempotency-Key header to retry safely. See docs/domain.md, "Who may do what".
 type Mutation struct {
 }
 
+// The customer to onboard.
 type OnboardCustomerInput struct {
 	// Optional: the customer's existing tenant id; generated when absent.
 	ID *string `json:"id,omitempty"`
 	// Not empty; at most 256 characters.
 	Name string `json:"name"`
 	// A DNS host name: at most 253 characters.
-	Domain       string       `json:"domain"`
-	Cloud        domain.Cloud `json:"cloud"`
-	IsCspPartner *bool        `json:"isCspPartner,omitempty"`
+	Domain string `json:"domain"`
+	// Must be the partner's cloud (CLOUD_MISMATCH otherwise).
+	Cloud domain.Cloud `json:"cloud"`
+	// Whether the customer is itself a CSP partner (then no partner may resell to it).
+	IsCspPartner *bool `json:"isCspPartner,omitempty"`
 }
 
+// Reads. Every query needs a bearer token (UNAUTHENTICATED otherwise) and answers what the caller's tenant may see (docs/domain.md, "What each caller sees"). A single object that does not exist or that the caller cannot see is null with NOT_FOUND: the two look the same.
 type Query struct {
 }
 
 // A digest of the whole read model at a log position (see docs/audit.md).
 type ReadModelDigest struct {
-	Position   string `json:"position"`
-	Digest     string `json:"digest"`
-	EventCount int    `json:"eventCount"`
+	// The log position the read models reflect.
+	Position string `json:"position"`
+	// A digest of the read models' whole state at position (docs/audit.md): equal digests, equal read models.
+	Digest string `json:"digest"`
+	// Events the read models have applied.
+	EventCount int `json:"eventCount"`
 }
 
+// A subscription the customer bought elsewhere. License-based ones need termEndsAt, usage-based ones must not have it; CSP_PARTNER ones need sellerPartnerId, other channels must not have it.
 type RecordExternalSubscriptionInput struct {
+	// The customer that holds it.
 	CustomerID string `json:"customerId"`
 	// Not empty; at most 256 characters.
-	Offer        string              `json:"offer"`
+	Offer string `json:"offer"`
+	// License-based or usage-based.
 	BillingModel domain.BillingModel `json:"billingModel"`
-	Channel      domain.Channel      `json:"channel"`
+	// Where it was bought.
+	Channel domain.Channel `json:"channel"`
 	// Required when channel is CSP_PARTNER: the partner that sold it.
 	SellerPartnerID *string `json:"sellerPartnerId,omitempty"`
 	// Required for license-based subscriptions; years 1 to 9999 in UTC.
@@ -133,18 +169,25 @@ type RecordExternalSubscriptionInput struct {
 	Services []ServiceInput `json:"services,omitempty"`
 }
 
+// Narrows relationships; absent fields do not filter.
 type RelationshipFilter struct {
-	CustomerID *string                    `json:"customerId,omitempty"`
-	PartnerID  *string                    `json:"partnerId,omitempty"`
-	Status     *domain.RelationshipStatus `json:"status,omitempty"`
+	// Only with this customer.
+	CustomerID *string `json:"customerId,omitempty"`
+	// Only this partner's.
+	PartnerID *string `json:"partnerId,omitempty"`
+	// Only this status (EXPIRED included from expiresAt on).
+	Status *domain.RelationshipStatus `json:"status,omitempty"`
 }
 
+// The customer to ask.
 type RequestResellerRelationshipInput struct {
+	// Any existing customer, seen or not (NOT_FOUND: no customer has that id).
 	CustomerID string `json:"customerId"`
 	// At most 2000 characters.
 	Message *string `json:"message,omitempty"`
 }
 
+// One service of a usage-based subscription.
 type ServiceInput struct {
 	// Not empty; at most 256 characters.
 	Name string `json:"name"`
@@ -152,53 +195,83 @@ type ServiceInput struct {
 
 // The verdict on one stream's hash chain.
 type StreamIntegrity struct {
-	Stream     string `json:"stream"`
-	Intact     bool   `json:"intact"`
-	EventCount int    `json:"eventCount"`
+	// The stream's name.
+	Stream string `json:"stream"`
+	// Whether every event's hash chains to the one before.
+	Intact bool `json:"intact"`
+	// Events in the stream.
+	EventCount int `json:"eventCount"`
 	// The first revision that does not verify (for a gap, the first one missing).
 	FirstBrokenRevision *int `json:"firstBrokenRevision,omitempty"`
 	// HASH_MISMATCH, UNSEALED or REVISION_GAP.
 	Reason *string `json:"reason,omitempty"`
 }
 
+// Narrows subscriptions; absent fields do not filter.
 type SubscriptionFilter struct {
-	CustomerID   *string                    `json:"customerId,omitempty"`
-	BillingModel *domain.BillingModel       `json:"billingModel,omitempty"`
-	Channel      *domain.Channel            `json:"channel,omitempty"`
-	Status       *domain.SubscriptionStatus `json:"status,omitempty"`
+	// Only this customer's.
+	CustomerID *string `json:"customerId,omitempty"`
+	// Only this billing model.
+	BillingModel *domain.BillingModel `json:"billingModel,omitempty"`
+	// Only this channel.
+	Channel *domain.Channel `json:"channel,omitempty"`
+	// Only this status.
+	Status *domain.SubscriptionStatus `json:"status,omitempty"`
 }
 
+// The subscription to switch to the caller.
 type SwitchSubscriptionInput struct {
+	// The subscription to switch.
 	SubscriptionID string `json:"subscriptionId"`
 }
 
 // Who is calling: the token's identity and what its tenant is.
 type Viewer struct {
-	UserID   string               `json:"userId"`
-	TenantID string               `json:"tenantId"`
-	Role     domain.Role          `json:"role"`
-	Partner  *projections.Partner `json:"partner,omitempty"`
-	Customer *Customer            `json:"customer,omitempty"`
+	// The token's sub.
+	UserID string `json:"userId"`
+	// The token's tid.
+	TenantID string `json:"tenantId"`
+	// The token's role.
+	Role domain.Role `json:"role"`
+	// The caller's tenant as an enrolled partner; null if it is not one.
+	Partner *projections.Partner `json:"partner,omitempty"`
+	// The caller's tenant as an onboarded customer; null if it is not one.
+	Customer *Customer `json:"customer,omitempty"`
 }
 
 // The value of an error's extensions.code.
 type ErrorCode string
 
 const (
-	ErrorCodeBadUserInput            ErrorCode = "BAD_USER_INPUT"
-	ErrorCodeNotFound                ErrorCode = "NOT_FOUND"
-	ErrorCodeForbidden               ErrorCode = "FORBIDDEN"
-	ErrorCodeUnauthenticated         ErrorCode = "UNAUTHENTICATED"
-	ErrorCodeConflict                ErrorCode = "CONFLICT"
-	ErrorCodeTermNotEnded            ErrorCode = "TERM_NOT_ENDED"
-	ErrorCodePartnerToPartnerResale  ErrorCode = "PARTNER_TO_PARTNER_RESALE"
-	ErrorCodeCloudMismatch           ErrorCode = "CLOUD_MISMATCH"
-	ErrorCodeRelationshipRequired    ErrorCode = "RELATIONSHIP_REQUIRED"
-	ErrorCodeNotEligible             ErrorCode = "NOT_ELIGIBLE"
-	ErrorCodeInvalidState            ErrorCode = "INVALID_STATE"
-	ErrorCodeInternal                ErrorCode = "INTERNAL"
-	ErrorCodeUnavailable             ErrorCode = "UNAVAILABLE"
-	ErrorCodeRateLimited             ErrorCode = "RATE_LIMITED"
+	// Malformed or impossible input (a bad id, an empty name, a bound exceeded, a malformed Time); nothing was written.
+	ErrorCodeBadUserInput ErrorCode = "BAD_USER_INPUT"
+	// No such object, or one the caller cannot see: the two look the same.
+	ErrorCodeNotFound ErrorCode = "NOT_FOUND"
+	// The caller's role or tenant may not do this.
+	ErrorCodeForbidden ErrorCode = "FORBIDDEN"
+	// No valid bearer token (missing, badly signed, expired, or without sub or tid).
+	ErrorCodeUnauthenticated ErrorCode = "UNAUTHENTICATED"
+	// It already exists, or a concurrent change won; read again before retrying.
+	ErrorCodeConflict ErrorCode = "CONFLICT"
+	// A license-based subscription from another CSP partner moves only once its term has ended (termEndsAt).
+	ErrorCodeTermNotEnded ErrorCode = "TERM_NOT_ENDED"
+	// The customer is itself a CSP partner: a CSP partner can't resell online services to another one.
+	ErrorCodePartnerToPartnerResale ErrorCode = "PARTNER_TO_PARTNER_RESALE"
+	// The partner and the customer (or the seller) are in different clouds.
+	ErrorCodeCloudMismatch ErrorCode = "CLOUD_MISMATCH"
+	// This step needs a reseller relationship the customer accepted.
+	ErrorCodeRelationshipRequired ErrorCode = "RELATIONSHIP_REQUIRED"
+	// This step does not apply to this subscription's row of the decision table.
+	ErrorCodeNotEligible ErrorCode = "NOT_ELIGIBLE"
+	// The object is not in a state that allows it (already cancelled, not pending, not accepted).
+	ErrorCodeInvalidState ErrorCode = "INVALID_STATE"
+	// The server failed; quote the correlation id (extensions.correlationId).
+	ErrorCodeInternal ErrorCode = "INTERNAL"
+	// The event store did not answer in time; retry with the same Idempotency-Key.
+	ErrorCodeUnavailable ErrorCode = "UNAVAILABLE"
+	// Too many requests for the tenant; retry after the Retry-After header's seconds.
+	ErrorCodeRateLimited ErrorCode = "RATE_LIMITED"
+	// The document is too deep, too complex or too large for the server's limits.
 	ErrorCodeComplexityLimitExceeded ErrorCode = "COMPLEXITY_LIMIT_EXCEEDED"
 )
 

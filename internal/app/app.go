@@ -46,6 +46,7 @@ type options struct {
 	wrapStore     func(eventstore.Store) eventstore.Store
 	checkHandoffs bool
 	requestLogTo  io.Writer
+	stdout        io.Writer
 }
 
 // WithClock sets the application's clock (time.Now by default).
@@ -63,6 +64,10 @@ func WithHandoffChecks() Option { return func(o *options) { o.checkHandoffs = tr
 // WithRequestLogTo sends the request log to w instead of stderr.
 func WithRequestLogTo(w io.Writer) Option { return func(o *options) { o.requestLogTo = w } }
 
+// WithStdout sends development mode's start-up banner (the playground's
+// URL, the demo users and their tokens) to w instead of standard output.
+func WithStdout(w io.Writer) Option { return func(o *options) { o.stdout = w } }
+
 // App is the running application.
 type App struct {
 	cfg       Config
@@ -76,6 +81,10 @@ type App struct {
 	handler   http.Handler
 	now       func() time.Time
 	started   time.Time
+	// demo is development mode's demo users, printed by Serve (nil
+	// outside development), to stdout.
+	demo   *demo
+	stdout io.Writer
 	// requestLog is flushed at shutdown, after the last request.
 	requestLog *observability.BufferedWriter
 
@@ -88,7 +97,7 @@ type App struct {
 // New opens the store, starts the read models on it and builds the HTTP
 // handler. Close (or Run, which ends with it) releases them.
 func New(cfg Config, opts ...Option) (a *App, err error) {
-	o := options{now: time.Now}
+	o := options{now: time.Now, stdout: os.Stdout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -205,7 +214,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 			return a, err
 		}
 		headers = map[string]string{"Authorization": "Bearer " + demo.playgroundToken}
+		a.demo = &demo
 	}
+	a.stdout = o.stdout
 	var pg http.Handler
 	if cfg.Playground {
 		pg = playground.Handler("Multi-channel support API", "/graphql", headers)
@@ -213,8 +224,10 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	probe := &observability.LagProbe{
 		Store: store, Position: model.Position, Now: o.now, Stopped: a.proj.ready, WriteFailure: writes.Failure,
 		MaxEvents: cfg.Ops.ReadyMaxLagEvents, MaxAge: cfg.Ops.ReadyMaxLag,
+		Applied: model.EventCount, Total: logSizeAtStart(cfg),
 	}
 	metrics.WatchLag(probe)
+	go logWhenReady(a.runCtx, probe, model, started)
 	httpCfg := httpapi.Config{
 		Playground: pg,
 		CORS:       cfg.CORS,
@@ -259,6 +272,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(a.live.closeAll)
 	slog.Info("serving", "addr", ln.Addr().String(), "store", a.storeName, "env", a.cfg.Env,
 		"playground", a.cfg.Playground, "startup", time.Since(a.started).Round(time.Millisecond).String())
+	if a.demo != nil {
+		a.demo.printBanner(a.stdout, baseURL(ln.Addr()), a.cfg.Playground)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -79,8 +80,19 @@ const (
 
 // ParseConfig reads the configuration from args (the flags) and the
 // environment; a flag wins over its variable.
-func ParseConfig(args []string) (Config, error) {
+func ParseConfig(args []string) (Config, error) { return parseConfig(args, os.Stderr) }
+
+// PrintServerFlags writes the server's flags, with their variables and
+// defaults, to w.
+func PrintServerFlags(w io.Writer) { _, _ = parseConfig([]string{"-h"}, w) }
+
+func parseConfig(args []string, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("multichannel", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.Usage = func() {
+		fmt.Fprintln(usage, "usage: multichannel [serve] [flags]   serve the API (multichannel help lists the other modes)\n\nserver flags (a flag wins over its variable):")
+		fs.PrintDefaults()
+	}
 	var c Config
 	fs.StringVar(&c.Env, "env", Env("APP_ENV", "development"), "development or production (APP_ENV)")
 	fs.StringVar(&c.Addr, "addr", Env("HTTP_ADDR", ""), "listen address; default: 127.0.0.1:8080 in development, :8080 in production (HTTP_ADDR)")

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
+	"net"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,11 +25,20 @@ var (
 
 type demo struct {
 	playgroundToken string
+	users           []demoUser
+	// seeded says what -seed did (empty without -seed).
+	seeded string
+}
+
+// demoUser is one printed demo user: who it is and its bearer token.
+type demoUser struct {
+	label, token string
 }
 
 // setUpDemo mints tokens for one demo user per role (and the demo
-// customer's Global admin), prints them, and records the demo data when
-// asked to (-seed). A token lives 24 hours.
+// customer's Global admin) and records the demo data when asked to
+// (-seed). A token lives 24 hours. Nothing is printed here: Serve prints
+// the banner once it knows the address it listens on.
 func setUpDemo(ctx context.Context, cfg Config, commands *command.Handlers, secret []byte) (demo, error) {
 	now := time.Now()
 	type user struct {
@@ -47,7 +57,6 @@ func setUpDemo(ctx context.Context, cfg Config, commands *command.Handlers, secr
 		{"Northwind CSP, Global admin", otherPartnerID, domain.RoleGlobalAdmin},
 	}
 	var d demo
-	fmt.Fprintln(os.Stdout, "Development mode: demo bearer tokens (valid 24 h; paste as `Authorization: Bearer <token>`):")
 	for i, u := range users {
 		a := domain.Actor{UserID: fmt.Sprintf("demo-%s-%d", u.role, i), TenantID: u.tenant, Role: u.role}
 		tok, err := auth.MintHS256(secret, a, 24*time.Hour, now)
@@ -57,20 +66,56 @@ func setUpDemo(ctx context.Context, cfg Config, commands *command.Handlers, secr
 		if i == 0 {
 			d.playgroundToken = tok
 		}
-		fmt.Fprintf(os.Stdout, "  %-42s %s\n", u.label+":", tok)
+		d.users = append(d.users, demoUser{u.label, tok})
 	}
 	if cfg.Seed {
-		if err := seedDemo(ctx, commands); err != nil {
+		recorded, err := seedDemo(ctx, commands)
+		if err != nil {
 			return demo{}, fmt.Errorf("seed demo data: %w", err)
 		}
-		fmt.Fprintln(os.Stdout, "Demo data recorded: partners Contoso CSP and Northwind CSP, customer Fabrikam with four subscriptions.")
+		if recorded {
+			d.seeded = "Demo data recorded: partners Contoso CSP and Northwind CSP, customer Fabrikam with four subscriptions."
+		} else {
+			d.seeded = "Demo data already present (the demo partner Contoso CSP is enrolled in this log): nothing recorded."
+		}
 	}
 	return d, nil
 }
 
+// printBanner is the start-up output of development mode: where to click
+// first, then who you can be. base is the server's URL (http://host:port).
+func (d demo) printBanner(w io.Writer, base string, playground bool) {
+	if playground {
+		fmt.Fprintf(w, "Playground: %s/  (signed in as %s)\n", base, d.users[0].label)
+	}
+	fmt.Fprintf(w, "GraphQL:    %s/graphql\n", base)
+	if d.seeded != "" {
+		fmt.Fprintln(w, d.seeded)
+	}
+	fmt.Fprintln(w, "\nDemo users, one per role (bearer tokens valid 24 h; send `Authorization: Bearer <token>`):")
+	for _, u := range d.users {
+		fmt.Fprintf(w, "\n  %s\n  %s\n", u.label, u.token)
+	}
+	fmt.Fprintln(w)
+}
+
+// baseURL is the URL a browser on this machine uses for addr: a listener
+// on every interface (":8080", "[::]:8080") is reached at localhost.
+func baseURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 // seedDemo records the demo data through the command handlers, like any
-// client would. It is a no-op when the demo partner is already enrolled.
-func seedDemo(ctx context.Context, commands *command.Handlers) error {
+// client would, and says whether it did: it is a no-op (false) when the
+// demo partner is already enrolled.
+func seedDemo(ctx context.Context, commands *command.Handlers) (bool, error) {
 	as := func(tenant uuid.UUID) command.Request {
 		return command.Request{
 			Caller:        domain.Actor{UserID: "demo-seed", TenantID: tenant, Role: domain.RoleGlobalAdmin},
@@ -79,18 +124,18 @@ func seedDemo(ctx context.Context, commands *command.Handlers) error {
 	}
 	if _, err := commands.EnrollPartner(ctx, as(DemoPartnerID), command.EnrollPartner{Name: "Contoso CSP", Cloud: domain.CloudPublic}); err != nil {
 		if errors.Is(err, domain.ErrConflict) {
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	if _, err := commands.EnrollPartner(ctx, as(otherPartnerID), command.EnrollPartner{Name: "Northwind CSP", Cloud: domain.CloudPublic}); err != nil && !errors.Is(err, domain.ErrConflict) {
-		return err
+		return false, err
 	}
 	id := DemoCustomerID.String()
 	if _, err := commands.OnboardCustomer(ctx, as(DemoPartnerID), command.OnboardCustomer{
 		ID: &id, Name: "Fabrikam", Domain: "fabrikam.onmicrosoft.com", Cloud: domain.CloudPublic,
 	}); err != nil && !errors.Is(err, domain.ErrConflict) {
-		return err
+		return false, err
 	}
 	termEnd := time.Now().UTC().AddDate(0, 6, 0).Truncate(time.Millisecond)
 	other := otherPartnerID.String()
@@ -102,8 +147,8 @@ func seedDemo(ctx context.Context, commands *command.Handlers) error {
 	}
 	for _, s := range subs {
 		if _, err := commands.RecordExternalSubscription(ctx, as(DemoCustomerID), s); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
 }

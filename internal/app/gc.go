@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -31,8 +32,28 @@ func TuneGC(logger *slog.Logger) {
 	}
 	if _, err := memlimit.Set(
 		memlimit.WithProvider(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)),
-		memlimit.WithLogger(logger),
+		// Only its warnings: its "GOMEMLIMIT is updated" line would open
+		// the start-up output with a library's words.
+		memlimit.WithLogger(slog.New(minLevel{logger.Handler(), slog.LevelWarn})),
 	); err != nil {
 		logger.Warn("no memory limit set for the garbage collector", "err", err)
 	}
+}
+
+// minLevel drops the records of its handler below a level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }

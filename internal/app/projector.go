@@ -2,14 +2,18 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/internal/command"
+	"github.com/partnercenter/multichannel/internal/observability"
 	"github.com/partnercenter/multichannel/projections"
 )
 
@@ -121,5 +125,57 @@ func sweepExpiries(ctx context.Context, every time.Duration, now func() time.Tim
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// readyPoll is how often logWhenReady probes the read models' lag until
+// they have caught up.
+const readyPoll = 200 * time.Millisecond
+
+// logWhenReady logs one line when the read models have caught up with the
+// log for the first time (the end of the start-up rebuild), so an operator
+// sees when the server became ready without polling /readyz.
+func logWhenReady(ctx context.Context, probe *observability.LagProbe, model *projections.Model, started time.Time) {
+	t := time.NewTicker(readyPoll)
+	defer t.Stop()
+	for {
+		if _, err := probe.Measure(ctx); err == nil && probe.CaughtUp() {
+			slog.Info("read models ready", "events", model.EventCount(), "position", model.Position().String(),
+				"took", time.Since(started).Round(time.Millisecond).String())
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// logSizeAtStart counts the embedded log's events once, in the
+// background, for a rebuild's /readyz ("N of M events applied"): its
+// sequence numbers have no gaps, so the last one is the count, one
+// indexed lookup. EventStoreDB's count is not known without reading $all:
+// ok is false there, and while the count runs.
+func logSizeAtStart(cfg Config) func() (int64, bool) {
+	if cfg.EventStoreURL != "" {
+		return func() (int64, bool) { return 0, false }
+	}
+	var n atomic.Int64
+	n.Store(-1)
+	go func() {
+		db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: cfg.EventsDB}).EscapedPath()+"?mode=ro")
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		var last sql.NullInt64
+		if err := db.QueryRow(`SELECT max(seq) FROM events`).Scan(&last); err == nil {
+			n.Store(last.Int64)
+		}
+	}()
+	return func() (int64, bool) {
+		v := n.Load()
+		return v, v >= 0
 	}
 }

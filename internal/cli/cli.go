@@ -42,6 +42,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: multichannel %s [flags]\n\n%s\n\nflags:\n", args[0], summary(args[0]))
+		fs.PrintDefaults()
+	}
 	sf := storeFlags{}
 	sf.register(fs)
 	var run func(context.Context, storeFlags, io.Writer, io.Writer) error

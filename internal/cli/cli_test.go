@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -95,6 +96,35 @@ func TestGenerateVerifyExportImportReplay(t *testing.T) {
 	}
 }
 
+// import and both phases of replay report progress (plain lines when the
+// output is not a terminal).
+func TestProgressOfImportAndBothReplayPhases(t *testing.T) {
+	t.Setenv("EVENTS_DB", "")
+	t.Setenv("EVENTSTORE_URL", "")
+	defer cli.SetLineEvery(0)()
+	dir := t.TempDir()
+	db, copyDB, dump := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db"), filepath.Join(dir, "a.ndjson")
+	if out, err := run(t, "generate", "-events", "600", "-events-db", db); err != nil {
+		t.Fatalf("generate: %v\n%s", err, out)
+	}
+	if out, err := run(t, "export", "-events-db", db, "-o", dump); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "import", "-events-db", copyDB, "-in", dump)
+	if err != nil || !regexp.MustCompile(`importing \d+/`+regexp.QuoteMeta(fmt.Sprint(fi.Size()))+` bytes`).MatchString(out) {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	out, err = run(t, "replay", "-events-db", db)
+	if err != nil || !regexp.MustCompile(`(?m)^replayed \d+/600 events`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^replayed \(live path\) \d+/600 events`).MatchString(out) {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+}
+
 // TestReplayAgainstServer compares with a server's readModelDigest (a fake
 // GraphQL endpoint answering from a model folded from the same file).
 func TestReplayAgainstServer(t *testing.T) {
@@ -120,9 +150,27 @@ func TestReplayAgainstServer(t *testing.T) {
 	}
 	pos, digest := m.Digest()
 	answer := digest
+	rep, err := audit.Verify(context.Background(), st, audit.VerifyOptions{UpToCount: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logDigest := rep.Digest.String()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/graphql" || r.Header.Get("Authorization") != "Bearer auditor-token" {
 			w.Write([]byte(`{"errors":[{"message":"only auditors","extensions":{"code":"FORBIDDEN"}}]}`))
+			return
+		}
+		var req struct {
+			Query     string
+			Variables map[string]any
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		if strings.Contains(req.Query, "verifyIntegrity") {
+			if req.Variables["n"] != float64(500) {
+				t.Errorf("verifyIntegrity asked for %v events, want the server's 500", req.Variables["n"])
+			}
+			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"verifyIntegrity": map[string]any{
+				"digest": logDigest, "eventCount": 500}}})
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"readModelDigest": map[string]any{
@@ -131,9 +179,18 @@ func TestReplayAgainstServer(t *testing.T) {
 	defer srv.Close()
 
 	out, err := run(t, "replay", "-events-db", db, "-server", srv.URL, "-token", "auditor-token")
-	if err != nil || !strings.Contains(out, "EQUAL") || !strings.Contains(out, "from 500 events") {
+	if err != nil || !strings.Contains(out, "EQUAL") || !strings.Contains(out, "from 500 events") ||
+		!strings.Contains(out, "same log: the server's first 500 events and this log's have digest "+logDigest) {
 		t.Fatalf("replay against the server: %v\n%s", err, out)
 	}
+	// A server on another log: said first, and the read models are not
+	// compared.
+	logDigest = "500:" + strings.Repeat("ab", 32)
+	if out, err := run(t, "replay", "-events-db", db, "-server", srv.URL, "-token", "auditor-token"); !errors.Is(err, cli.ErrDifferentLog) ||
+		!strings.Contains(out, "NOT THE SAME LOG") || strings.Contains(out, "rebuilt every projection") {
+		t.Fatalf("a server on another log: %v\n%s", err, out)
+	}
+	logDigest = rep.Digest.String()
 	answer = strings.Repeat("0", 64)
 	if out, err := run(t, "replay", "-events-db", db, "-server", srv.URL, "-token", "auditor-token"); !errors.Is(err, cli.ErrReadModelsDiffer) {
 		t.Fatalf("a different digest: %v\n%s", err, out)

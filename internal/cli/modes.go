@@ -147,6 +147,7 @@ func importFlags(fs *flag.FlagSet) mode {
 	in := fs.String("in", "-", "NDJSON export to import (- for standard input)")
 	return func(ctx context.Context, sf storeFlags, stdout, stderr io.Writer) error {
 		var r io.Reader = Stdin
+		size := int64(-1)
 		if *in != "-" {
 			f, err := os.Open(*in)
 			if err != nil {
@@ -154,13 +155,21 @@ func importFlags(fs *flag.FlagSet) mode {
 			}
 			defer f.Close()
 			r = f
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				size = fi.Size()
+			}
 		}
 		st, err := sf.open(ctx, false)
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		n, err := audit.Import(ctx, bufio.NewReaderSize(r, 1<<20), st)
+		// Progress in bytes of the export read: the file's size is known
+		// before its events are.
+		p := newProgressIn(stdout, size, "importing", "bytes")
+		cr := &countingReader{r: r, progress: p.set}
+		n, err := audit.Import(ctx, bufio.NewReaderSize(cr, 1<<20), st)
+		p.finish(cr.n)
 		if cerr := st.Close(); err == nil {
 			err = cerr
 		}
@@ -213,4 +222,18 @@ func positionFlag(name, v string) (*eventstore.Position, error) {
 		return nil, fmt.Errorf("%w: -%s: %w", ErrUsage, name, err)
 	}
 	return &p, nil
+}
+
+// countingReader reports how many bytes have been read through it.
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress func(int64)
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	c.progress(c.n)
+	return n, err
 }

@@ -17,14 +17,15 @@ import (
 type progress struct {
 	mu          sync.Mutex
 	w           io.Writer
-	verb        string
-	total       int64
+	verb, unit  string
+	total, n    int64
 	bar         *progressbar.ProgressBar
 	start, last time.Time
 }
 
-// lineEvery is how often the plain progress line is printed.
-const lineEvery = 2 * time.Second
+// lineEvery is how often the plain progress line is printed (a variable
+// so that tests see lines without waiting).
+var lineEvery = 2 * time.Second
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -33,7 +34,12 @@ func isTerminal(w io.Writer) bool {
 
 // newProgress starts a progress report of total events (total <= 0: unknown).
 func newProgress(w io.Writer, total int64, verb string) *progress {
-	p := &progress{w: w, verb: verb, total: total, start: time.Now()}
+	return newProgressIn(w, total, verb, "events")
+}
+
+// newProgressIn is newProgress counting unit ("events", "bytes").
+func newProgressIn(w io.Writer, total int64, verb, unit string) *progress {
+	p := &progress{w: w, verb: verb, unit: unit, total: total, start: time.Now()}
 	p.last = p.start
 	if isTerminal(w) {
 		max := total
@@ -43,7 +49,7 @@ func newProgress(w io.Writer, total int64, verb string) *progress {
 		p.bar = progressbar.NewOptions64(max,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(verb),
-			progressbar.OptionSetItsString("events"),
+			progressbar.OptionSetItsString(unit),
 			progressbar.OptionShowIts(),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(true),
@@ -59,6 +65,7 @@ func newProgress(w io.Writer, total int64, verb string) *progress {
 func (p *progress) set(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.n = n
 	if p.bar != nil {
 		_ = p.bar.Set64(n) // only a write error of the terminal
 		return
@@ -72,11 +79,18 @@ func (p *progress) set(n int64) {
 	rate := float64(n) / elapsed
 	if p.total > 0 && rate > 0 {
 		left := time.Duration(float64(p.total-n) / rate * float64(time.Second))
-		fmt.Fprintf(p.w, "%s %d/%d events (%.0f%%), %.0f events/s, %s left\n",
-			p.verb, n, p.total, 100*float64(n)/float64(p.total), rate, left.Round(time.Second))
+		fmt.Fprintf(p.w, "%s %d/%d %s (%.0f%%), %.0f %s/s, %s left\n",
+			p.verb, n, p.total, p.unit, 100*float64(n)/float64(p.total), rate, p.unit, left.Round(time.Second))
 		return
 	}
-	fmt.Fprintf(p.w, "%s %d events, %.0f events/s\n", p.verb, n, rate)
+	fmt.Fprintf(p.w, "%s %d %s, %.0f %s/s\n", p.verb, n, p.unit, rate, p.unit)
+}
+
+// done is the last count set.
+func (p *progress) done() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
 }
 
 // finish ends the bar.

@@ -24,6 +24,11 @@ import (
 // are not the live ones.
 var ErrReadModelsDiffer = errors.New("the rebuilt read models differ from the live ones")
 
+// ErrDifferentLog is returned by replay -server when the server's log is
+// not this one (their digests over the server's events differ), so
+// comparing read models would say nothing.
+var ErrDifferentLog = errors.New("the server's log is not this log")
+
 func replayFlags(fs *flag.FlagSet) mode {
 	server := fs.String("server", "", "a running server's base URL (http://host:8080): compare with its read models")
 	token := fs.String("token", app.Env("AUDIT_TOKEN", ""), "an AUDITOR bearer token for -server (AUDIT_TOKEN)")
@@ -58,6 +63,13 @@ func replayFlags(fs *flag.FlagSet) mode {
 			return err
 		}
 		defer st.Close()
+		if live != nil {
+			// Read models of two different logs differ for a reason no
+			// replay finds: check first that the server's log is this one.
+			if err := sameLog(ctx, st, *server, *token, live.EventCount, stdout); err != nil {
+				return err
+			}
+		}
 
 		total := countEvents(ctx, sf)
 		if live != nil {
@@ -97,7 +109,9 @@ func replayFlags(fs *flag.FlagSet) mode {
 		// (projections.Run, SubscribeAll) and compare it with the batch one.
 		fmt.Fprintln(stdout, "no -server: comparing the batch replay with a replay through the live path (projections.Run, SubscribeAll)")
 		other := projections.New(nil)
-		lres, err := audit.ReplayLive(ctx, st, other, res.Position)
+		lp := newProgress(stdout, res.Events, "replayed (live path)")
+		lres, err := audit.ReplayLive(ctx, countingStore{Store: st, progress: lp.set}, other, res.Position)
+		lp.finish(lp.done())
 		if err != nil {
 			return err
 		}
@@ -144,6 +158,55 @@ func countEvents(ctx context.Context, sf storeFlags) int64 {
 	return n
 }
 
+// countingStore reports how many events its subscriptions have delivered,
+// for the progress of the live path's replay.
+type countingStore struct {
+	eventstore.Store
+	progress func(int64)
+}
+
+func (c countingStore) SubscribeAll(ctx context.Context, after eventstore.Position, fn func(eventstore.RecordedEvent) error) error {
+	var n int64
+	return c.Store.SubscribeAll(ctx, after, func(e eventstore.RecordedEvent) error {
+		n++
+		c.progress(n)
+		return fn(e)
+	})
+}
+
+// sameLog checks that the server's first n events are this log's: the
+// server's log digest over them (verifyIntegrity(upToCount: n)) against
+// the local one, and says so.
+func sameLog(ctx context.Context, st eventstore.Store, server, token string, n int, stdout io.Writer) error {
+	var theirs struct {
+		VerifyIntegrity *struct {
+			Digest     string `json:"digest"`
+			EventCount int    `json:"eventCount"`
+		} `json:"verifyIntegrity"`
+	}
+	err := ask(ctx, server, token, "query($n: Int) { verifyIntegrity(upToCount: $n) { digest eventCount } }", map[string]any{"n": n}, &theirs)
+	if err != nil {
+		return err
+	}
+	if theirs.VerifyIntegrity == nil {
+		return fmt.Errorf("%s answered no verifyIntegrity", server)
+	}
+	ours, err := audit.Verify(ctx, st, audit.VerifyOptions{UpToCount: int64(n)})
+	if err != nil {
+		return fmt.Errorf("digest the local log: %w", err)
+	}
+	switch {
+	case ours.EventCount < int64(n):
+		fmt.Fprintf(stdout, "NOT THE SAME LOG: the server's read models cover %d events, this log holds %d\n", n, ours.EventCount)
+		return ErrDifferentLog
+	case ours.Digest.String() != theirs.VerifyIntegrity.Digest:
+		fmt.Fprintf(stdout, "NOT THE SAME LOG: the server's first %d events digest as %s, this log's as %s\n", n, theirs.VerifyIntegrity.Digest, ours.Digest)
+		return ErrDifferentLog
+	}
+	fmt.Fprintf(stdout, "same log: the server's first %d events and this log's have digest %s\n", n, ours.Digest)
+	return nil
+}
+
 // liveDigest is the server's readModelDigest.
 type liveDigest struct {
 	Position   string `json:"position"`
@@ -153,38 +216,54 @@ type liveDigest struct {
 
 // fetchDigest asks a running server for its read models' digest.
 func fetchDigest(ctx context.Context, server, token string) (*liveDigest, error) {
+	var data struct {
+		ReadModelDigest *liveDigest `json:"readModelDigest"`
+	}
+	if err := ask(ctx, server, token, "{ readModelDigest { position digest eventCount } }", nil, &data); err != nil {
+		return nil, err
+	}
+	if data.ReadModelDigest == nil {
+		return nil, fmt.Errorf("%s answered no readModelDigest", server)
+	}
+	return data.ReadModelDigest, nil
+}
+
+// ask sends one GraphQL query to a running server and decodes its data
+// into out; a GraphQL error is returned with its code.
+func ask(ctx context.Context, server, token, query string, vars map[string]any, out any) error {
 	endpoint := strings.TrimRight(server, "/") + "/graphql"
-	body, _ := json.Marshal(map[string]string{"query": "{ readModelDigest { position digest eventCount } }"})
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%w: -server: %w", ErrUsage, err)
+		return fmt.Errorf("%w: -server: %w", ErrUsage, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+strings.TrimPrefix(token, "Bearer "))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("ask %s for its read-model digest: %w", endpoint, err)
+		return fmt.Errorf("ask %s: %w", endpoint, err)
 	}
 	defer resp.Body.Close()
-	var out struct {
-		Data *struct {
-			ReadModelDigest *liveDigest `json:"readModelDigest"`
-		} `json:"data"`
+	var answer struct {
+		Data   json.RawMessage `json:"data"`
 		Errors []struct {
 			Message    string         `json:"message"`
 			Extensions map[string]any `json:"extensions"`
 		} `json:"errors"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
-		return nil, fmt.Errorf("%s answered HTTP %d, not GraphQL: %w", endpoint, resp.StatusCode, err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&answer); err != nil {
+		return fmt.Errorf("%s answered HTTP %d, not GraphQL: %w", endpoint, resp.StatusCode, err)
 	}
-	if len(out.Errors) > 0 {
-		return nil, fmt.Errorf("%s refused readModelDigest: %s (%v)", endpoint, out.Errors[0].Message, out.Errors[0].Extensions["code"])
+	if len(answer.Errors) > 0 {
+		return fmt.Errorf("%s refused: %s (%v)", endpoint, answer.Errors[0].Message, answer.Errors[0].Extensions["code"])
 	}
-	if out.Data == nil || out.Data.ReadModelDigest == nil {
-		return nil, fmt.Errorf("%s answered no readModelDigest (HTTP %d)", endpoint, resp.StatusCode)
+	if len(answer.Data) == 0 || string(answer.Data) == "null" {
+		return fmt.Errorf("%s answered no data (HTTP %d)", endpoint, resp.StatusCode)
 	}
-	return out.Data.ReadModelDigest, nil
+	if err := json.Unmarshal(answer.Data, out); err != nil {
+		return fmt.Errorf("%s answered unexpected data: %w", endpoint, err)
+	}
+	return nil
 }

@@ -46,6 +46,11 @@ type LagProbe struct {
 	// WriteFailure, when set, returns why the store does not take writes
 	// (WriteHealth.Failure), or nil while it does.
 	WriteFailure func() error
+	// Applied, when set, is how many events the read models have applied,
+	// and Total how many the log held at the start (ok false: not known,
+	// as for EventStoreDB): what a rebuild's /readyz reports.
+	Applied func() int
+	Total   func() (n int64, ok bool)
 
 	mu       sync.Mutex
 	caughtUp bool                 // the models have reached the head once
@@ -134,13 +139,41 @@ func (p *LagProbe) Ready(ctx context.Context) error {
 	}
 	switch {
 	case !caughtUp:
-		return fmt.Errorf("rebuilding read models: %s events behind, oldest %s old", behind, lag.Age.Round(time.Millisecond))
+		return p.rebuilding(behind)
 	case lag.AtLeast || lag.Events > maxEvents:
 		return fmt.Errorf("read models %s events behind (limit %d)", behind, maxEvents)
 	case lag.Age > maxAge:
 		return fmt.Errorf("read models %s behind (limit %s)", lag.Age.Round(time.Millisecond), maxAge)
 	}
 	return nil
+}
+
+// CaughtUp reports whether the read models have reached the log's head
+// once since the start (as a probe saw it): the end of the rebuild.
+func (p *LagProbe) CaughtUp() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.caughtUp
+}
+
+// rebuilding is the readiness error of a rebuild: how many events are
+// applied of how many, which says how far it is; not the lag's age, which
+// during a rebuild is the age of the log, not a staleness.
+func (p *LagProbe) rebuilding(behind string) error {
+	if p.Applied == nil {
+		return fmt.Errorf("rebuilding read models: %s events to apply", behind)
+	}
+	applied := p.Applied()
+	if p.Total != nil {
+		if total, ok := p.Total(); ok && total > 0 {
+			if int64(applied) > total {
+				// The log grew during the rebuild.
+				return fmt.Errorf("rebuilding read models: %d events applied of more than %d, %s to go", applied, total, behind)
+			}
+			return fmt.Errorf("rebuilding read models: %d of %d events applied (%.0f%%)", applied, total, 100*float64(applied)/float64(total))
+		}
+	}
+	return fmt.Errorf("rebuilding read models: %d events applied, %s to go", applied, behind)
 }
 
 // lagCollector measures the lag once per scrape for both gauges.
