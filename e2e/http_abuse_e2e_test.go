@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/graph"
 	"github.com/partnercenter/multichannel/internal/app"
 	"github.com/partnercenter/multichannel/internal/httpapi"
 )
@@ -61,8 +62,8 @@ func hostileDocuments() []hostileDocument {
 		nested = strings.Repeat(`customer(id: "x") { `+nested+"} ", 10)
 	}
 	var spreads strings.Builder
-	spreads.WriteString("{ " + numbered("...F", " ", 199) + "}")
-	for i := range 199 {
+	spreads.WriteString("{ " + numbered("...F", " ", graph.DefaultMaxSelections-1) + "}")
+	for i := range graph.DefaultMaxSelections - 1 {
 		fmt.Fprintf(&spreads, " fragment F%d on Query { __typename }", i)
 	}
 	// A mutation's field first, then the hostile part: nothing may be
@@ -77,18 +78,18 @@ func hostileDocuments() []hostileDocument {
 		{"directives-1MiB", fill("{ __typename ", "@include(if: true) ", "}", mib-300), "COMPLEXITY_LIMIT_EXCEEDED", ""},
 		{"variables-1MiB", fill("query(", "$v: Int ", ") { __typename }", mib-300), "COMPLEXITY_LIMIT_EXCEEDED", ""},
 		{"mutation-fields-1MiB", fill(onboard, "__typename ", "}", mib-300), "COMPLEXITY_LIMIT_EXCEEDED", ""},
-		{"fields-201", "{ " + numbered("f", " ", 201) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
-		{"fields-200", "{ " + numbered("f", " ", 200) + "}", "GRAPHQL_VALIDATION_FAILED", ""},
-		{"mutation-fields-199", onboard + numbered("f", " ", 199) + "}", "GRAPHQL_VALIDATION_FAILED", ""},
+		{"fields-over-selections", "{ " + numbered("f", " ", graph.DefaultMaxSelections+1) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
+		{"fields-under-selections", "{ " + numbered("f", " ", graph.DefaultMaxSelections) + "}", "GRAPHQL_VALIDATION_FAILED", ""},
+		{"mutation-fields-under-selections", onboard + numbered("f", " ", graph.DefaultMaxSelections-1) + "}", "GRAPHQL_VALIDATION_FAILED", ""},
 		{"same-field-11", "{ " + strings.Repeat("__typename ", 11) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
 		{"repeats-at-every-level", "{ " + nested + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
-		{"aliases-200", "{ " + numbered("a", ": __typename ", 200) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
-		{"nesting-under-tokens", strings.Repeat("{ a ", 3_300) + strings.Repeat("}", 3_300), "GRAPHQL_PARSE_FAILED", ""},
-		{"variables-over-tokens", "query(" + strings.Repeat("$v: Int ", 3_000) + ") { __typename }", "COMPLEXITY_LIMIT_EXCEEDED", ""},
+		{"aliases-under-selections", "{ " + numbered("a", ": __typename ", graph.DefaultMaxSelections) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
+		{"nesting-under-tokens", strings.Repeat("{ a ", graph.DefaultMaxTokens/3-1) + strings.Repeat("}", graph.DefaultMaxTokens/3-1), "GRAPHQL_VALIDATION_FAILED", ""},
+		{"variables-over-tokens", "query(" + strings.Repeat("$v: Int ", graph.DefaultMaxTokens/4+1) + ") { __typename }", "COMPLEXITY_LIMIT_EXCEEDED", ""},
 		{"spread-pairs-under-tokens", spreads.String(), "", "UNAUTHENTICATED"},
-		{"directives-over-tokens", "{ __typename " + strings.Repeat("@include(if: true) ", 1_600) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
-		{"variables-under-tokens", "query(" + strings.Repeat("$v: Int ", 2_400) + ") { __typename }", "GRAPHQL_VALIDATION_FAILED", ""},
-		{"unterminated-string", `{ __type(name: "` + strings.Repeat("x", 60_000), "GRAPHQL_PARSE_FAILED", ""},
+		{"directives-over-tokens", "{ __typename " + strings.Repeat("@include(if: true) ", graph.DefaultMaxTokens/7+1) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
+		{"variables-under-tokens", "query(" + strings.Repeat("$v: Int ", graph.DefaultMaxTokens/4-5) + ") { __typename }", "GRAPHQL_VALIDATION_FAILED", ""},
+		{"unterminated-string", `{ __type(name: "` + strings.Repeat("x", graph.DefaultMaxDocumentBytes-100), "GRAPHQL_PARSE_FAILED", ""},
 	}
 }
 
