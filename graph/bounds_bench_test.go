@@ -40,17 +40,17 @@ func BenchmarkHostileDocuments(b *testing.B) {
 		{"directives-1MiB", fill("{ __typename ", "@include(if: true) ", "}", mib-100)},
 		{"variables-1MiB", fill("query(", "$v: Int ", ") { __typename }", mib-100)},
 		// Just under the bounds: they reach the parser and validation.
-		{"fields-200", "{ " + names("f", 200) + "}"},
+		{"fields-under-selections", "{ " + names("f", graph.DefaultMaxSelections) + "}"},
 		{"same-field-10", "{ " + strings.Repeat("__typename ", 10) + "}"},
 		{"same-field-nested-under-bounds", "{ " + strings.Repeat("customer(id: \"x\") { "+strings.Repeat("id ", 10)+names("f", 190)+"} ", 10) + "}"},
 		{"repeats-at-every-level", nestedRepeats(3)},
-		{"aliases-200", "{ " + strings.ReplaceAll(names("a", 200), " ", ": __typename ") + "}"},
-		{"nesting-under-tokens", strings.Repeat("{ a ", 3_300) + strings.Repeat("}", 3_300)},
-		{"fragments-under-tokens", "{ " + strings.Repeat("...F ", 199) + "} fragment F on Query { __typename }"},
-		{"spread-pairs-under-tokens", spreads(199)},
-		{"string-64KiB", fill(`{ __type(name: "`, "x", `") { name } }`, 64<<10-100)},
-		{"directives-under-tokens", "{ __typename " + strings.Repeat("@include(if: true) ", 1_600) + "}"},
-		{"variables-under-tokens", "query(" + strings.Repeat("$v: Int ", 3_000) + ") { __typename }"},
+		{"aliases-under-selections", "{ " + strings.ReplaceAll(names("a", graph.DefaultMaxSelections), " ", ": __typename ") + "}"},
+		{"nesting-under-tokens", strings.Repeat("{ a ", graph.DefaultMaxTokens/3-1) + strings.Repeat("}", graph.DefaultMaxTokens/3-1)},
+		{"fragments-under-selections", "{ " + strings.Repeat("...F ", graph.DefaultMaxSelections-1) + "} fragment F on Query { __typename }"},
+		{"spread-pairs-under-selections", spreads(graph.DefaultMaxSelections - 1)},
+		{"string-under-bytes", fill(`{ __type(name: "`, "x", `") { name } }`, graph.DefaultMaxDocumentBytes-100)},
+		{"directives-under-tokens", "{ __typename " + strings.Repeat("@include(if: true) ", graph.DefaultMaxTokens/7-1) + "}"},
+		{"variables-under-tokens", "query(" + strings.Repeat("$v: Int ", graph.DefaultMaxTokens/4-5) + ") { __typename }"},
 	}
 	var base float64
 	for _, d := range docs {

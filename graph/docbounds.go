@@ -18,18 +18,24 @@ import (
 // aliases, complexity, authentication) sees it. These bounds are one pass
 // of the lexer over the text, so refusing costs what reading the body did.
 const (
-	// DefaultMaxDocumentBytes bounds a document's text: far above any
-	// screen's query (GraphiQL's introspection query is under 2 KiB).
-	DefaultMaxDocumentBytes = 64 << 10
+	// DefaultMaxDocumentBytes bounds a document's text: five times the
+	// largest screen's document (examples/, 3.2 KiB; GraphiQL's
+	// introspection query is under 3 KiB). Lexing and parsing cost per
+	// byte, so a bound well above real documents keeps the worst one cheap.
+	DefaultMaxDocumentBytes = 16 << 10
 	// DefaultMaxTokens bounds a document's lexical tokens (names,
-	// punctuation, values): about 10 for each field of a typical query.
-	DefaultMaxTokens = 10_000
+	// punctuation, values): about 10 for each field of a typical query,
+	// seven times the largest screen's document (279 tokens). Parsing
+	// and validating cost per token.
+	DefaultMaxTokens = 2_000
 	// DefaultMaxSelections bounds the selections of one selection set:
 	// fields, fragment spreads and inline fragments, with the selections
 	// of its inline fragments counted in it, and the sub-selections of
 	// every repeat of one response name counted as one set, as validation
-	// merges them.
-	DefaultMaxSelections = 200
+	// merges them. Validation compares a set's fields pairwise, so its
+	// cost is the square of this: 100 is several times the widest set a
+	// screen of this API selects (a subscription's fields, under 30).
+	DefaultMaxSelections = 100
 	// DefaultMaxRepeats bounds how often one response name (a field's
 	// name, or its alias) may be selected in one selection set (inline
 	// fragments merged): validation compares such fields, and their

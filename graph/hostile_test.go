@@ -68,19 +68,19 @@ func TestDocumentBoundsBeforeValidation(t *testing.T) {
 		name, doc string
 		want      string // "" when the document is answered; "ran" when a resolver ran
 	}{
-		{"200 fields in a set", "{ " + distinct("f", 200) + "}", "GRAPHQL_VALIDATION_FAILED"},
-		{"201 fields in a set", "{ " + distinct("f", 201) + "}", code},
+		{"100 fields in a set", "{ " + distinct("f", 100) + "}", "GRAPHQL_VALIDATION_FAILED"},
+		{"101 fields in a set", "{ " + distinct("f", 101) + "}", code},
 		{"10 of one field", repeated("__typename", 10), ""},
 		{"11 of one field", repeated("__typename", 11), code},
 		{"11 of one unknown field", repeated("nope", 11), code},
 		{"32,000 fields", repeated("__typename", 32_000), code},
 		{"an alias is the response name", repeated("a: __typename", 11), code},
 		{"aliases of distinct names", "{ " + strings.ReplaceAll(distinct("a", 10), " ", ": __typename ") + "}", ""},
-		{"inline fragments count in their set", "{ ... on Query { " + distinct("f", 150) + "} ... { " + distinct("g", 51) + "} }", code},
+		{"inline fragments count in their set", "{ ... on Query { " + distinct("f", 75) + "} ... { " + distinct("g", 26) + "} }", code},
 		{"inline fragments share the names", "{ ... on Query " + repeated("__typename", 6) + " ... " + repeated("__typename", 5) + " }", code},
-		{"inline fragments within the bound", "{ ... on Query { " + distinct("f", 148) + "} ... @include(if: true) { " + distinct("g", 50) + "} }", "GRAPHQL_VALIDATION_FAILED"},
-		{"spreads count", "{ " + strings.Repeat("...F ", 201) + "} fragment F on Query { __typename }", code},
-		{"nested sets count apart", "{ customer(id: \"00000000-0000-0000-0000-000000000001\") { " + distinct("f", 150) + "} " + distinct("f", 150) + "}", "GRAPHQL_VALIDATION_FAILED"},
+		{"inline fragments within the bound", "{ ... on Query { " + distinct("f", 73) + "} ... @include(if: true) { " + distinct("g", 25) + "} }", "GRAPHQL_VALIDATION_FAILED"},
+		{"spreads count", "{ " + strings.Repeat("...F ", 101) + "} fragment F on Query { __typename }", code},
+		{"nested sets count apart", "{ customer(id: \"00000000-0000-0000-0000-000000000001\") { " + distinct("f", 75) + "} " + distinct("f", 75) + "}", "GRAPHQL_VALIDATION_FAILED"},
 		{"values are not selections", `query($t: [String!] = [` + strings.Repeat(`"a" `, 300) + `]) { events(filter: {types: $t}) { totalCount } }`, "ran"},
 		{"over the token bound", `{ events(filter: {types: [` + strings.Repeat(`"a" `, 10_000) + `]}) { totalCount } }`, code},
 		{"over the size bound", `{ __typename }` + strings.Repeat(" ", 64<<10), code},
@@ -323,7 +323,7 @@ func TestEveryErrorHasCodeAndCorrelationID(t *testing.T) {
 
 // The selections of every repeat of one response name count as one set,
 // as validation merges and compares them: 10 copies of a field with 30
-// sub-fields each are a set of 300.
+// sub-fields each are a set of 150.
 func TestRepeatsMergeTheirSelections(t *testing.T) {
 	t.Parallel()
 	ts, _ := server(t, graph.Options{Development: true})
@@ -332,11 +332,11 @@ func TestRepeatsMergeTheirSelections(t *testing.T) {
 		name, doc string
 		refused   bool
 	}{
-		{"10 copies of 20", "{ " + strings.Repeat(field(20), 10) + "}", false},
-		{"10 copies of 30", "{ " + strings.Repeat(field(30), 10) + "}", true},
+		{"10 copies of 10", "{ " + strings.Repeat(field(10), 10) + "}", false},
+		{"10 copies of 15", "{ " + strings.Repeat(field(15), 10) + "}", true},
 		{"two levels", "{ " + strings.Repeat(`customer(id: "x") { `+strings.Repeat(`partner { `+distinct("g", 15)+"} ", 5)+"} ", 4) + "}", true},
-		{"two copies of 150", "{ " + field(150) + field(150) + "}", true},
-		{"aliases apart", "{ a: " + field(150) + " b: " + field(150) + "}", false},
+		{"two copies of 60", "{ " + field(60) + field(60) + "}", true},
+		{"aliases apart", "{ a: " + field(75) + " b: " + field(75) + "}", false},
 	} {
 		r := post(t, ts, "", map[string]any{"query": tc.doc})
 		if got := r.code() == graph.CodeComplexityLimitExceeded; got != tc.refused {

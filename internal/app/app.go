@@ -403,9 +403,12 @@ func NewLoggerTo(w io.Writer) *slog.Logger {
 	return slog.New(phuslu.SlogNewJSONHandler(w, nil))
 }
 
-// apply sets the HTTP layer's part: /metrics, the per-route metrics and
+// apply sets the HTTP layer's part: the body limit, /metrics, the per-route metrics and
 // request log, the rate limiter and the request deadline.
 func (o *OpsConfig) apply(c *httpapi.Config, metrics *observability.Metrics, requestLog *slog.Logger) {
+	// The body limit is not one of the switchable limits: it bounds what
+	// a request costs before anything else can.
+	c.MaxBodyBytes = o.MaxBodyBytes
 	if metrics != nil {
 		c.Metrics = metrics.Handler()
 	}

@@ -51,3 +51,17 @@ func TestClockOffsetMovesTheApplicationsClock(t *testing.T) {
 		t.Fatalf("the application's clock reads %v, want %v", got, want)
 	}
 }
+
+func TestMaxBodyBytes(t *testing.T) {
+	t.Setenv("MAX_BODY_BYTES", "")
+	if c, err := ParseConfig(nil); err != nil || c.Ops.MaxBodyBytes != 1<<20 {
+		t.Fatalf("default: %d, %v; want 1 MiB", c.Ops.MaxBodyBytes, err)
+	}
+	t.Setenv("MAX_BODY_BYTES", "2048")
+	if c, err := ParseConfig(nil); err != nil || c.Ops.MaxBodyBytes != 2048 {
+		t.Fatalf("MAX_BODY_BYTES=2048: %d, %v", c.Ops.MaxBodyBytes, err)
+	}
+	if c, err := ParseConfig([]string{"-max-body-bytes", "4096"}); err != nil || c.Ops.MaxBodyBytes != 4096 {
+		t.Fatalf("-max-body-bytes 4096 over MAX_BODY_BYTES=2048: %d, %v", c.Ops.MaxBodyBytes, err)
+	}
+}
