@@ -10,8 +10,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/examples"
 	"github.com/partnercenter/multichannel/internal/auth"
 	"github.com/partnercenter/multichannel/internal/command"
+	"github.com/partnercenter/multichannel/internal/playground"
 )
 
 // Demo tenants of development mode. Their ids are fixed so that a token
@@ -24,6 +26,9 @@ var (
 
 type demo struct {
 	playgroundToken string
+	// roles are the demo users with their tokens, for the playground's
+	// role switcher, in the order they are printed.
+	roles []playground.Role
 }
 
 // setUpDemo mints tokens for one demo user per role (and the demo
@@ -57,6 +62,7 @@ func setUpDemo(ctx context.Context, cfg Config, commands *command.Handlers, secr
 		if i == 0 {
 			d.playgroundToken = tok
 		}
+		d.roles = append(d.roles, playground.Role{Label: u.label, Token: tok})
 		fmt.Fprintf(os.Stdout, "  %-42s %s\n", u.label+":", tok)
 	}
 	if cfg.Seed {
@@ -106,4 +112,18 @@ func seedDemo(ctx context.Context, commands *command.Handlers) error {
 		}
 	}
 	return nil
+}
+
+// playgroundTabs are the example operations as the playground's tabs, each
+// as the demo user its Role: line names.
+func playgroundTabs() ([]playground.Tab, error) {
+	all, err := examples.All()
+	if err != nil {
+		return nil, fmt.Errorf("playground examples: %w", err)
+	}
+	tabs := make([]playground.Tab, 0, len(all))
+	for _, e := range all {
+		tabs = append(tabs, playground.Tab{Query: e.Document, Variables: string(e.Variables), Role: e.Role})
+	}
+	return tabs, nil
 }

@@ -128,8 +128,8 @@ func TestEveryReferencedAssetIsServed(t *testing.T) {
 	srv := serve(t, playground.Handler("API", "/graphql", map[string]string{"Authorization": "Bearer t"}))
 	_, body := get(t, srv.URL+"/", nil)
 	refs := refRE.FindAllStringSubmatch(string(body), -1)
-	if len(refs) != 5 {
-		t.Fatalf("page references %d files, want 5 (CSS, React, ReactDOM, GraphiQL, init):\n%s", len(refs), body)
+	if len(refs) != 9 {
+		t.Fatalf("page references %d files, want 9 (GraphiQL's, the explorer's and the page's CSS; React, ReactDOM, GraphiQL, the explorer, graphql-ws, init):\n%s", len(refs), body)
 	}
 	for _, m := range refs {
 		ref := html.UnescapeString(m[1])
@@ -282,7 +282,7 @@ func TestAssetCompressionAndValidators(t *testing.T) {
 func TestLicensesAreServed(t *testing.T) {
 	t.Parallel()
 	srv := serve(t, playground.Handler("API", "/graphql", nil))
-	for _, pkg := range []string{"graphiql", "react", "react-dom"} {
+	for _, pkg := range []string{"graphiql", "react", "react-dom", "plugin-explorer", "graphql-ws"} {
 		resp, body := get(t, srv.URL+playground.AssetPrefix+pkg+"/LICENSE", nil)
 		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("MIT License")) {
 			t.Fatalf("%s/LICENSE: %s, %.40q", pkg, resp.Status, body)
