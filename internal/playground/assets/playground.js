@@ -189,16 +189,31 @@
     return it;
   }
 
-  function isSubscription(doc, name) {
-    if (!doc) return false;
+  // operationOf returns the operation of doc that params names, or doc's
+  // only one. GraphiQL may send the operation name of the text that was
+  // there before (another tab's, or before an edit); that name is dropped, so
+  // that the server runs the one operation there is.
+  function operationOf(doc, params) {
+    if (!doc) return null;
     var ops = doc.definitions.filter(function (d) { return d.kind === 'OperationDefinition'; });
-    var op = name ? ops.filter(function (o) { return o.name && o.name.value === name; })[0] : ops.length === 1 ? ops[0] : null;
-    return !!op && op.operation === 'subscription';
+    var name = params.operationName;
+    var named = name ? ops.filter(function (o) { return o.name && o.name.value === name; })[0] : null;
+    if (named) return named;
+    if (ops.length === 1) {
+      if (name) params.operationName = ops[0].name ? ops[0].name.value : null;
+      return ops[0];
+    }
+    return null;
   }
 
   var httpFetcher = GraphiQL.createFetcher({ url: url.href });
   function fetcher(params, opts) {
-    if (isSubscription(opts && opts.documentAST, params.operationName)) {
+    // GraphiQL's documentAST and operation name follow the editor after a
+    // short delay: the text it sends is parsed again here.
+    var doc = opts && opts.documentAST;
+    try { doc = GraphiQL.GraphQL.parse(params.query); } catch (e) { /* the server says what is wrong */ }
+    var op = operationOf(doc, params);
+    if (op && op.operation === 'subscription') {
       return subscribe(params, (opts && opts.headers) || {});
     }
     return httpFetcher(params, opts);
@@ -387,6 +402,13 @@
     props.defaultTabs = config.tabs.map(function (t) {
       return { query: t.query, variables: t.variables || null, headers: t.headers || config.headers || null };
     });
+    // GraphiQL fills the first tab's query from defaultTabs but its
+    // variables and headers editors from these props: give them the first
+    // tab's, unless tabs stored earlier open instead.
+    if (!storage.getItem('graphiql:tabState')) {
+      props.variables = props.defaultTabs[0].variables || '';
+      props.headers = props.defaultTabs[0].headers || '';
+    }
   }
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(h(GraphiQL, props, h(GraphiQL.Logo, null, h(RoleSwitcher))));
