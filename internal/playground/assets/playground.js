@@ -191,8 +191,8 @@
 
   // operationOf returns the operation of doc that params names, or doc's
   // only one. GraphiQL may send the operation name of the text that was
-  // there before (another tab's, or before an edit); that name is dropped, so
-  // that the server runs the one operation there is.
+  // there before (another tab's, or before an edit); that name is dropped,
+  // so that the server runs the one operation there is.
   function operationOf(doc, params) {
     if (!doc) return null;
     var ops = doc.definitions.filter(function (d) { return d.kind === 'OperationDefinition'; });
