@@ -208,6 +208,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	})
 
 	var headers map[string]string
+	var roles []playground.Role
 	if cfg.Development() {
 		demo, err := setUpDemo(context.Background(), cfg, a.commands, secret)
 		if err != nil {
@@ -215,11 +216,19 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		}
 		headers = map[string]string{"Authorization": "Bearer " + demo.playgroundToken}
 		a.demo = &demo
+		roles = demo.roles
 	}
 	a.stdout = o.stdout
 	var pg http.Handler
 	if cfg.Playground {
-		pg = playground.Handler("Multi-channel support API", "/graphql", headers)
+		tabs, err := playgroundTabs()
+		if err != nil {
+			return a, err
+		}
+		pg = playground.New(playground.Config{
+			Title: "Multi-channel support API", Endpoint: "/graphql",
+			Headers: headers, Roles: roles, Tabs: tabs,
+		})
 	}
 	probe := &observability.LagProbe{
 		Store: store, Position: model.Position, Now: o.now, Stopped: a.proj.ready, WriteFailure: writes.Failure,

@@ -11,8 +11,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/examples"
 	"github.com/partnercenter/multichannel/internal/auth"
 	"github.com/partnercenter/multichannel/internal/command"
+	"github.com/partnercenter/multichannel/internal/playground"
 )
 
 // Demo tenants of development mode. Their ids are fixed so that a token
@@ -28,6 +30,9 @@ type demo struct {
 	users           []demoUser
 	// seeded says what -seed did (empty without -seed).
 	seeded string
+	// roles are the demo users with their tokens, for the playground's
+	// role switcher, in the order they are printed.
+	roles []playground.Role
 }
 
 // demoUser is one printed demo user: who it is and its bearer token.
@@ -67,6 +72,7 @@ func setUpDemo(ctx context.Context, cfg Config, commands *command.Handlers, secr
 			d.playgroundToken = tok
 		}
 		d.users = append(d.users, demoUser{u.label, tok})
+		d.roles = append(d.roles, playground.Role{Label: u.label, Token: tok})
 	}
 	if cfg.Seed {
 		recorded, err := seedDemo(ctx, commands)
@@ -151,4 +157,18 @@ func seedDemo(ctx context.Context, commands *command.Handlers) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// playgroundTabs are the example operations as the playground's tabs, each
+// as the demo user its Role: line names.
+func playgroundTabs() ([]playground.Tab, error) {
+	all, err := examples.All()
+	if err != nil {
+		return nil, fmt.Errorf("playground examples: %w", err)
+	}
+	tabs := make([]playground.Tab, 0, len(all))
+	for _, e := range all {
+		tabs = append(tabs, playground.Tab{Query: e.Document, Variables: string(e.Variables), Role: e.Role})
+	}
+	return tabs, nil
 }

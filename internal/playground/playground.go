@@ -9,11 +9,22 @@
 //	assets/graphiql/   graphiql 3.9.0: graphiql.min.js (UMD), graphiql.min.css
 //	assets/react/      react 18.3.1: umd/react.production.min.js
 //	assets/react-dom/  react-dom 18.3.1: umd/react-dom.production.min.js
+//	assets/plugin-explorer/  @graphiql/plugin-explorer 3.2.6: dist/index.umd.js,
+//	                   dist/style.css (the version whose peer is the
+//	                   @graphiql/react 0.29 that graphiql 3.9.0 bundles)
+//	assets/graphql-ws/ graphql-ws 5.16.2: umd/graphql-ws.min.js
 //
-// graphiql 3 is the last major version with a UMD build. Its bundle
-// includes graphql-ws, so subscriptions work over graphql-transport-ws
-// without another file, and its stylesheet inlines its fonts. To upgrade,
+// graphiql 3 is the last major version with a UMD build; its stylesheet
+// inlines its fonts. Its bundle includes a graphql-ws client, but one that
+// retries a socket the server closed with 4403 for half a minute and never
+// shows why: the page runs subscriptions (GraphiQL's and the live event
+// view's) on a graphql-ws client of its own, which stops at the first
+// close code of the 4400s and shows the server's close reason. To upgrade,
 // `npm pack` the packages in a scratch directory and copy the same files.
+//
+// assets/playground.js starts GraphiQL with one tab per example operation
+// (Config.Tabs), a role switcher built from the demo users (Config.Roles),
+// the explorer plugin, and a live event view (a plugin of its own).
 //
 // The page references nothing outside its own origin, and its
 // Content-Security-Policy says so to the browser.
@@ -46,7 +57,9 @@ const AssetPrefix = "/playground/assets/"
 //go:embed assets/graphiql/graphiql.min.js assets/graphiql/graphiql.min.css assets/graphiql/LICENSE
 //go:embed assets/react/react.production.min.js assets/react/LICENSE
 //go:embed assets/react-dom/react-dom.production.min.js assets/react-dom/LICENSE
-//go:embed assets/playground.js
+//go:embed assets/plugin-explorer/index.umd.js assets/plugin-explorer/style.css assets/plugin-explorer/LICENSE
+//go:embed assets/graphql-ws/graphql-ws.min.js assets/graphql-ws/LICENSE
+//go:embed assets/playground.js assets/playground.css
 var assetFS embed.FS
 
 //go:embed page.html
@@ -137,14 +150,68 @@ func assetURL(name string) string {
 type pageData struct {
 	Title  string
 	Config pageConfig
-	Assets struct{ CSS, React, ReactDOM, GraphiQL, Init string }
+	Assets struct {
+		CSS, ExplorerCSS, PageCSS                            string
+		React, ReactDOM, GraphiQL, Explorer, GraphQLWS, Init string
+	}
 }
 
 type pageConfig struct {
 	Endpoint string `json:"endpoint"`
-	// Headers is the headers editor's initial text (a JSON object), or
-	// empty for none.
+	// Headers is the headers editor's initial text (a JSON object) for a
+	// new tab, or empty for none.
 	Headers string `json:"headers"`
+	// Roles are the users the role switcher offers; none on the page for
+	// a client that is not on this machine.
+	Roles []Role `json:"roles"`
+	// Tabs are the tabs GraphiQL opens with.
+	Tabs []pageTab `json:"tabs"`
+	// Namespace keys the browser's stored tabs: a page with other tokens
+	// or other examples (a restarted server) opens on its own tabs instead
+	// of the ones stored with tokens that no longer verify.
+	Namespace string `json:"namespace"`
+}
+
+type pageTab struct {
+	Query     string `json:"query"`
+	Variables string `json:"variables,omitempty"`
+	Headers   string `json:"headers,omitempty"`
+	// Role is the label of the tab's user, for the role switcher.
+	Role string `json:"role,omitempty"`
+}
+
+// Role is a user the role switcher offers: one click sets the tab's
+// Authorization header to "Bearer " + Token.
+type Role struct {
+	Label string `json:"label"`
+	Token string `json:"token"`
+}
+
+// Tab is an operation the playground opens in a tab of its own.
+type Tab struct {
+	// Query is the tab's document (comments included).
+	Query string
+	// Variables is a JSON object, or empty.
+	Variables string
+	// Role is the label of the Role whose token the tab carries; empty or
+	// unknown gives the first role's.
+	Role string
+}
+
+// Config is what New serves.
+type Config struct {
+	// Title is the page's title.
+	Title string
+	// Endpoint is the GraphQL URL (usually relative, "/graphql");
+	// subscriptions use the same URL over ws: or wss:.
+	Endpoint string
+	// Headers pre-fill the headers editor of a new tab. With Roles set
+	// and no Authorization here, a new tab carries the first role's.
+	Headers map[string]string
+	// Roles are the users of the role switcher, the first the default.
+	Roles []Role
+	// Tabs are the tabs the playground opens with, in order.
+	Tabs []Tab
 }
 
 // Handler serves the playground: the GraphiQL page at "/" and the embedded
@@ -158,14 +225,22 @@ type pageConfig struct {
 // which anyone else who reaches the port must not be handed. Any other
 // client gets the page with an empty headers editor.
 func Handler(title, endpoint string, headers map[string]string) http.Handler {
+	return New(Config{Title: title, Endpoint: endpoint, Headers: headers})
+}
+
+// New serves the playground of c: the page at "/" and the embedded assets
+// under AssetPrefix. As with Handler, the headers and the roles' tokens go
+// only to a client on this machine (LoopbackClient); any other gets the
+// same tabs with no headers and no role switcher.
+func New(c Config) http.Handler {
 	h := &handler{
-		csp:    contentSecurityPolicy(endpoint),
+		csp:    contentSecurityPolicy(c.Endpoint),
 		assets: assets(),
 	}
-	h.public = newPage(title, endpoint, nil)
+	h.public = newPage(c, false)
 	h.local = h.public
-	if len(headers) > 0 {
-		h.local = newPage(title, endpoint, headers)
+	if len(c.Headers) > 0 || len(c.Roles) > 0 {
+		h.local = newPage(c, true)
 	}
 	return h
 }
@@ -176,24 +251,77 @@ type page struct {
 	etag string
 }
 
-func newPage(title, endpoint string, headers map[string]string) *page {
-	data := pageData{Title: title, Config: pageConfig{Endpoint: endpoint}}
-	if len(headers) > 0 {
-		// The editor shows this text as it is, so it is not HTML-escaped
-		// here (a "<" would read as \u003c); the template escapes the
-		// whole config for the script element. A map of strings always
-		// encodes, with its keys sorted.
-		var b strings.Builder
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(headers)
-		data.Config.Headers = strings.TrimSuffix(b.String(), "\n")
+// headersText is the headers editor's text for headers: a JSON object,
+// indented, or "" for none. The editor shows this text as it is, so it is
+// not HTML-escaped here (a "<" would read as \u003c); the template escapes
+// the whole config for the script element. A map of strings always
+// encodes, with its keys sorted.
+func headersText(headers map[string]string) string {
+	if len(headers) == 0 {
+		return ""
 	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(headers)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// withAuthorization returns base with Authorization set to role's token.
+func withAuthorization(base map[string]string, r Role) map[string]string {
+	m := make(map[string]string, len(base)+1)
+	for k, v := range base {
+		m[k] = v
+	}
+	m["Authorization"] = "Bearer " + r.Token
+	return m
+}
+
+// newPage renders c's page; local says whether it carries the headers and
+// the roles' tokens (for a client on this machine).
+func newPage(c Config, local bool) *page {
+	data := pageData{Title: c.Title, Config: pageConfig{Endpoint: c.Endpoint, Roles: []Role{}, Tabs: []pageTab{}}}
+	roles := map[string]Role{}
+	if local {
+		data.Config.Roles = append(data.Config.Roles, c.Roles...)
+		for _, r := range c.Roles {
+			roles[r.Label] = r
+		}
+		headers := c.Headers
+		if _, ok := headers["Authorization"]; !ok && len(c.Roles) > 0 {
+			headers = withAuthorization(headers, c.Roles[0])
+		}
+		data.Config.Headers = headersText(headers)
+	}
+	for _, t := range c.Tabs {
+		pt := pageTab{Query: t.Query, Variables: indentJSON(t.Variables)}
+		if local {
+			r, ok := roles[t.Role]
+			if !ok && len(c.Roles) > 0 {
+				r, ok = c.Roles[0], true
+			}
+			if ok {
+				pt.Role = r.Label
+				pt.Headers = headersText(withAuthorization(c.Headers, r))
+			} else {
+				pt.Headers = data.Config.Headers
+			}
+		}
+		data.Config.Tabs = append(data.Config.Tabs, pt)
+	}
+	ns, _ := json.Marshal(data.Config) // strings, slices and maps of them always encode
+	nsSum := sha256.Sum256(ns)
+	data.Config.Namespace = hex.EncodeToString(nsSum[:8])
+
 	data.Assets.CSS = assetURL("graphiql/graphiql.min.css")
+	data.Assets.ExplorerCSS = assetURL("plugin-explorer/style.css")
+	data.Assets.PageCSS = assetURL("playground.css")
 	data.Assets.React = assetURL("react/react.production.min.js")
 	data.Assets.ReactDOM = assetURL("react-dom/react-dom.production.min.js")
 	data.Assets.GraphiQL = assetURL("graphiql/graphiql.min.js")
+	data.Assets.Explorer = assetURL("plugin-explorer/index.umd.js")
+	data.Assets.GraphQLWS = assetURL("graphql-ws/graphql-ws.min.js")
 	data.Assets.Init = assetURL("playground.js")
 
 	var b bytes.Buffer
@@ -203,6 +331,16 @@ func newPage(title, endpoint string, headers map[string]string) *page {
 	}
 	sum := sha256.Sum256(b.Bytes())
 	return &page{body: b.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+}
+
+// indentJSON indents a JSON text for the variables editor; a text that is
+// not JSON is kept as it is, for the user to see and fix.
+func indentJSON(s string) string {
+	var b bytes.Buffer
+	if json.Indent(&b, []byte(strings.TrimSpace(s)), "", "  ") != nil {
+		return s
+	}
+	return b.String()
 }
 
 // LoopbackClient reports whether r comes from this machine: its peer is a

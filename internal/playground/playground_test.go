@@ -128,8 +128,8 @@ func TestEveryReferencedAssetIsServed(t *testing.T) {
 	srv := serve(t, playground.Handler("API", "/graphql", map[string]string{"Authorization": "Bearer t"}))
 	_, body := get(t, srv.URL+"/", nil)
 	refs := refRE.FindAllStringSubmatch(string(body), -1)
-	if len(refs) != 5 {
-		t.Fatalf("page references %d files, want 5 (CSS, React, ReactDOM, GraphiQL, init):\n%s", len(refs), body)
+	if len(refs) != 9 {
+		t.Fatalf("page references %d files, want 9 (GraphiQL's, the explorer's and the page's CSS; React, ReactDOM, GraphiQL, the explorer, graphql-ws, init):\n%s", len(refs), body)
 	}
 	for _, m := range refs {
 		ref := html.UnescapeString(m[1])
@@ -282,7 +282,7 @@ func TestAssetCompressionAndValidators(t *testing.T) {
 func TestLicensesAreServed(t *testing.T) {
 	t.Parallel()
 	srv := serve(t, playground.Handler("API", "/graphql", nil))
-	for _, pkg := range []string{"graphiql", "react", "react-dom"} {
+	for _, pkg := range []string{"graphiql", "react", "react-dom", "plugin-explorer", "graphql-ws"} {
 		resp, body := get(t, srv.URL+playground.AssetPrefix+pkg+"/LICENSE", nil)
 		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("MIT License")) {
 			t.Fatalf("%s/LICENSE: %s, %.40q", pkg, resp.Status, body)
@@ -354,5 +354,82 @@ func TestHeadersOnlyForLoopbackClients(t *testing.T) {
 				t.Fatalf("headers %q, want none", pageConfig(t, page).Headers)
 			}
 		})
+	}
+}
+
+type tabConfig struct {
+	Roles []struct{ Label, Token string } `json:"roles"`
+	Tabs  []struct {
+		Query, Variables, Headers, Role string
+	} `json:"tabs"`
+	Namespace string `json:"namespace"`
+}
+
+func tabsOf(t *testing.T, page string) tabConfig {
+	t.Helper()
+	m := configRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no config block in the page")
+	}
+	var c tabConfig
+	if err := json.Unmarshal([]byte(m[1]), &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Each tab carries the token of the role its example names (the first
+// role's when it names none it knows), and only a client on this machine
+// gets tokens or the role switcher; the tabs' namespace changes with the
+// tokens, so that a restarted server's page opens on fresh tabs.
+func TestTabsCarryTheirRolesTokens(t *testing.T) {
+	t.Parallel()
+	cfg := playground.Config{
+		Title: "API", Endpoint: "/graphql",
+		Headers: map[string]string{"X-Extra": "1"},
+		Roles:   []playground.Role{{Label: "Sales agent", Token: "tok-sales"}, {Label: "Auditor", Token: "tok-audit"}},
+		Tabs: []playground.Tab{
+			{Query: "{ viewer { role } }", Role: "Auditor", Variables: `{"a":1}`},
+			{Query: "{ viewer { userId } }", Role: "nobody"},
+		},
+	}
+	local := func(h http.Handler) tabConfig {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = "127.0.0.1:50000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return tabsOf(t, w.Body.String())
+	}
+	c := local(playground.New(cfg))
+	if len(c.Roles) != 2 || len(c.Tabs) != 2 {
+		t.Fatalf("roles %v, tabs %v", c.Roles, c.Tabs)
+	}
+	for i, want := range []struct{ role, token string }{{"Auditor", "tok-audit"}, {"Sales agent", "tok-sales"}} {
+		var h map[string]string
+		if err := json.Unmarshal([]byte(c.Tabs[i].Headers), &h); err != nil {
+			t.Fatalf("tab %d headers %q: %v", i, c.Tabs[i].Headers, err)
+		}
+		if c.Tabs[i].Role != want.role || h["Authorization"] != "Bearer "+want.token || h["X-Extra"] != "1" {
+			t.Fatalf("tab %d: role %q, headers %v; want %s's token and the extra header", i, c.Tabs[i].Role, h, want.role)
+		}
+	}
+	if c.Tabs[0].Variables != "{\n  \"a\": 1\n}" {
+		t.Fatalf("variables %q, want indented JSON", c.Tabs[0].Variables)
+	}
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = "192.0.2.10:50000"
+	w := httptest.NewRecorder()
+	playground.New(cfg).ServeHTTP(w, r)
+	if strings.Contains(w.Body.String(), "tok-") {
+		t.Fatal("a client on another machine got a token")
+	}
+	if p := tabsOf(t, w.Body.String()); len(p.Roles) != 0 || len(p.Tabs) != 2 || p.Tabs[0].Headers != "" {
+		t.Fatalf("another machine's page: roles %v, tabs %v; want the tabs without headers and no roles", p.Roles, p.Tabs)
+	}
+
+	cfg.Roles = []playground.Role{{Label: "Sales agent", Token: "tok-sales-2"}, {Label: "Auditor", Token: "tok-audit-2"}}
+	if again := local(playground.New(cfg)); again.Namespace == c.Namespace || again.Namespace == "" {
+		t.Fatalf("namespace %q after new tokens, was %q", again.Namespace, c.Namespace)
 	}
 }
