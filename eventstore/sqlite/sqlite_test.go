@@ -50,6 +50,9 @@ func event(label string) eventstore.EventData {
 const lockHelperEnv = "SQLITE_STORE_LOCK_HELPER_PATH"
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(crashHelperEnv); path != "" {
+		appendUntilKilled(path)
+	}
 	if path := os.Getenv(lockHelperEnv); path != "" {
 		s, err := sqlite.Open(path)
 		switch {
