@@ -50,14 +50,15 @@ func main() {
 			fmt.Fprintln(os.Stderr, "startmem:", err)
 			os.Exit(1)
 		}
-		fmt.Printf("run %d: ready in %s, resident %s, heap in use %s, from the system %s, memory limit %s\n",
+		fmt.Printf("run %d: ready in %s, resident %s, heap in use %s, from the system %s, memory limit %s; %s\n",
 			i+1, m.ready.Round(10*time.Millisecond), mib(m.metrics["process_resident_memory_bytes"]),
 			mib(m.metrics["go_memstats_heap_inuse_bytes"]), mib(m.metrics["go_memstats_sys_bytes"]),
-			mib(m.metrics["go_gc_gomemlimit_bytes"]))
+			mib(m.metrics["go_gc_gomemlimit_bytes"]), m.status)
 	}
 }
 
 type result struct {
+	status  string // resident memory by kind, from /proc (Linux)
 	ready   time.Duration
 	metrics map[string]float64
 }
@@ -118,7 +119,25 @@ func measure(server, eventsDB string, extra []string, timeout, settle time.Durat
 			r.metrics[name] = v
 		}
 	}
+	r.status = procStatus(cmd.Process.Pid)
 	return r, sc.Err()
+}
+
+// procStatus is the resident memory by kind (anonymous: the Go heap and
+// any C-style allocator; file: mapped files and the binary), from
+// /proc/PID/status on Linux, "" elsewhere.
+func procStatus(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(line, "RssAnon:") || strings.HasPrefix(line, "RssFile:") {
+			parts = append(parts, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func get(ctx context.Context, url string) (bool, error) {

@@ -53,11 +53,11 @@ func TestGCHeadroomConfig(t *testing.T) {
 // are put back after.
 func TestSettleGC(t *testing.T) {
 	gogc, memLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
-	saved := gcTuning
+	tuned, gogcSet, memSet, ceiling := gcTuning.tuned, gcTuning.gogcSet, gcTuning.memSet, gcTuning.ceiling
 	t.Cleanup(func() {
 		debug.SetGCPercent(gogc)
 		debug.SetMemoryLimit(memLimit)
-		gcTuning.tuned, gcTuning.gogcSet, gcTuning.memSet, gcTuning.ceiling = saved.tuned, saved.gogcSet, saved.memSet, saved.ceiling
+		gcTuning.tuned, gcTuning.gogcSet, gcTuning.memSet, gcTuning.ceiling = tuned, gogcSet, memSet, ceiling
 	})
 	gcTuning.tuned, gcTuning.gogcSet, gcTuning.memSet, gcTuning.ceiling = true, false, false, 0
 	debug.SetGCPercent(defaultGOGC)
