@@ -136,6 +136,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	writes := &observability.WriteHealth{Store: store, Hold: cfg.Ops.ReadyWriteFailureHold, Now: o.now}
 	store = writes
 
+	// The collector's start-up settings (gc.go): GOGC 100 while the log
+	// is folded, then the steady state once the models have caught up.
+	settle := foldingGC()
 	model, snaps, err := loadModel(context.Background(), cfg.Snapshots, store, o.now)
 	if err != nil {
 		return a, err
@@ -150,6 +153,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	a.model = model
 	a.proj = &projector{store: store, model: model}
 	go func() { a.runDone <- a.proj.run(a.runCtx) }()
+	if settle {
+		go settleGC(a.runCtx, store, model, cfg.GCHeadroom, slog.Default())
+	}
 
 	cmdOpts := []command.Option{command.WithTimeout(cfg.MutationTimeout), command.WithHandoff(model)}
 	if cfg.EventStoreURL == "" {

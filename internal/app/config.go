@@ -55,6 +55,10 @@ type Config struct {
 	CORS httpapi.CORS
 	// Snapshots of the read models (see snapshots.go).
 	Snapshots SnapshotConfig
+	// GCHeadroom is how many bytes past the live heap the collector's
+	// memory limit is set once the read models are rebuilt (gc.go); 0
+	// keeps the container's or machine's limit only.
+	GCHeadroom int64
 	// Ops holds the operational settings: observability and protection.
 	Ops OpsConfig
 }
@@ -111,6 +115,7 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	snapshotDir := fs.String("snapshot-dir", Env("SNAPSHOT_DIR", ""), "where read-model snapshots are kept; default: snapshots/ beside -events-db, none with EventStoreDB; \"off\" for none (SNAPSHOT_DIR)")
 	fs.IntVar(&c.Snapshots.Every, "snapshot-every", envInt("SNAPSHOT_EVERY", DefaultSnapshotEvery), "write a read-model snapshot after this many events (SNAPSHOT_EVERY)")
 	fs.DurationVar(&c.Snapshots.Interval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", DefaultSnapshotInterval), "write a read-model snapshot at least this often while events come (SNAPSHOT_INTERVAL)")
+	gcHeadroom := fs.Int("gc-headroom-mib", envInt("GC_HEADROOM_MIB", DefaultGCHeadroom>>20), "once the read models are rebuilt, the collector's memory limit is the live heap plus this many MiB; 0 for the container's or machine's limit only (GC_HEADROOM_MIB)")
 	corsOrigins := fs.String("cors-origins", Env("CORS_ORIGINS", ""), "comma-separated origins browsers may call the API from, \"*\" for any, \"none\" for none; default: localhost origins in development, none in production (CORS_ORIGINS)")
 	finishOps := c.Ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -133,6 +138,10 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	case c.EventStoreURL == "":
 		c.Snapshots.Dir = filepath.Join(filepath.Dir(c.EventsDB), "snapshots")
 	}
+	if *gcHeadroom < 0 {
+		return c, errors.New("GC_HEADROOM_MIB must not be negative")
+	}
+	c.GCHeadroom = int64(*gcHeadroom) << 20
 	if c.Snapshots.Every <= 0 || c.Snapshots.Interval <= 0 {
 		return c, errors.New("SNAPSHOT_EVERY and SNAPSHOT_INTERVAL must be positive")
 	}
