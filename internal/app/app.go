@@ -142,7 +142,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	a.proj = &projector{store: store, model: model}
 	go func() { a.runDone <- a.proj.run(a.runCtx) }()
 
-	cmdOpts := []command.Option{command.WithTimeout(cfg.MutationTimeout), command.WithHandoff(model)}
+	cmdOpts := []command.Option{command.WithTimeout(cfg.MutationTimeout), command.WithHandoff(model), command.WithClaimGrace(cfg.ClaimGrace)}
 	if cfg.EventStoreURL == "" {
 		// The embedded store has one writer, this process (it holds the
 		// file's lock), so the command side may keep the streams it reads
