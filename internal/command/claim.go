@@ -321,6 +321,23 @@ func (h *Handlers) hold(ctx context.Context, r Request, cl *claim, id uuid.UUID,
 	return nil
 }
 
+// claimMoved reports whether the claim stream gained an event since cl
+// was read, while we hold no claim in it. A duplicate's claim precedes its
+// append, so a decision that saw a duplicate's events (and refused, or
+// found nothing to change) finds the stream moved when it reads it after
+// deciding; one that finds it unmoved saw no such events, and its refusal
+// is its own.
+func (h *Handlers) claimMoved(ctx context.Context, cl *claim) (bool, error) {
+	if cl == nil || cl.held {
+		return false, nil
+	}
+	now, err := h.readClaim(ctx, cl.state.name)
+	if err != nil {
+		return false, err
+	}
+	return now.version != cl.state.version, nil
+}
+
 // release gives the key back after a refusal of a request that held it
 // (a second decision, after a lost race, refused): nothing was written, so
 // a repeat runs again. It is appended even when the request's context

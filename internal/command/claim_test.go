@@ -1,13 +1,16 @@
 package command_test
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/internal/command"
 )
 
@@ -128,5 +131,47 @@ func TestKeyedMutationAppendsClaimAndEvents(t *testing.T) {
 	again.CorrelationID = uuid.Must(uuid.NewV7())
 	if got, err := w.h.RecordExternalSubscription(ctx(), again, purchase(w.c)); err != nil || got != id || len(w.store.all()) != n {
 		t.Fatalf("repeat: %s %v (first %s), %d events", got, err, id, len(w.store.all())-n)
+	}
+}
+
+// afterClaimRead runs then once, right after the first read of a claim
+// stream, before the reader goes on.
+type afterClaimRead struct {
+	eventstore.Store
+	once sync.Once
+	then func()
+}
+
+func (a *afterClaimRead) ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, max int) ([]eventstore.RecordedEvent, error) {
+	evs, err := a.Store.ReadStream(ctx, stream, dir, from, max)
+	if strings.HasPrefix(stream, "idempotency-") {
+		a.once.Do(a.then)
+	}
+	return evs, err
+}
+
+// A duplicate that read the claim stream before the first request claimed
+// the key, and decided after its append (and so would refuse it as a
+// duplicate, CONFLICT), answers the first request's object.
+func TestDuplicateDecidingAfterTheFirstsAppendAnswersIt(t *testing.T) {
+	t.Parallel()
+	store := newLogStore(t)
+	first := command.New(store, nil, nil, nil)
+	partner, _ := seedPair(t, first)
+	_, customer := seedPair(t, first)
+	r := actor(partner, domain.RoleGlobalAdmin)
+	r.IdempotencyKey, r.Fingerprint = "k", "fp"
+	in := command.RequestResellerRelationship{CustomerID: customer.String()}
+	var firstID uuid.UUID
+	var firstErr error
+	dup := command.New(&afterClaimRead{Store: store, then: func() {
+		firstID, firstErr = first.RequestResellerRelationship(ctx(), r, in)
+	}}, nil, nil, nil)
+	id, err := dup.RequestResellerRelationship(ctx(), r, in)
+	if firstErr != nil || err != nil || id != firstID {
+		t.Fatalf("first %s %v, duplicate %s %v", firstID, firstErr, id, err)
+	}
+	if n := countType(typesIn(t, store), domain.TypeRelationshipRequested); n != 1 {
+		t.Fatalf("%d requests recorded", n)
 	}
 }

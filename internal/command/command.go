@@ -253,13 +253,23 @@ func (h *Handlers) execute(ctx context.Context, r Request, uc useCase, c caller,
 		}
 		now := domain.AtAPIPrecision(h.clock())
 		d, err := uc.decide(ctx, c, now)
-		if err != nil {
+		var de *domain.Error
+		if (err == nil && len(d.events) == 0) || errors.As(err, &de) {
+			// A refusal, or nothing changes: nothing is recorded. It may
+			// be the doing of a duplicate with our key that claimed after
+			// we read the claim stream and appended before we decided:
+			// then read the claim again, and answer it.
+			if lost, cerr := h.claimMoved(ctx, cl); cerr != nil {
+				return Result{}, cerr
+			} else if lost {
+				return Result{}, errClaimLost
+			}
 			h.release(ctx, r, cl, err)
+		}
+		if err != nil {
 			return Result{}, err
 		}
 		if len(d.events) == 0 {
-			// Nothing changes, nothing is recorded.
-			h.release(ctx, r, cl, nil)
 			return Result{ID: d.result}, nil
 		}
 		if cl != nil {
