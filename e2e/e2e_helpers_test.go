@@ -19,6 +19,7 @@ import (
 	"github.com/partnercenter/multichannel/eventstore/esdb/esdbtest"
 	"github.com/partnercenter/multichannel/internal/app"
 	"github.com/partnercenter/multichannel/internal/auth"
+	"github.com/partnercenter/multichannel/internal/command"
 )
 
 // testSecret signs the tokens of the end-to-end tests.
@@ -58,6 +59,7 @@ func startServer(t *testing.T, opts ...serverOption) *testServer {
 		ExpirySweep:     50 * time.Millisecond,
 		CatchUpTimeout:  5 * time.Second,
 		ShutdownTimeout: 5 * time.Second,
+		ClaimGrace:      command.DefaultClaimGrace,
 	}, opts: []app.Option{
 		app.WithClock(func() time.Time { return time.Now().Add(time.Duration(ts.offset.Load())) }),
 		app.WithHandoffChecks(),

@@ -157,7 +157,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		go settleGC(a.runCtx, store, model, cfg.GCHeadroom, slog.Default())
 	}
 
-	cmdOpts := []command.Option{command.WithTimeout(cfg.MutationTimeout), command.WithHandoff(model)}
+	cmdOpts := []command.Option{command.WithTimeout(cfg.MutationTimeout), command.WithHandoff(model), command.WithClaimGrace(cfg.ClaimGrace)}
 	if cfg.EventStoreURL == "" {
 		// The embedded store has one writer, this process (it holds the
 		// file's lock), so the command side may keep the streams it reads

@@ -15,6 +15,7 @@ import (
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/graph"
 	"github.com/partnercenter/multichannel/internal/auth"
+	"github.com/partnercenter/multichannel/internal/command"
 	"github.com/partnercenter/multichannel/internal/httpapi"
 	"github.com/partnercenter/multichannel/internal/observability"
 	"github.com/partnercenter/multichannel/internal/ratelimit"
@@ -42,6 +43,10 @@ type Config struct {
 	// MutationTimeout bounds one mutation, so that a stalled store fails
 	// the request (UNAVAILABLE) instead of holding it; 0: no bound.
 	MutationTimeout time.Duration
+	// ClaimGrace is how long past an abandoned Idempotency-Key claim's
+	// deadline a repeat still waits for its holder before taking it over
+	// (command.WithClaimGrace); it must exceed the servers' clock skew.
+	ClaimGrace time.Duration
 	// CommitLinger bounds how long the embedded store's writer waits for
 	// concurrent appends to join a commit (sqlite.WithLinger).
 	CommitLinger time.Duration
@@ -110,6 +115,7 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	fs.DurationVar(&c.CatchUpTimeout, "catch-up-timeout", 5*time.Second, "how long a mutation waits for its events to be visible")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take at shutdown")
 	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
+	fs.DurationVar(&c.ClaimGrace, "claim-grace", envDuration("CLAIM_GRACE", command.DefaultClaimGrace), "how long past an abandoned Idempotency-Key claim's deadline a repeat waits before taking it over; more than the servers' clock skew (CLAIM_GRACE)")
 	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
 	fs.DurationVar(&c.ClockOffset, "clock-offset", envDuration("CLOCK_OFFSET", 0), "development mode: a duration added to the server's clock, for tests and demos, e.g. 2160h (CLOCK_OFFSET)")
 	snapshotDir := fs.String("snapshot-dir", Env("SNAPSHOT_DIR", ""), "where read-model snapshots are kept; default: snapshots/ beside -events-db, none with EventStoreDB; \"off\" for none (SNAPSHOT_DIR)")
@@ -142,6 +148,9 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 		return c, errors.New("GC_HEADROOM_MIB must not be negative")
 	}
 	c.GCHeadroom = int64(*gcHeadroom) << 20
+	if c.ClaimGrace < 0 {
+		return c, fmt.Errorf("CLAIM_GRACE must not be negative, not %s", c.ClaimGrace)
+	}
 	if c.Snapshots.Every <= 0 || c.Snapshots.Interval <= 0 {
 		return c, errors.New("SNAPSHOT_EVERY and SNAPSHOT_INTERVAL must be positive")
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/partnercenter/multichannel/internal/command"
 )
 
 func TestClockOffset(t *testing.T) {
@@ -63,5 +65,23 @@ func TestMaxBodyBytes(t *testing.T) {
 	}
 	if c, err := ParseConfig([]string{"-max-body-bytes", "4096"}); err != nil || c.Ops.MaxBodyBytes != 4096 {
 		t.Fatalf("-max-body-bytes 4096 over MAX_BODY_BYTES=2048: %d, %v", c.Ops.MaxBodyBytes, err)
+	}
+}
+
+func TestClaimGrace(t *testing.T) {
+	t.Setenv("CLAIM_GRACE", "")
+	c, err := ParseConfig(nil)
+	if err != nil || c.ClaimGrace != command.DefaultClaimGrace {
+		t.Fatalf("default: %v, %v; want %v", c.ClaimGrace, err, command.DefaultClaimGrace)
+	}
+	if c, err = ParseConfig([]string{"-claim-grace", "500ms"}); err != nil || c.ClaimGrace != 500*time.Millisecond {
+		t.Fatalf("-claim-grace 500ms: %v, %v", c.ClaimGrace, err)
+	}
+	t.Setenv("CLAIM_GRACE", "5s")
+	if c, err = ParseConfig(nil); err != nil || c.ClaimGrace != 5*time.Second {
+		t.Fatalf("CLAIM_GRACE=5s: %v, %v", c.ClaimGrace, err)
+	}
+	if _, err = ParseConfig([]string{"-claim-grace", "-1s"}); err == nil || !strings.Contains(err.Error(), "CLAIM_GRACE") {
+		t.Fatalf("a negative grace: %v, want a refusal naming CLAIM_GRACE", err)
 	}
 }

@@ -20,31 +20,43 @@ import (
 // revision before the mutation's own append. Of two servers claiming a key
 // at once, the store lets exactly one append; the other reads the claim.
 //
+// A request decides first, from the log, and claims only when the decision
+// is to write: a refused attempt (or one that changes nothing) appends
+// nothing at all, neither a claim nor an event, so a repeat runs again
+// and, as for a key never used, may carry another request. A keyed
+// mutation that writes costs two appends: the claim and its own.
+//
 // The claim stream's events (not domain facts; the read models skip the
 // category, and the events are sealed like every other so that the log
 // still verifies):
 //
 //   - IdempotencyKeyClaimed: the fingerprint, the id the request creates
-//     (a UUIDv7 chosen here and used by mutations that make a new object),
-//     and the instant until which the claimant may still be running (its
-//     mutation deadline).
-//   - IdempotencyKeyCompleted: the result's id and the log position of the
-//     mutation's last event. A repeat answers it and appends nothing.
-//   - IdempotencyKeyReleased: the mutation was refused and wrote nothing,
-//     so a repeat runs again (and, as for a key never used, may carry
-//     another request: a refused attempt records nothing).
+//     (a UUIDv7 chosen before the decision and used by mutations that make
+//     a new object), the stream the decision appends to and its revision
+//     there, and the instant until which the claimant may still be running
+//     (its mutation deadline).
+//   - IdempotencyKeyReleased: rare. A claimant whose append lost an
+//     optimistic-concurrency race decides again holding its claim, and that
+//     second decision refused (or changed nothing): nothing was written, so
+//     the claim is released and a repeat runs again.
+//   - IdempotencyKeyCompleted: no longer written (the result is found in
+//     the target stream, below); a log that holds it is still answered.
 //
-// A repeat that finds a live claim with its fingerprint waits, polling the
-// claim stream with backoff until its own deadline. A claim whose holder
-// is past its deadline (it crashed, or lost the store) is taken over by
-// appending a new claim after it (same chosen id); the taker first looks
-// for the key in the mutation's target stream, where the first event of
-// the mutation's append carries it: if the first holder appended before it
-// died, the taker completes the claim with that append instead of making a
-// second one. An append landing after that look still cannot make a second
-// object: it was made with an expected revision (NoStream on the chosen or
-// derived id, or the exact revision of the object changed), so the taker's
-// own append conflicts, and it looks again.
+// The result is found where it was written: the first event of the
+// mutation's append carries the key and fingerprint in its metadata, so a
+// repeat that finds a claim reads the claim's stream from the claim's
+// revision and answers the object of that stream and the position of the
+// append's last event, and appends nothing. Until the append is there, a
+// repeat with the claim's fingerprint waits, polling with backoff until its
+// own deadline. A claim whose holder is past its deadline (it crashed, or
+// lost the store) is taken over by appending a new claim after it (same
+// chosen id); the taker first looks for the key in the mutation's target
+// stream: if the first holder appended before it died, the taker answers
+// that append instead of making a second one. An append landing after that
+// look still cannot make a second object: it was made with an expected
+// revision (NoStream on the chosen or derived id, or the exact revision of
+// the object changed), so the taker's own append conflicts, and it looks
+// again.
 
 // categoryIdempotency names the claim streams.
 const categoryIdempotency = "idempotency"
@@ -72,6 +84,11 @@ type keyClaimed struct {
 	Fingerprint string    `json:"fingerprint"`
 	ID          uuid.UUID `json:"id"`
 	Until       time.Time `json:"until"`
+	// Stream and Revision are where the claimant appends: a repeat looks
+	// for the key there, from that revision on. Empty in claims written
+	// before they were recorded: the use case's target is looked in then.
+	Stream   string `json:"stream,omitempty"`
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 type keyCompleted struct {
@@ -177,13 +194,20 @@ func (h *Handlers) appendClaim(ctx context.Context, r Request, c claimState, typ
 	return c, nil
 }
 
-// claim is what idempotent learned of the key before the mutation runs.
+// claim is a keyed request's hold on its key, from before its first
+// decision until it returns.
 type claim struct {
-	state claimState // after our own claim event
+	state claimState // the claim stream as last read or appended by us
+	// held: our IdempotencyKeyClaimed is the stream's last event.
+	held bool
 	// repair: an earlier holder may have appended; look for the key in the
 	// target stream before deciding.
 	repair bool
 }
+
+// errClaimLost: another server appended to the claim stream between our
+// read and our claim; nothing of ours was written, so read it again.
+var errClaimLost = errors.New("command: the Idempotency-Key was claimed concurrently")
 
 // errKeyReused is the answer to the key sent with another request.
 func errKeyReused() error {
@@ -210,8 +234,7 @@ func (h *Handlers) idempotent(ctx context.Context, r Request, uc useCase, c call
 		if err != nil {
 			return Result{}, err
 		}
-		next := keyClaimed{Fingerprint: r.Fingerprint}
-		repair := false
+		cl := &claim{state: st}
 		switch st.status {
 		case typeKeyCompleted:
 			if st.claimed.Fingerprint != r.Fingerprint {
@@ -221,6 +244,13 @@ func (h *Handlers) idempotent(ctx context.Context, r Request, uc useCase, c call
 		case typeKeyClaimed:
 			if st.claimed.Fingerprint != r.Fingerprint {
 				return Result{}, errKeyReused()
+			}
+			res, found, err := h.claimedResult(ctx, r, uc, c, st.claimed)
+			if err != nil {
+				return Result{}, err
+			}
+			if found {
+				return h.answerCompleted(ctx, keyCompleted{Result: res.ID, Position: res.Position.String()})
 			}
 			if time.Now().Before(st.claimed.Until.Add(h.claimGrace)) {
 				// In flight, here or on another server: wait for it.
@@ -235,27 +265,98 @@ func (h *Handlers) idempotent(ctx context.Context, r Request, uc useCase, c call
 				continue
 			}
 			// Its holder is gone: take over, with the same chosen id.
-			next.ID, repair = st.claimed.ID, true
-		}
-		if next.ID == uuid.Nil {
-			if next.ID, err = newID(); err != nil {
+			c.id, cl.repair = st.claimed.ID, true
+		default: // never used, or released
+			if c.id, err = newID(); err != nil {
 				return Result{}, err
 			}
 		}
-		next.Until = time.Now().Add(claimLease)
-		if d, ok := ctx.Deadline(); ok {
-			next.Until = d
+		res, err := h.execute(ctx, r, uc, c, cl)
+		if errors.Is(err, errClaimLost) {
+			continue
 		}
-		own, err := h.appendClaim(ctx, r, st, typeKeyClaimed, next)
-		if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
-			continue // another server claimed or settled it: read again
-		} else if err != nil {
-			return Result{}, err
-		}
-		c.id = next.ID
-		res, err := h.execute(ctx, r, uc, c, &claim{state: own, repair: repair})
-		h.settle(ctx, r, own, res, err)
 		return res, err
+	}
+}
+
+// claimedResult looks for the append a claim was made for: in the stream
+// the claim names, from its revision on, or (a claim that names none) in
+// the use case's target.
+func (h *Handlers) claimedResult(ctx context.Context, r Request, uc useCase, c caller, k keyClaimed) (Result, bool, error) {
+	stream, from := k.Stream, k.Revision
+	if stream == "" {
+		if uc.target == nil {
+			return Result{}, false, nil
+		}
+		c.id = k.ID
+		var err error
+		if stream, err = uc.target(ctx, c); err != nil || stream == "" {
+			return Result{}, false, err
+		}
+		from = 0
+	}
+	return h.earlier(ctx, r, stream, from)
+}
+
+// hold claims the key for decision d before its append: a claim appended
+// after the stream as read (NoStream for a key never used), or, when we
+// hold it already and a second decision appends elsewhere, a claim naming
+// the new stream. errClaimLost when another server got there first.
+func (h *Handlers) hold(ctx context.Context, r Request, cl *claim, id uuid.UUID, d decision) error {
+	if cl.held && cl.state.claimed.Stream == d.stream.name {
+		return nil
+	}
+	next := keyClaimed{Fingerprint: r.Fingerprint, ID: id, Until: time.Now().Add(claimLease), Stream: d.stream.name, Revision: d.stream.version}
+	if dl, ok := ctx.Deadline(); ok {
+		next.Until = dl
+	}
+	st, err := h.appendClaim(ctx, r, cl.state, typeKeyClaimed, next)
+	if errors.Is(err, eventstore.ErrWrongExpectedRevision) {
+		return errClaimLost
+	} else if err != nil {
+		return err
+	}
+	st.claimed = next
+	cl.state, cl.held = st, true
+	return nil
+}
+
+// claimMoved reports whether the claim stream gained an event since cl
+// was read, while we hold no claim in it. A duplicate's claim precedes its
+// append, so a decision that saw a duplicate's events (and refused, or
+// found nothing to change) finds the stream moved when it reads it after
+// deciding; one that finds it unmoved saw no such events, and its refusal
+// is its own.
+func (h *Handlers) claimMoved(ctx context.Context, cl *claim) (bool, error) {
+	if cl == nil || cl.held {
+		return false, nil
+	}
+	now, err := h.readClaim(ctx, cl.state.name)
+	if err != nil {
+		return false, err
+	}
+	return now.version != cl.state.version, nil
+}
+
+// release gives the key back after a refusal of a request that held it
+// (a second decision, after a lost race, refused): nothing was written, so
+// a repeat runs again. It is appended even when the request's context
+// ended, since the outcome is known; if it fails, the claim stands until
+// its deadline and a repeat then takes it over, finds nothing written,
+// and decides again.
+func (h *Handlers) release(ctx context.Context, r Request, cl *claim, refusal error) {
+	if cl == nil || !cl.held {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimLease)
+	defer cancel()
+	var rel keyReleased
+	var de *domain.Error
+	if errors.As(refusal, &de) {
+		rel.Code = de.Code
+	}
+	if st, err := h.appendClaim(sctx, r, cl.state, typeKeyReleased, rel); err == nil {
+		cl.state, cl.held = st, false
 	}
 }
 
@@ -274,30 +375,11 @@ func (h *Handlers) answerCompleted(ctx context.Context, done keyCompleted) (Resu
 	return Result{ID: done.Result, Position: pos}, nil
 }
 
-// settle records the outcome on our claim: completed with the result once
-// it is written, or released when the mutation was refused (a domain error: nothing was
-// written). Any other failure (the store did not say whether the append
-// was written) leaves the claim, which a repeat takes over after its
-// deadline and repairs. A failure to settle is left the same way.
-func (h *Handlers) settle(ctx context.Context, r Request, own claimState, res Result, err error) {
-	// Settle even when the request's context ended: the outcome is known.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimLease)
-	defer cancel()
-	var de *domain.Error
-	switch {
-	case err == nil || res.Position != (eventstore.Position{}):
-		// Written (perhaps with the read models not caught up in time).
-		_, _ = h.appendClaim(sctx, r, own, typeKeyCompleted, keyCompleted{Result: res.ID, Position: res.Position.String()})
-	case errors.As(err, &de):
-		_, _ = h.appendClaim(sctx, r, own, typeKeyReleased, keyReleased{Code: de.Code})
-	}
-}
-
-// earlier looks in stream for an append made under r's key (its first
-// event carries the key and fingerprint) and returns its result: the
-// stream's object and the position of the append's last event.
-func (h *Handlers) earlier(ctx context.Context, r Request, stream string) (Result, bool, error) {
-	var from uint64
+// earlier looks in stream, from revision from on, for an append made
+// under r's key (its first event carries the key and fingerprint) and
+// returns its result: the stream's object and the position of the
+// append's last event.
+func (h *Handlers) earlier(ctx context.Context, r Request, stream string, from uint64) (Result, bool, error) {
 	var found *Result
 	var corr uuid.UUID
 	for {

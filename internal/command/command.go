@@ -222,10 +222,15 @@ type decision struct {
 // written by the failed append, so deciding again is safe, and the second
 // decision sees the concurrent writer's events (often refusing, e.g. with
 // CONFLICT for a duplicate). A second conflict is CONFLICT. ctx carries
-// the mutation's deadline already (bound). cl is the request's claim of
-// its Idempotency-Key (nil without one): when it took over an abandoned
-// claim, each attempt first looks for the earlier holder's append in the
-// target stream and answers that instead.
+// the mutation's deadline already (bound).
+//
+// cl is the request's hold on its Idempotency-Key (nil without one). The
+// key is claimed only between a decision to write and its append, so a
+// refusal writes nothing; a decision made again after a conflict keeps
+// the claim, and releases it only if it then refuses (see release). When
+// the request takes over an abandoned claim, each attempt first looks for
+// the earlier holder's append in the target stream and answers that
+// instead.
 func (h *Handlers) execute(ctx context.Context, r Request, uc useCase, c caller, cl *claim) (Result, error) {
 	for attempt := 0; ; attempt++ {
 		if cl != nil && cl.repair && uc.target != nil {
@@ -234,7 +239,7 @@ func (h *Handlers) execute(ctx context.Context, r Request, uc useCase, c caller,
 				return Result{}, err
 			}
 			if stream != "" {
-				res, found, err := h.earlier(ctx, r, stream)
+				res, found, err := h.earlier(ctx, r, stream, 0)
 				if err != nil {
 					return Result{}, err
 				}
@@ -248,12 +253,29 @@ func (h *Handlers) execute(ctx context.Context, r Request, uc useCase, c caller,
 		}
 		now := domain.AtAPIPrecision(h.clock())
 		d, err := uc.decide(ctx, c, now)
+		var de *domain.Error
+		if (err == nil && len(d.events) == 0) || errors.As(err, &de) {
+			// A refusal, or nothing changes: nothing is recorded. It may
+			// be the doing of a duplicate with our key that claimed after
+			// we read the claim stream and appended before we decided:
+			// then read the claim again, and answer it.
+			if lost, cerr := h.claimMoved(ctx, cl); cerr != nil {
+				return Result{}, cerr
+			} else if lost {
+				return Result{}, errClaimLost
+			}
+			h.release(ctx, r, cl, err)
+		}
 		if err != nil {
 			return Result{}, err
 		}
 		if len(d.events) == 0 {
-			// Nothing changes, nothing is recorded.
 			return Result{ID: d.result}, nil
+		}
+		if cl != nil {
+			if err := h.hold(ctx, r, cl, c.id, d); err != nil {
+				return Result{}, err
+			}
 		}
 		res, written, err := h.append(ctx, r, now, d)
 		if h.cache != nil {
@@ -268,16 +290,19 @@ func (h *Handlers) execute(ctx context.Context, r Request, uc useCase, c caller,
 			if attempt == 0 {
 				continue
 			}
-			return Result{}, domain.Errorf(domain.CodeConflict, "%s changed concurrently twice; try again", d.stream.name)
+			conflict := domain.Errorf(domain.CodeConflict, "%s changed concurrently twice; try again", d.stream.name)
+			h.release(ctx, r, cl, conflict)
+			return Result{}, conflict
 		}
 		if err != nil {
+			// The store did not say whether it was written: the claim
+			// stays, for a repeat to find the append or take it over.
 			return Result{}, err
 		}
 		out := Result{ID: d.result, Position: res.Position}
 		if h.wait != nil {
 			if err := h.wait.WaitFor(ctx, res.Position); err != nil {
-				// Written: the claim is completed all the same (see
-				// settle), so a repeat answers it.
+				// Written: a repeat finds it through the claim.
 				return out, fmt.Errorf("command: recorded at %s, read models not caught up: %w", res.Position, err)
 			}
 		}

@@ -45,7 +45,6 @@ func (s *logStore) all() []eventstore.RecordedEvent {
 	}
 }
 
-// count returns how many events the log holds.
 // count is how many domain events the log holds: the Idempotency-Key
 // claim streams' bookkeeping is left out.
 func (s *logStore) count() int {
