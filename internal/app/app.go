@@ -259,7 +259,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	cfg.Ops.apply(&httpCfg, metrics, requestLog)
 	a.handler = a.live.wrap(httpapi.New(api, verifier, httpCfg))
 
-	go sweepExpiries(a.runCtx, cfg.ExpirySweep, o.now, model, a.commands)
+	go sweepExpiries(a.runCtx, cfg.ExpirySweep, o.now, probe.CaughtUp, model, a.commands)
 	a.started = started
 	return a, nil
 }

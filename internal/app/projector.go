@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/internal/command"
 	"github.com/partnercenter/multichannel/internal/observability"
@@ -111,11 +113,19 @@ func (p *projector) ready() error {
 }
 
 // sweepExpiries records RelationshipExpired for requests past their expiry.
-func sweepExpiries(ctx context.Context, every time.Duration, now func() time.Time, model *projections.Model, commands *command.Handlers) {
+func sweepExpiries(ctx context.Context, every time.Duration, now func() time.Time, caughtUp func() bool, model *projections.Model, commands *command.Handlers) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		for _, id := range model.DueExpiries(now()) {
+		// While the read models rebuild at start they know only part of
+		// the log: a request they show as due may have been answered
+		// later in it, and each expiry would wait out the catch-up
+		// timeout. The decision is the stream's anyway; wait until ready.
+		var due []uuid.UUID
+		if caughtUp() {
+			due = model.DueExpiries(now())
+		}
+		for _, id := range due {
 			if err := commands.ExpireRelationship(ctx, id); err != nil && ctx.Err() == nil {
 				slog.Warn("expiry sweep", "relationship", id.String(), "err", err)
 			}
