@@ -66,15 +66,7 @@ func literals(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool
 		case *ast.InlineFragment:
 			err = literals(doc, s.SelectionSet, seen)
 		case *ast.FragmentSpread:
-			if seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			def := s.Definition
-			if def == nil && doc != nil {
-				def = doc.Fragments.ForName(s.Name)
-			}
-			if def != nil {
+			if def := spreadOnce(doc, s, seen); def != nil {
 				err = literals(doc, def.SelectionSet, seen)
 			}
 		}
@@ -230,15 +222,7 @@ func rootFields(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bo
 		case *ast.InlineFragment:
 			n += rootFields(doc, s.SelectionSet, seen)
 		case *ast.FragmentSpread:
-			if seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			def := s.Definition
-			if def == nil && doc != nil {
-				def = doc.Fragments.ForName(s.Name)
-			}
-			if def != nil {
+			if def := spreadOnce(doc, s, seen); def != nil {
 				n += rootFields(doc, def.SelectionSet, seen)
 			}
 		}

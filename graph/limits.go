@@ -246,18 +246,26 @@ func introspects(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]b
 				return true
 			}
 		case *ast.FragmentSpread:
-			if seen[s.Name] {
-				continue
-			}
-			seen[s.Name] = true
-			def := s.Definition
-			if def == nil && doc != nil {
-				def = doc.Fragments.ForName(s.Name)
-			}
-			if def != nil && introspects(doc, def.SelectionSet, seen) {
+			if def := spreadOnce(doc, s, seen); def != nil && introspects(doc, def.SelectionSet, seen) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// spreadOnce returns the fragment a spread names, the first time the walk
+// over a document meets it (seen records it), and nil after that or when
+// the document does not define it: each walk below visits a fragment once,
+// so that a document of many spreads of one fragment costs its size.
+func spreadOnce(doc *ast.QueryDocument, s *ast.FragmentSpread, seen map[string]bool) *ast.FragmentDefinition {
+	if seen[s.Name] {
+		return nil
+	}
+	seen[s.Name] = true
+	def := s.Definition
+	if def == nil && doc != nil {
+		def = doc.Fragments.ForName(s.Name)
+	}
+	return def
 }
