@@ -19,6 +19,7 @@ type bench struct {
 	progress io.Writer
 	client   *gqlClient // its URL is set per server
 	base     *child     // the baseline server, started on first use
+	runs     int        // servers measured so far, to alternate -keyed's order
 }
 
 func newBench(o options, bin, dir string, progress io.Writer) *bench {
@@ -41,6 +42,8 @@ func (b *bench) logf(format string, args ...any) {
 // serverRun is one run of the API server: its query and mutation figures.
 type serverRun struct {
 	Queries, Mutations measurement
+	// Keyed is the mutation with an Idempotency-Key (with -keyed).
+	Keyed measurement
 }
 
 // runServer starts a fresh API server with args, sets up its data,
@@ -80,10 +83,37 @@ func (b *bench) measureServer(ctx context.Context, srv *apiServer) (serverRun, e
 		return r, err
 	}
 	b.logf("  queries    %s", line(r.Queries))
-	if r.Mutations, err = measure(ctx, b.client, mwl, b.o.Clients, b.o.Warmup, b.o.Duration, srv.cmd.Process.Pid); err != nil {
-		return r, err
+	plain := func() error {
+		if r.Mutations, err = measure(ctx, b.client, mwl, b.o.Clients, b.o.Warmup, b.o.Duration, srv.cmd.Process.Pid); err != nil {
+			return err
+		}
+		b.logf("  mutations  %s", line(r.Mutations))
+		return nil
 	}
-	b.logf("  mutations  %s", line(r.Mutations))
+	if !b.o.Keyed {
+		return r, plain()
+	}
+	keyed := func() error {
+		kwl := mwl
+		kwl.Name, kwl.Keyed = mwl.Name+" + Idempotency-Key", true
+		if r.Keyed, err = measure(ctx, b.client, kwl, b.o.Clients, b.o.Warmup, b.o.Duration, srv.cmd.Process.Pid); err != nil {
+			return err
+		}
+		b.logf("  keyed      %s", line(r.Keyed))
+		return nil
+	}
+	// The log grows with every measurement: alternate which side goes
+	// first so that the growth weighs on both alike.
+	order := []func() error{plain, keyed}
+	if b.runs%2 == 1 {
+		order = []func() error{keyed, plain}
+	}
+	b.runs++
+	for _, f := range order {
+		if err := f(); err != nil {
+			return r, err
+		}
+	}
 	return r, nil
 }
 
@@ -132,6 +162,9 @@ func (b *bench) measureAll(ctx context.Context) (*report, error) {
 		}
 		rep.Queries = append(rep.Queries, r.Queries)
 		rep.Mutations = append(rep.Mutations, r.Mutations)
+		if b.o.Keyed {
+			rep.Keyed = append(rep.Keyed, r.Keyed)
+		}
 		if b.o.Baseline {
 			m, err := b.runBaseline(ctx)
 			if err != nil {

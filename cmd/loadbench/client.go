@@ -98,10 +98,10 @@ func encodeRequest(query string, vars map[string]any) ([]byte, error) {
 	return b, nil
 }
 
-// post sends body with token (none when empty), reads the answer into buf
+// post sends body with token and Idempotency-Key (none when empty), reads the answer into buf
 // (reset first, so that a worker reuses one buffer) and checks it: 200 and
 // no GraphQL errors.
-func (c *gqlClient) post(ctx context.Context, token string, body []byte, buf *bytes.Buffer) error {
+func (c *gqlClient) post(ctx context.Context, token, key string, body []byte, buf *bytes.Buffer) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -109,6 +109,9 @@ func (c *gqlClient) post(ctx context.Context, token string, body []byte, buf *by
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -157,7 +160,7 @@ func (c *gqlClient) do(ctx context.Context, token, query string, vars map[string
 		return err
 	}
 	var buf bytes.Buffer
-	if err := c.post(ctx, token, body, &buf); err != nil {
+	if err := c.post(ctx, token, "", body, &buf); err != nil {
 		return err
 	}
 	if out == nil {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // workload is what the clients send during one measurement.
@@ -20,6 +22,9 @@ type workload struct {
 	// Body returns the next request body of client w. It is called by
 	// every client concurrently.
 	Body func(w int) ([]byte, error)
+	// Keyed sends a fresh Idempotency-Key with every request, so that each
+	// pays for the key's claim but none is a repeat.
+	Keyed bool
 }
 
 // staticBody returns a Body that sends the same request every time.
@@ -135,7 +140,11 @@ func measure(ctx context.Context, c *gqlClient, wl workload, clients int, warmup
 				if !t0.Before(end) {
 					break
 				}
-				if err := c.post(ctx, wl.Token, body, &buf); err != nil {
+				key := ""
+				if wl.Keyed {
+					key = uuid.NewString()
+				}
+				if err := c.post(ctx, wl.Token, key, body, &buf); err != nil {
 					if ctx.Err() == nil {
 						cancel(fmt.Errorf("client %d: %w", w, err))
 					}

@@ -55,6 +55,7 @@ type options struct {
 	Query     string
 	Baseline  bool
 	Strict    bool
+	Keyed     bool
 }
 
 // errBelowTarget is returned with -strict when a ratio misses its target.
@@ -76,6 +77,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Mutation, "mutation", "record", "the measured mutation: record (recordExternalSubscription) or onboard (onboardCustomer with fresh ids)")
 	fs.StringVar(&o.Query, "query", "partner", "the measured query: partner ({ partner(id) { id name } }) or viewer ({ viewer { role } })")
 	fs.BoolVar(&o.Baseline, "baseline", true, "measure the bare gqlgen baseline (not in -compare mode)")
+	fs.BoolVar(&o.Keyed, "keyed", false, "also measure the mutation with a fresh Idempotency-Key per request on the same server, and report keyed/unkeyed")
 	fs.BoolVar(&o.Strict, "strict", false, "exit with status 3 when a ratio misses its target")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -405,6 +405,19 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	})
+	t.Run("keyed mutations beside plain ones", func(t *testing.T) {
+		o := base
+		o.Keyed, o.Runs = true, 2
+		var out, progress bytes.Buffer
+		if err := run(ctx, o, &out, &progress); err != nil {
+			t.Fatalf("%v\n%s", err, progress.String())
+		}
+		for _, want := range []string{"recordExternalSubscription + Idempotency-Key", "keyed / unkeyed mutations"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
 	t.Run("compare mode, harmless args", func(t *testing.T) {
 		o := base
 		o.Runs = 2

@@ -130,6 +130,9 @@ type report struct {
 	header                       string
 	QueryName, MutationName      string
 	Queries, Mutations, Baseline []measurement
+	// Keyed are the mutations with an Idempotency-Key (-keyed), measured
+	// on the same servers as Mutations.
+	Keyed []measurement
 }
 
 // QueryRatio and MutationRatio compare the medians with the baseline's;
@@ -155,8 +158,18 @@ func (r *report) print(w io.Writer) {
 	}
 	row("queries", name(r.Queries), r.Queries)
 	row("mutations", name(r.Mutations), r.Mutations)
+	row("keyed", name(r.Keyed), r.Keyed)
 	row("baseline", name(r.Baseline), r.Baseline)
 	tw.Flush()
+	if len(r.Keyed) > 0 {
+		m, k := summarize(r.Mutations), summarize(r.Keyed)
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "keyed / unkeyed mutations  %5.1f%% of the rate", 100*ratio(k.Rate, m.Rate))
+		if m.CPUKnown && k.CPUKnown && m.ServerCPU > 0 {
+			fmt.Fprintf(w, ", %5.1f%% of the server CPU per request", 100*float64(k.ServerCPU)/float64(m.ServerCPU))
+		}
+		fmt.Fprintln(w)
+	}
 	if len(r.Baseline) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "queries / baseline    %5.1f%%  (target >= %.0f%%: %s)\n", 100*r.QueryRatio(), 100*queryTarget, verdict(r.QueryRatio() >= queryTarget))
