@@ -15,12 +15,12 @@ import (
 // subscriptions' and its relationships' streams; an auditor every stream.
 // Runs under mu.
 func (m *Model) streamVisible(v domain.Actor, st *streamState) bool {
-	if isAuditor(v) {
+	if v.Audits() {
 		return true
 	}
 	switch st.cat {
 	case catPartner:
-		return st.id == v.TenantID
+		return domain.SeesPartnerStream(v, st.id)
 	case catCustomer:
 		c := m.customers[st.id]
 		return c != nil && m.seesFully(v, c)
@@ -46,7 +46,7 @@ func (m *Model) StreamVisible(v domain.Actor, stream string) bool {
 	defer m.mu.RUnlock()
 	si, ok := m.streams[stream]
 	if !ok {
-		return isAuditor(v)
+		return v.Audits()
 	}
 	return m.streamVisible(v, &m.streamList[si])
 }

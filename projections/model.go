@@ -11,8 +11,9 @@
 //     of the log would break.
 //   - Reads never see a half-applied event and never share memory with
 //     the writer: every view is a copy.
-//   - Visibility is docs/domain.md's "What each caller sees", decided here and
-//     nowhere else.
+//   - Visibility is docs/domain.md's "What each caller sees", decided by
+//     the domain (domain/visibility.go) from the ties the model folds, as
+//     the command side and the live feed decide it.
 package projections
 
 import (
@@ -111,7 +112,7 @@ type pairKey struct{ partner, customer uuid.UUID }
 
 // access counts what ties a partner to a customer.
 type access struct {
-	accepted      int // ACCEPTED relationships (0 or 1)
+	accepted      int // ACCEPTED relationships, every attempt (usually 0 or 1; see domain.Ties)
 	relationships int // relationships of any status
 	sells         int // subscriptions it sells
 }

@@ -10,44 +10,47 @@ import (
 	"github.com/partnercenter/multichannel/domain"
 )
 
-// Visibility, per docs/domain.md "What each caller sees". The helpers run under
-// mu (read). A tenant that is both a partner and a customer gets the union
-// of both views, which falls out of checking both ties below.
+// Visibility is decided by the domain (domain/visibility.go), for the read
+// models, the command side and the live feed alike; the model only folds
+// the ties it is decided from. The helpers run under mu (read).
 
-func isAuditor(v domain.Actor) bool { return v.Role == domain.RoleAuditor }
+// ties folds what ties the caller's tenant, as a partner, to customer c:
+// access counts every attempt of the pair, so an ACCEPTED one counts
+// whichever attempt is the latest (see domain.Ties).
+func (m *Model) ties(v domain.Actor, c *customerState) domain.Ties {
+	t := domain.Ties{Onboarded: v.TenantID == c.view.OnboardedBy}
+	if a := m.access[pairKey{partner: v.TenantID, customer: c.view.ID}]; a != nil {
+		t.Accepted, t.Related, t.Sells = a.accepted > 0, a.relationships > 0, a.sells > 0
+	}
+	return t
+}
+
+// customerVisibility is what the caller sees of customer c.
+func (m *Model) customerVisibility(v domain.Actor, c *customerState) domain.CustomerView {
+	return domain.CustomerVisibility(v, c.view.ID, m.ties(v, c))
+}
 
 // seesFully: the caller sees the customer's profile and all its
 // subscriptions (and the customer's and subscriptions' streams).
 func (m *Model) seesFully(v domain.Actor, c *customerState) bool {
-	if isAuditor(v) || v.TenantID == c.view.ID || v.TenantID == c.view.OnboardedBy {
-		return true
-	}
-	a := m.access[pairKey{partner: v.TenantID, customer: c.view.ID}]
-	return a != nil && a.accepted > 0
+	return m.customerVisibility(v, c) == domain.ViewFull
 }
 
 // seesProfile: the caller sees at least the customer's profile.
 func (m *Model) seesProfile(v domain.Actor, c *customerState) bool {
-	if m.seesFully(v, c) {
-		return true
-	}
-	a := m.access[pairKey{partner: v.TenantID, customer: c.view.ID}]
-	return a != nil && (a.relationships > 0 || a.sells > 0)
+	return m.customerVisibility(v, c) != domain.ViewNone
 }
 
 func (m *Model) seesSubscription(v domain.Actor, s *subState) bool {
-	if isAuditor(v) {
-		return true
+	view := domain.ViewNone
+	if c := m.customers[s.view.CustomerID]; c != nil {
+		view = m.customerVisibility(v, c)
 	}
-	if s.view.SellerPartnerID != nil && *s.view.SellerPartnerID == v.TenantID {
-		return true
-	}
-	c := m.customers[s.view.CustomerID]
-	return c != nil && m.seesFully(v, c)
+	return domain.SeesSubscription(v, s.view.SellerPartnerID, view)
 }
 
 func seesRelationship(v domain.Actor, r *relState) bool {
-	return isAuditor(v) || r.view.PartnerID == v.TenantID || r.view.CustomerID == v.TenantID
+	return domain.SeesRelationship(v, r.view.PartnerID, r.view.CustomerID)
 }
 
 // Views: copies, so that nothing the writer changes is shared.
@@ -297,7 +300,7 @@ func (m *Model) SupportPlan(v domain.Actor, customerID uuid.UUID) (SupportPlan, 
 	now := m.now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if isAuditor(v) {
+	if v.Audits() {
 		return SupportPlan{}, domain.Errorf(domain.CodeForbidden, "the support plan is a partner's next steps; auditors read customers instead")
 	}
 	if _, isPartner := m.partners[v.TenantID]; !isPartner {

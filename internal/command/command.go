@@ -420,19 +420,21 @@ func (h *Handlers) caller(ctx context.Context, a domain.Actor) (domain.Caller, *
 	return domain.Caller{Actor: a, IsPartner: p.Exists(), IsCustomer: isCustomer}, p, nil
 }
 
-// latestRelationship finds the pair's latest request by reading attempts
-// 0, 1, ... until one does not exist (nil when the pair has none).
-func (h *Handlers) latestRelationship(ctx context.Context, partner, customer uuid.UUID) (*domain.Relationship, error) {
-	var latest *domain.Relationship
+// pairRelationships folds the pair's requests, every attempt in order, by
+// reading attempts 0, 1, ... until one does not exist (none when the pair
+// has none). The last is the latest; an earlier one may still be the
+// ACCEPTED one (see domain.Ties).
+func (h *Handlers) pairRelationships(ctx context.Context, partner, customer uuid.UUID) ([]*domain.Relationship, error) {
+	var rels []*domain.Relationship
 	for attempt := 0; ; attempt++ {
 		r := new(domain.Relationship)
 		if _, err := h.load(ctx, domain.RelationshipStream(domain.RelationshipID(partner, customer, attempt)), r); err != nil {
 			return nil, err
 		}
 		if !r.Exists() {
-			return latest, nil
+			return rels, nil
 		}
-		latest = r
+		rels = append(rels, r)
 	}
 }
 
@@ -450,11 +452,11 @@ func (h *Handlers) standing(ctx context.Context, p *domain.Partner, sub *domain.
 	if st.CustomerIsPartner, err = h.exists(ctx, domain.PartnerStream(sub.CustomerID)); err != nil {
 		return st, domain.ViewNone, err
 	}
-	if st.Relationship, err = h.latestRelationship(ctx, p.ID, sub.CustomerID); err != nil {
+	if st.Relationships, err = h.pairRelationships(ctx, p.ID, sub.CustomerID); err != nil {
 		return st, domain.ViewNone, err
 	}
 	if _, err := h.load(ctx, domain.SubscriptionStream(domain.ReplacementID(sub.ID, p.ID)), st.Replacement); err != nil {
 		return st, domain.ViewNone, err
 	}
-	return st, domain.PartnerView(p.ID, st.Customer, st.Relationship), nil
+	return st, st.Ties().View(), nil
 }
