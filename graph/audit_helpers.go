@@ -19,10 +19,7 @@ func auditor(ctx context.Context) (domain.Actor, error) {
 	if err != nil {
 		return v, err
 	}
-	if v.Role != domain.RoleAuditor {
-		return v, domain.Errorf(domain.CodeForbidden, "only auditors may verify the log")
-	}
-	return v, nil
+	return v, domain.AuthorizeAudit(v)
 }
 
 // history answers an object's history field.

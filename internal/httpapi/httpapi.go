@@ -275,8 +275,5 @@ func AuditorOnly(r *http.Request) error {
 		}
 		return auth.ErrNoToken
 	}
-	if a.Role != domain.RoleAuditor {
-		return domain.Errorf(domain.CodeForbidden, "only auditors may export the log")
-	}
-	return nil
+	return domain.AuthorizeAudit(a)
 }
