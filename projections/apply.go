@@ -57,21 +57,9 @@ type streamState struct {
 	events []int32 // indices into headers
 }
 
-// eventTypes numbers the known event types for the compact header.
-var eventTypes = []string{
-	domain.TypePartnerEnrolled,
-	domain.TypeCustomerOnboarded,
-	domain.TypeExternalSubscriptionRecorded,
-	domain.TypeRelationshipRequested,
-	domain.TypeRelationshipAccepted,
-	domain.TypeRelationshipDeclined,
-	domain.TypeRelationshipExpired,
-	domain.TypeRelationshipTerminated,
-	domain.TypeSubscriptionCancelled,
-	domain.TypeSubscriptionSwitched,
-	domain.TypeAzureSubscriptionCreated,
-	domain.TypeLegacyServiceCancelled,
-}
+// eventTypes numbers the known event types for the compact header (and
+// the snapshots that store it): the domain's list, whose order is fixed.
+var eventTypes = domain.EventTypes()
 
 var eventTypeCode = func() map[string]uint8 {
 	m := make(map[string]uint8, len(eventTypes))

@@ -239,13 +239,4 @@ func (m *Model) DueExpiries(now time.Time) []uuid.UUID {
 	return ids
 }
 
-// effectiveStatus is a relationship's status at now: PENDING reads EXPIRED
-// from expiresAt on, before (or without) RelationshipExpired.
-func effectiveStatus(r *Relationship, now time.Time) domain.RelationshipStatus {
-	if r.Status == domain.Pending && !now.Before(r.ExpiresAt) {
-		return domain.Expired
-	}
-	return r.Status
-}
-
 func lower(s string) string { return strings.ToLower(s) }

@@ -78,6 +78,12 @@ func subscriptionView(s *subState) Subscription {
 	return out
 }
 
+// effectiveStatus is a relationship's status at now: the domain's rule
+// (PENDING reads EXPIRED from expiresAt on) on the recorded status.
+func effectiveStatus(r *Relationship, now time.Time) domain.RelationshipStatus {
+	return domain.EffectiveRelationshipStatus(r.Status, r.ExpiresAt, now)
+}
+
 func relationshipView(r *relState, now time.Time) Relationship {
 	out := r.view
 	out.Status = effectiveStatus(&r.view, now)
