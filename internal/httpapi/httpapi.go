@@ -151,7 +151,10 @@ func perCaller(limiter *ratelimit.Limiter[uuid.UUID], next http.Handler) http.Ha
 	})
 }
 
-func isWebSocket(r *http.Request) bool {
+// IsWebSocket reports whether r asks to upgrade to a WebSocket: such a
+// request lives as long as its subscriptions, so it gets no request
+// deadline, and the server tracks it for shutdown.
+func IsWebSocket(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
@@ -192,13 +195,13 @@ func requestIDs(timeout time.Duration, next http.Handler) http.Handler {
 		ctx := observability.Attach(r.Context(), w)
 		observability.NoteCorrelationID(ctx, s)
 		req := &graph.Request{CorrelationID: id, IdempotencyKey: strings.TrimSpace(r.Header.Get("Idempotency-Key"))}
-		if !isWebSocket(r) {
+		if !IsWebSocket(r) {
 			// The consistency token: the one sent is waited for, a
 			// mutation's is answered in the header (see graph/consistency.go).
 			req.ConsistencyToken = strings.TrimSpace(r.Header.Get(graph.ConsistencyHeader))
 			req.SetConsistencyToken = func(tok string) { w.Header().Set(graph.ConsistencyHeader, tok) }
 		}
-		if timeout > 0 && !isWebSocket(r) {
+		if timeout > 0 && !IsWebSocket(r) {
 			// An instant, not a context deadline: see graph/deadline.go.
 			req.Deadline = time.Now().Add(timeout)
 		}
