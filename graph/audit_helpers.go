@@ -28,7 +28,7 @@ func (r *Resolver) history(ctx context.Context, stream string, first *int, after
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.Model.History(ctx, r.Store, v, stream, first, after, newestFirst != nil && *newestFirst)
+	c, err := r.Model.History(ctx, v, stream, first, after, newestFirst != nil && *newestFirst)
 	if err != nil {
 		return nil, err
 	}

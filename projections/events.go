@@ -83,31 +83,22 @@ type eventRef struct {
 
 // Events lists, in log order, the events of the streams the caller sees
 // that match the filter. Its cost follows what the caller may see (see
-// eventsPage), not the log; the page's payloads are read from store,
+// eventsPage), not the log; the page's payloads are read from the log,
 // outside the model's lock.
-func (m *Model) Events(ctx context.Context, store eventstore.Store, v domain.Actor, f EventFilter, first *int, after *string) (EventConnection, error) {
+func (m *Model) Events(ctx context.Context, v domain.Actor, f EventFilter, first *int, after *string) (EventConnection, error) {
 	req, err := parsePage(cursorEvent, first, after)
 	if err != nil {
 		return EventConnection{}, err
 	}
 	pg, hv := m.eventsPage(v, f, req)
 	refs := m.refs(&hv, pg.items)
-	edges := make([]EventEdge, 0, len(refs))
-	positions := make([]eventstore.Position, 0, len(refs))
-	for _, ref := range refs {
-		got, err := store.ReadStream(ctx, ref.stream, eventstore.Forwards, ref.rev, 1)
-		if err != nil {
-			return EventConnection{}, fmt.Errorf("events: read %s@%d: %w", ref.stream, ref.rev, err)
-		}
-		if len(got) != 1 || got[0].Position != ref.pos {
-			return EventConnection{}, fmt.Errorf("events: %s@%d is not the indexed event at %s", ref.stream, ref.rev, ref.pos)
-		}
-		ev, err := m.EventView(got[0])
-		if err != nil {
-			return EventConnection{}, fmt.Errorf("events: %w", err)
-		}
-		edges = append(edges, EventEdge{Cursor: cursorEvent + ref.pos.String(), Node: ev})
-		positions = append(positions, ref.pos)
+	edges, err := m.readEdges(ctx, refs)
+	if err != nil {
+		return EventConnection{}, fmt.Errorf("events: %w", err)
+	}
+	positions := make([]eventstore.Position, len(refs))
+	for i, ref := range refs {
+		positions[i] = ref.pos
 	}
 	return EventConnection{Edges: edges, PageInfo: pg.info(positions), TotalCount: pg.total}, nil
 }

@@ -14,11 +14,11 @@ import (
 
 var t0 = time.Date(2025, 1, 10, 9, 0, 0, 0, time.UTC)
 
-// fixture appends hand-built events to a memStore and folds them into a
-// Model whose clock the test sets.
+// fixture appends hand-built events to the embedded store and folds them
+// into a Model whose clock the test sets, which reads payloads from it.
 type fixture struct {
 	t     *testing.T
-	store *memStore
+	store *logStore
 	model *projections.Model
 	// at is the recordedAt of the next event; now is the model's clock.
 	at, now time.Time
@@ -26,8 +26,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, store: newMemStore(), at: t0, now: t0}
+	f := &fixture{t: t, store: newLogStore(t), at: t0, now: t0}
 	f.model = projections.New(func() time.Time { return f.now })
+	f.model.ReadLogFrom(f.store)
 	return f
 }
 

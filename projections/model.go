@@ -43,6 +43,8 @@ var (
 // writer (Apply, usually called by Run).
 type Model struct {
 	clock func() time.Time
+	// log is where reads take payloads from (see ReadLogFrom).
+	log LogReader
 
 	// applyMu serialises Apply so that decoding, which is most of its cost,
 	// happens outside mu and readers are held up only by the mutation.

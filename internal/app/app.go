@@ -151,6 +151,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		model.CheckHandoffs()
 	}
 	a.model = model
+	// The model's reads take payloads from the store, ending at the
+	// request's deadline.
+	model.ReadLogFrom(graph.DeadlineStore(store))
 	a.proj = &projector{store: store, model: model}
 	go func() { a.runDone <- a.proj.run(a.runCtx) }()
 	if settle {
