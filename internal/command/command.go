@@ -33,11 +33,6 @@ type Request struct {
 	CorrelationID  uuid.UUID
 	IdempotencyKey string // "" when the request has none
 	Fingerprint    string // hash of document + operation name + canonical variables; set with IdempotencyKey
-	// Deadline is the caller's (zero: none): the mutation ends by then,
-	// or at the handlers' timeout (WithTimeout) if that comes first. It
-	// is an instant rather than a context deadline so that a mutation
-	// costs one timer, the one made here, and not one per layer.
-	Deadline time.Time
 	// Recorded, when set, is told the log position of the mutation's last
 	// event once it succeeded (a repeat's: the first's), which the answer's
 	// consistency token names.

@@ -7,6 +7,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -183,10 +184,12 @@ const CorrelationHeader = "X-Correlation-ID"
 // requestIDs takes the correlation id from X-Correlation-ID when it is a
 // UUID, else from a W3C traceparent's trace id, else makes a UUIDv7; echoes
 // it in the response and gives it to the request's log line; passes the
-// Idempotency-Key and X-Consistency-Token headers on; and, with a positive timeout, sets the
-// request's deadline (WebSockets are exempt: they live as long as their
-// subscriptions). It is the one layer that gives the request a new context,
-// the observation record's included, so that the request is copied once.
+// Idempotency-Key and X-Consistency-Token headers on; and, with a positive
+// timeout, gives the request a context that ends at its deadline
+// (WebSockets are exempt: they live as long as their subscriptions). It is
+// the one layer that gives the request a new context, the observation
+// record's and the deadline's included, so that the request is copied
+// once.
 func requestIDs(timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := correlationID(r.Header)
@@ -202,8 +205,12 @@ func requestIDs(timeout time.Duration, next http.Handler) http.Handler {
 			req.SetConsistencyToken = func(tok string) { w.Header().Set(graph.ConsistencyHeader, tok) }
 		}
 		if timeout > 0 && !IsWebSocket(r) {
-			// An instant, not a context deadline: see graph/deadline.go.
-			req.Deadline = time.Now().Add(timeout)
+			// The one place the request deadline is applied: the store's
+			// reads, the read models' waits and the command handlers all
+			// end with this context (see graph/deadline.go).
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
 		}
 		next.ServeHTTP(w, r.WithContext(graph.WithRequest(ctx, req)))
 	})
