@@ -72,12 +72,10 @@ var eventTypeCode = func() map[string]uint8 {
 // metaLite is the part of the metadata document the fold needs; decoding
 // into a small struct (no maps, no hash) keeps replay fast.
 type metaLite struct {
-	SchemaVersion          int          `json:"schemaVersion"`
-	RecordedAt             time.Time    `json:"recordedAt"`
-	Actor                  domain.Actor `json:"actor"`
-	CorrelationID          uuid.UUID    `json:"correlationId"`
-	IdempotencyKey         string       `json:"idempotencyKey"`
-	IdempotencyFingerprint string       `json:"idempotencyFingerprint"`
+	SchemaVersion int          `json:"schemaVersion"`
+	RecordedAt    time.Time    `json:"recordedAt"`
+	Actor         domain.Actor `json:"actor"`
+	CorrelationID uuid.UUID    `json:"correlationId"`
 }
 
 // Apply folds one event of the global log into the model. An event at or
@@ -152,12 +150,6 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 		pos: e.Position, rev: e.Revision, recordedAt: at.UnixNano(),
 		correlation: md.CorrelationID, stream: si, actor: ai, typ: typ,
 	})
-	if md.IdempotencyKey != "" {
-		// The first event of an append made under an Idempotency-Key: the
-		// mutation returned the aggregate of the stream it appended to.
-		m.idem[idemKey{tenant: md.Actor.TenantID, user: md.Actor.UserID, key: md.IdempotencyKey}] =
-			idemEntry{fingerprint: md.IdempotencyFingerprint, id: aggID}
-	}
 	m.setPosition(e)
 	m.mu.Unlock()
 	m.wake(e.Position)

@@ -32,19 +32,9 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// appendOpts tweak one append's metadata.
-type appendOpts struct {
-	idemKey, fingerprint string
-}
-
 // emit appends events to stream as actor (recorded at f.at, which then
 // moves on a second) and folds them into the model.
 func (f *fixture) emit(stream string, actor domain.Actor, evs ...domain.Event) eventstore.Position {
-	f.t.Helper()
-	return f.emitWith(stream, actor, appendOpts{}, evs...)
-}
-
-func (f *fixture) emitWith(stream string, actor domain.Actor, o appendOpts, evs ...domain.Event) eventstore.Position {
 	f.t.Helper()
 	corr := uuid.Must(uuid.NewV7())
 	data := make([]eventstore.EventData, len(evs))
@@ -54,9 +44,6 @@ func (f *fixture) emitWith(stream string, actor domain.Actor, o appendOpts, evs 
 			f.t.Fatal(err)
 		}
 		md := domain.Metadata{SchemaVersion: version, RecordedAt: f.at, Actor: actor, CorrelationID: corr, CausationID: &corr}
-		if i == 0 {
-			md.IdempotencyKey, md.IdempotencyFingerprint = o.idemKey, o.fingerprint
-		}
 		mb, err := domain.EncodeMetadata(md)
 		if err != nil {
 			f.t.Fatal(err)

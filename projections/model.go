@@ -67,7 +67,6 @@ type Model struct {
 	// pending holds the relationships whose recorded status is PENDING,
 	// for DueExpiries.
 	pending map[uuid.UUID]*relState
-	idem    map[idemKey]idemEntry
 
 	// The event index: compact headers in log order, and every stream.
 	headers    headerLog
@@ -119,16 +118,6 @@ type access struct {
 	sells         int // subscriptions it sells
 }
 
-type idemKey struct {
-	tenant    uuid.UUID
-	user, key string
-}
-
-type idemEntry struct {
-	fingerprint string
-	id          uuid.UUID
-}
-
 // New returns an empty model at the start of the log. clock gives "now" for
 // effective statuses (a PENDING request past its expiry reads EXPIRED) and
 // the support plan; nil means time.Now.
@@ -144,7 +133,6 @@ func New(clock func() time.Time) *Model {
 		rels:      make(map[uuid.UUID]*relState),
 		access:    make(map[pairKey]*access),
 		pending:   make(map[uuid.UUID]*relState),
-		idem:      make(map[idemKey]idemEntry),
 		streams:   make(map[string]int32),
 		actors:    make(map[domain.Actor]int32),
 	}
@@ -210,15 +198,6 @@ func Run(ctx context.Context, store eventstore.Store, m *Model) error {
 		return fmt.Errorf("projections: %w", err)
 	}
 	return nil
-}
-
-// LookupIdempotency finds the append made by (tenant, user) under key: the
-// request's fingerprint and the id of the object the mutation returned.
-func (m *Model) LookupIdempotency(tenant uuid.UUID, user, key string) (fingerprint string, resultID uuid.UUID, found bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	e, ok := m.idem[idemKey{tenant: tenant, user: user, key: key}]
-	return e.fingerprint, e.id, ok
 }
 
 // DueExpiries lists the relationships still recorded PENDING whose
