@@ -1,19 +1,3 @@
-// Package projections holds the read models: one in-memory Model folded
-// from the global log, and the caller-scoped reads the API answers from it.
-//
-// The Model is rebuilt from the log when the server starts (New, then Run
-// from the start) and kept current by the same subscription. It guards:
-//
-//   - Each event is applied once: an event at or before the checkpoint
-//     (Position) is ignored, so a redelivered event changes nothing.
-//   - Nothing is skipped: a stream's events must arrive with revisions
-//     0, 1, 2, ... (ErrOutOfOrder otherwise), which a gap or a reordering
-//     of the log would break.
-//   - Reads never see a half-applied event and never share memory with
-//     the writer: every view is a copy.
-//   - Visibility is docs/domain.md's "What each caller sees", decided by
-//     the domain (domain/visibility.go) from the ties the model folds, as
-//     the command side and the live feed decide it.
 package projections
 
 import (
@@ -198,26 +182,6 @@ func Run(ctx context.Context, store eventstore.Store, m *Model) error {
 		return fmt.Errorf("projections: %w", err)
 	}
 	return nil
-}
-
-// DueExpiries lists the relationships still recorded PENDING whose
-// expiresAt is at or before now, oldest expiry first: those the sweep must
-// record RelationshipExpired for.
-func (m *Model) DueExpiries(now time.Time) []uuid.UUID {
-	m.mu.RLock()
-	due := make([]*relState, 0)
-	for _, r := range m.pending {
-		if !now.Before(r.view.ExpiresAt) {
-			due = append(due, r)
-		}
-	}
-	m.mu.RUnlock()
-	sortRelsByExpiry(due)
-	ids := make([]uuid.UUID, len(due))
-	for i, r := range due {
-		ids[i] = r.view.ID
-	}
-	return ids
 }
 
 func lower(s string) string { return strings.ToLower(s) }
