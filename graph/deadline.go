@@ -26,7 +26,7 @@ func pastRequestDeadline(ctx context.Context) bool { return ctx.Err() != nil }
 // before its operation runs: gqlgen itself would answer a bare null to an
 // operation whose context has ended, which tells the client nothing. A
 // mutation's waits (on the store and on the read models) are in the
-// command handlers, which end them at the request deadline themselves.
+// command handlers, which end them with the request's context.
 // There is no check before each root field: a query's root fields start
 // together (gqlgen resolves them concurrently), so such a check would only
 // repeat this one, and each of a mutation's root fields ends at the
