@@ -83,41 +83,10 @@ func AuthorizeCancelSubscription(c Caller) error {
 	return Errorf(CodeForbidden, "role %s of this tenant may not cancel subscriptions", c.Role)
 }
 
-// CustomerView is how much of a customer a partner sees.
-type CustomerView int
-
-const (
-	// ViewNone: the partner does not see the customer at all.
-	ViewNone CustomerView = iota
-	// ViewProfile: the profile and the subscriptions the partner sells.
-	ViewProfile
-	// ViewFull: everything; the partner onboarded the customer or holds an
-	// ACCEPTED relationship with it.
-	ViewFull
-)
-
-// PartnerView returns what partner sees of customer by the ties the
-// command side folds: who onboarded it and the pair's latest relationship
-// (current, nil when the pair has none). Selling one of the customer's
-// subscriptions also shows its profile; that tie lives in the read models
-// (see command.SalesIndex).
-func PartnerView(partner uuid.UUID, customer *Customer, current *Relationship) CustomerView {
-	if customer == nil || !customer.Exists() {
-		return ViewNone
-	}
-	ours := current != nil && current.Exists() && current.PartnerID == partner && current.CustomerID == customer.ID
-	switch {
-	case customer.OnboardedBy == partner, ours && current.Status == Accepted:
-		return ViewFull
-	case ours:
-		return ViewProfile
-	}
-	return ViewNone
-}
-
 // Step 4: NOT_FOUND for what the caller cannot see, then FORBIDDEN for what
-// it sees but may not act on. view is PartnerView of the caller's tenant
-// (ignored when the caller is not a partner).
+// it sees but may not act on. view is what the caller's tenant sees of the
+// customer as a partner, Ties.View (ignored when the caller is not a
+// partner).
 
 // CheckRecordAccess is step 4 of recordExternalSubscription.
 func CheckRecordAccess(c Caller, customer *Customer, view CustomerView) error {
@@ -222,6 +191,16 @@ func CheckCancelAccess(c Caller, s *Subscription, view CustomerView) error {
 func CheckSubscriptionVisible(c Caller, s *Subscription, view CustomerView) error {
 	if s == nil || !s.Exists() || !c.IsPartner || (view != ViewFull && !s.SoldBy(c.TenantID)) {
 		return Errorf(CodeNotFound, "subscription not found")
+	}
+	return nil
+}
+
+// AuthorizeAudit: only an AUDITOR reads what describes the whole log (the
+// integrity report, the read-model digest, the export), whatever its
+// tenant sees.
+func AuthorizeAudit(a Actor) error {
+	if !a.Audits() {
+		return Errorf(CodeForbidden, "only auditors may read what describes the whole log (role %s)", a.Role)
 	}
 	return nil
 }

@@ -60,32 +60,52 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
-func TestPartnerView(t *testing.T) {
+func TestVisibility(t *testing.T) {
 	t.Parallel()
 	cust := customer(t, custC, domain.CloudPublic, false) // onboarded by pA
 	rel := func(events ...domain.Event) *domain.Relationship { return fold[domain.Relationship](t, events...) }
+	acceptedB0 := rel(requested(pB, custC, 0, t0), accepted(pB, custC, 0))
+	// Attempt 1 was requested once attempt 0 read EXPIRED, while the
+	// customer accepted attempt 0 on a clock a moment behind: two streams,
+	// both appends succeed. Attempt 0 is the pair's ACCEPTED relationship.
+	pendingB1 := rel(requested(pB, custC, 1, t0.Add(domain.RelationshipTTL)))
+	terminatedB1 := rel(requested(pB, custC, 1, t0.Add(domain.RelationshipTTL)), accepted(pB, custC, 1),
+		domain.RelationshipTerminated{RelationshipID: domain.RelationshipID(pB, custC, 1), PartnerID: pB, CustomerID: custC})
 	tests := []struct {
 		name     string
-		partner  uuid.UUID
+		viewer   domain.Actor
 		customer *domain.Customer
-		current  *domain.Relationship
+		rels     []*domain.Relationship
+		sells    bool
 		want     domain.CustomerView
 	}{
-		{"onboarded it", pA, cust, nil, domain.ViewFull},
-		{"accepted relationship", pB, cust, rel(requested(pB, custC, 0, t0), accepted(pB, custC, 0)), domain.ViewFull},
-		{"pending relationship", pB, cust, rel(requested(pB, custC, 0, t0)), domain.ViewProfile},
-		{"another pair's relationship", pB, cust, rel(requested(pG, custC, 0, t0), accepted(pG, custC, 0)), domain.ViewNone},
-		{"nothing", pB, cust, nil, domain.ViewNone},
-		{"unknown customer", pA, nil, nil, domain.ViewNone},
+		{"onboarded it", actor(pA), cust, nil, false, domain.ViewFull},
+		{"accepted relationship", actor(pB), cust, []*domain.Relationship{acceptedB0}, false, domain.ViewFull},
+		{"accepted attempt behind a later pending one", actor(pB), cust, []*domain.Relationship{acceptedB0, pendingB1}, false, domain.ViewFull},
+		{"accepted attempt behind a later terminated one", actor(pB), cust, []*domain.Relationship{acceptedB0, terminatedB1}, false, domain.ViewFull},
+		{"pending relationship", actor(pB), cust, []*domain.Relationship{pendingB1}, false, domain.ViewProfile},
+		{"terminated relationship", actor(pB), cust, []*domain.Relationship{terminatedB1}, false, domain.ViewProfile},
+		{"sells one of its subscriptions", actor(pB), cust, nil, true, domain.ViewProfile},
+		{"another pair's relationship", actor(pB), cust, []*domain.Relationship{rel(requested(pG, custC, 0, t0), accepted(pG, custC, 0))}, false, domain.ViewNone},
+		{"nothing", actor(pB), cust, nil, false, domain.ViewNone},
+		{"unknown customer", actor(pA), nil, nil, false, domain.ViewNone},
+		{"the customer itself", actor(custC), cust, nil, false, domain.ViewFull},
+		{"an auditor of any tenant", domain.Actor{UserID: "u", TenantID: pG, Role: domain.RoleAuditor}, cust, nil, false, domain.ViewFull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := domain.PartnerView(tt.partner, tt.customer, tt.current); got != tt.want {
-				t.Fatalf("PartnerView = %d, want %d", got, tt.want)
+			ties := domain.TiesOf(tt.viewer.TenantID, tt.customer, tt.rels...)
+			ties.Sells = ties.Sells || tt.sells
+			if got := domain.CustomerVisibility(tt.viewer, custC, ties); got != tt.want {
+				t.Fatalf("CustomerVisibility = %d, want %d (ties %+v)", got, tt.want, ties)
 			}
 		})
 	}
+}
+
+func actor(tenant uuid.UUID) domain.Actor {
+	return domain.Actor{UserID: "u", TenantID: tenant, Role: domain.RoleGlobalAdmin}
 }
 
 func TestAccessChecks(t *testing.T) {

@@ -62,21 +62,48 @@ func reg[E Event](version int) registration {
 	}
 }
 
-// registry is the one table of every stored event type. To change an
-// event's shape, bump its version and add an upcaster from the old one.
-var registry = map[string]registration{
-	TypePartnerEnrolled:              reg[PartnerEnrolled](1),
-	TypeCustomerOnboarded:            reg[CustomerOnboarded](1),
-	TypeExternalSubscriptionRecorded: reg[ExternalSubscriptionRecorded](1),
-	TypeRelationshipRequested:        reg[RelationshipRequested](1),
-	TypeRelationshipAccepted:         reg[RelationshipAccepted](1),
-	TypeRelationshipDeclined:         reg[RelationshipDeclined](1),
-	TypeRelationshipExpired:          reg[RelationshipExpired](1),
-	TypeRelationshipTerminated:       reg[RelationshipTerminated](1),
-	TypeSubscriptionCancelled:        reg[SubscriptionCancelled](1),
-	TypeSubscriptionSwitched:         reg[SubscriptionSwitched](1),
-	TypeAzureSubscriptionCreated:     reg[AzureSubscriptionCreated](1),
-	TypeLegacyServiceCancelled:       reg[LegacyServiceCancelled](1),
+// registrations is the one table of every stored event type, in the
+// order the types were introduced. To change an event's shape, bump its
+// version and add an upcaster from the old one. The order is permanent:
+// read models number the types by their place here (see EventTypes), so a
+// new type is appended, never inserted.
+var registrations = []struct {
+	typ string
+	registration
+}{
+	{TypePartnerEnrolled, reg[PartnerEnrolled](1)},
+	{TypeCustomerOnboarded, reg[CustomerOnboarded](1)},
+	{TypeExternalSubscriptionRecorded, reg[ExternalSubscriptionRecorded](1)},
+	{TypeRelationshipRequested, reg[RelationshipRequested](1)},
+	{TypeRelationshipAccepted, reg[RelationshipAccepted](1)},
+	{TypeRelationshipDeclined, reg[RelationshipDeclined](1)},
+	{TypeRelationshipExpired, reg[RelationshipExpired](1)},
+	{TypeRelationshipTerminated, reg[RelationshipTerminated](1)},
+	{TypeSubscriptionCancelled, reg[SubscriptionCancelled](1)},
+	{TypeSubscriptionSwitched, reg[SubscriptionSwitched](1)},
+	{TypeAzureSubscriptionCreated, reg[AzureSubscriptionCreated](1)},
+	{TypeLegacyServiceCancelled, reg[LegacyServiceCancelled](1)},
+}
+
+// registry is registrations by type.
+var registry = func() map[string]registration {
+	m := make(map[string]registration, len(registrations))
+	for _, r := range registrations {
+		m[r.typ] = r.registration
+	}
+	return m
+}()
+
+// EventTypes lists every stored event type, in the order they were
+// introduced: a type's index in it never changes, so a read model may
+// store the index instead of the name (projections' compact headers and
+// snapshots do). The slice is the caller's.
+func EventTypes() []string {
+	out := make([]string, len(registrations))
+	for i, r := range registrations {
+		out[i] = r.typ
+	}
+	return out
 }
 
 // ErrUnknownEventType is returned when decoding a type the registry lacks.

@@ -74,11 +74,13 @@ func (r *Relationship) Apply(e Event) error {
 }
 
 // RequestRelationship decides requestResellerRelationship of partner to
-// customer at now. latest is the pair's latest attempt (nil when the pair
+// customer at now. pair is the pair's attempts in order (none when the pair
 // has none); customerIsPartner is whether partner-<customer id> exists. The
-// new request's attempt is latest's + 1, so that its id is fresh and its
-// stream is appended with NoStream: a concurrent twin loses that race.
-func RequestRelationship(partner *Partner, customer *Customer, customerIsPartner bool, latest *Relationship, message *string, now time.Time) ([]Event, error) {
+// new request's attempt is the latest's + 1, so that its id is fresh and
+// its stream is appended with NoStream: a concurrent twin loses that race.
+// Every attempt counts for the CONFLICT, as for visibility (see
+// Ties.Accepted): an ACCEPTED one need not be the latest.
+func RequestRelationship(partner *Partner, customer *Customer, customerIsPartner bool, pair []*Relationship, message *string, now time.Time) ([]Event, error) {
 	if !partner.Exists() {
 		return nil, Errorf(CodeForbidden, "only an enrolled partner may request a relationship")
 	}
@@ -92,11 +94,14 @@ func RequestRelationship(partner *Partner, customer *Customer, customerIsPartner
 		return nil, Errorf(CodePartnerToPartnerResale, "the customer is a CSP partner: a CSP partner can't resell online services to another CSP partner")
 	}
 	attempt := 0
-	if latest.Exists() {
-		if latest.Holds(now) {
-			return nil, Errorf(CodeConflict, "the partner already has a %s relationship with this customer", latest.EffectiveStatus(now))
+	for _, r := range pair {
+		if !r.Exists() {
+			continue
 		}
-		attempt = latest.Attempt + 1
+		if r.Holds(now) {
+			return nil, Errorf(CodeConflict, "the partner already has a %s relationship with this customer", r.EffectiveStatus(now))
+		}
+		attempt = max(attempt, r.Attempt+1)
 	}
 	at := AtAPIPrecision(now)
 	return []Event{RelationshipRequested{

@@ -43,6 +43,7 @@ func TestRequestRelationship(t *testing.T) {
 		{"customer is an enrolled partner", partner(t, pB, domain.CloudPublic), customer(t, custC, domain.CloudPublic, false), true, nil, nil, domain.ErrPartnerToPartnerResale},
 		{"pending one", partner(t, pB, domain.CloudPublic), customer(t, custC, domain.CloudPublic, false), false, rel(requested(pB, custC, 0, t0)), nil, domain.ErrConflict},
 		{"accepted one", partner(t, pB, domain.CloudPublic), customer(t, custC, domain.CloudPublic, false), false, rel(requested(pB, custC, 0, t0), accepted(pB, custC, 0)), nil, domain.ErrConflict},
+		{"accepted attempt behind a later declined one", partner(t, pB, domain.CloudPublic), customer(t, custC, domain.CloudPublic, false), false, rel(requested(pB, custC, 0, t0), accepted(pB, custC, 0)), nil, domain.ErrConflict},
 		{"pending one a millisecond before expiry", partner(t, pB, domain.CloudPublic), customer(t, custC, domain.CloudPublic, false), false, rel(requested(pB, custC, 0, now.Add(-domain.RelationshipTTL+time.Millisecond))), nil, domain.ErrConflict},
 		// Check order.
 		{"order: cloud before CSP", partner(t, pG, domain.CloudUSGovernment), customer(t, custC, domain.CloudPublic, true), true, nil, nil, domain.ErrCloudMismatch},
@@ -51,7 +52,16 @@ func TestRequestRelationship(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := domain.RequestRelationship(tt.partner, tt.customer, tt.enrolled, tt.latest, msg, now)
+			pair := []*domain.Relationship{}
+			if tt.latest != nil {
+				pair = append(pair, tt.latest)
+			}
+			if tt.name == "accepted attempt behind a later declined one" {
+				// Attempt 0 accepted as attempt 1 was requested (see
+				// domain.Ties), and attempt 1 then declined.
+				pair = append(pair, rel(requested(pB, custC, 1, t0), domain.RelationshipDeclined{RelationshipID: domain.RelationshipID(pB, custC, 1), PartnerID: pB, CustomerID: custC}))
+			}
+			got, err := domain.RequestRelationship(tt.partner, tt.customer, tt.enrolled, pair, msg, now)
 			if tt.wantErr == nil && tt.latest != nil {
 				// The request continues the pair's numbering.
 				tt.want = want(tt.latest.Attempt + 1)

@@ -214,19 +214,26 @@ type Standing struct {
 	Customer *Customer
 	// CustomerIsPartner: partner-<customer id> exists.
 	CustomerIsPartner bool
-	// Relationship is the latest relationship of the pair (nil if none).
-	Relationship *Relationship
+	// Relationships are the pair's relationships, every attempt (see
+	// Ties.Accepted: an ACCEPTED one need not be the latest).
+	Relationships []*Relationship
 	// Replacement is folded from subscription-<ReplacementID(subscription,
 	// partner)>: the caller's replacement, empty or nil when there is none.
 	Replacement *Subscription
 }
 
-// accepted: the pair holds an ACCEPTED relationship (which never expires).
-func (st Standing) accepted() bool {
-	r := st.Relationship
-	return r.Exists() && r.Status == Accepted && st.Partner.Exists() &&
-		r.PartnerID == st.Partner.ID && st.Customer.Exists() && r.CustomerID == st.Customer.ID
+// Ties are what ties the partner to the customer, as far as its streams
+// tell (Sells is not among them).
+func (st Standing) Ties() Ties {
+	if !st.Partner.Exists() {
+		return Ties{}
+	}
+	return TiesOf(st.Partner.ID, st.Customer, st.Relationships...)
 }
+
+// accepted: the pair holds an ACCEPTED relationship (which never expires),
+// counted as visibility counts it.
+func (st Standing) accepted() bool { return st.Ties().Accepted }
 
 // whatApplies says, in Partner Center's words, what a partner does instead
 // for a subscription of each row, when it asked for an action of another.

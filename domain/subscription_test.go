@@ -23,12 +23,14 @@ func standingFor(t *testing.T, p uuid.UUID, opts ...standingOpt) domain.Standing
 
 func withAccepted(t *testing.T) standingOpt {
 	return func(st *domain.Standing) {
-		st.Relationship = fold[domain.Relationship](t, requested(st.Partner.ID, custC, 0, t0), accepted(st.Partner.ID, custC, 0))
+		st.Relationships = append(st.Relationships, fold[domain.Relationship](t, requested(st.Partner.ID, custC, 0, t0), accepted(st.Partner.ID, custC, 0)))
 	}
 }
 
 func withRelationship(t *testing.T, events ...domain.Event) standingOpt {
-	return func(st *domain.Standing) { st.Relationship = fold[domain.Relationship](t, events...) }
+	return func(st *domain.Standing) {
+		st.Relationships = append(st.Relationships, fold[domain.Relationship](t, events...))
+	}
 }
 
 func withCSPFlag(t *testing.T) standingOpt {
@@ -89,6 +91,9 @@ func TestSwitchSubscription(t *testing.T) {
 		{"terminated relationship", []domain.Event{usageFromB}, []standingOpt{withRelationship(t, requested(pA, custC, 0, t0), accepted(pA, custC, 0),
 			domain.RelationshipTerminated{RelationshipID: domain.RelationshipID(pA, custC, 0), PartnerID: pA, CustomerID: custC})}, t0, nil, domain.ErrRelationshipRequired},
 		{"another partner's accepted relationship", []domain.Event{usageFromB}, []standingOpt{withRelationship(t, requested(pB, custC, 0, t0), accepted(pB, custC, 0))}, t0, nil, domain.ErrRelationshipRequired},
+		// An ACCEPTED attempt counts behind a later one (see domain.Ties).
+		{"accepted attempt behind a later pending one", []domain.Event{usageFromB}, []standingOpt{withAccepted(t),
+			withRelationship(t, requested(pA, custC, 1, t0.Add(domain.RelationshipTTL)))}, t0.Add(domain.RelationshipTTL), switchedToA, nil},
 		{"cloud mismatch", []domain.Event{usageFromB}, []standingOpt{withGovPartner(t), withAccepted(t)}, t0, nil, domain.ErrCloudMismatch},
 		{"already sold by the caller", []domain.Event{recorded(domain.UsageBased, domain.ChannelCSPPartner, &pA, nil)}, []standingOpt{withAccepted(t)}, t0, nil, domain.ErrInvalidState},
 		{"cancelled usage", []domain.Event{usageFromB, cancelled}, []standingOpt{withAccepted(t)}, t0, nil, domain.ErrInvalidState},

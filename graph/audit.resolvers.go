@@ -36,7 +36,7 @@ func (r *queryResolver) Causation(ctx context.Context, correlationID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	return r.Model.Causation(ctx, r.Store, v, corr)
+	return r.Model.Causation(ctx, v, corr)
 }
 
 // SubscriptionAsOf is the resolver for the subscriptionAsOf field.
@@ -53,7 +53,7 @@ func (r *queryResolver) SubscriptionAsOf(ctx context.Context, id string, at *tim
 	if err != nil {
 		return nil, err
 	}
-	return r.Model.SubscriptionAsOf(ctx, r.Store, v, sid, p)
+	return r.Model.SubscriptionAsOf(ctx, v, sid, p)
 }
 
 // RelationshipAsOf is the resolver for the relationshipAsOf field.
@@ -70,7 +70,7 @@ func (r *queryResolver) RelationshipAsOf(ctx context.Context, id string, at *tim
 	if err != nil {
 		return nil, err
 	}
-	return r.Model.RelationshipAsOf(ctx, r.Store, v, rid, p)
+	return r.Model.RelationshipAsOf(ctx, v, rid, p)
 }
 
 // CustomerAsOfPosition is the resolver for the customerAsOfPosition field.
@@ -87,7 +87,7 @@ func (r *queryResolver) CustomerAsOfPosition(ctx context.Context, id string, pos
 	if err != nil {
 		return nil, domain.Errorf(domain.CodeBadUserInput, "position: %q is not a position", position)
 	}
-	a, err := r.Model.CustomerAsOfPosition(ctx, r.Store, v, cid, pos)
+	a, err := r.Model.CustomerAsOfPosition(ctx, v, cid, pos)
 	if err != nil {
 		return nil, err
 	}

@@ -19,10 +19,7 @@ func auditor(ctx context.Context) (domain.Actor, error) {
 	if err != nil {
 		return v, err
 	}
-	if v.Role != domain.RoleAuditor {
-		return v, domain.Errorf(domain.CodeForbidden, "only auditors may verify the log")
-	}
-	return v, nil
+	return v, domain.AuthorizeAudit(v)
 }
 
 // history answers an object's history field.
@@ -31,7 +28,7 @@ func (r *Resolver) history(ctx context.Context, stream string, first *int, after
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.Model.History(ctx, r.Store, v, stream, first, after, newestFirst != nil && *newestFirst)
+	c, err := r.Model.History(ctx, v, stream, first, after, newestFirst != nil && *newestFirst)
 	if err != nil {
 		return nil, err
 	}

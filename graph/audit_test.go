@@ -42,6 +42,7 @@ func newAuditAPI(t *testing.T, events int64) *auditAPI {
 		t.Fatal(err)
 	}
 	m := projections.New(nil)
+	m.ReadLogFrom(st)
 	if _, err := audit.Replay(context.Background(), st, m, audit.ReplayOptions{}); err != nil {
 		t.Fatal(err)
 	}

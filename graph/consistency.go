@@ -94,10 +94,8 @@ func awaitToken(w PositionWaiter) graphql.OperationMiddleware {
 				Extensions: map[string]any{"code": string(domain.CodeBadUserInput)},
 			}}})
 		}
-		wctx, cancel := bounded(ctx)
-		err = w.WaitFor(wctx, pos)
-		cancel()
-		if err != nil {
+		// The request's context ends at its deadline (see deadline.go).
+		if err := w.WaitFor(ctx, pos); err != nil {
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
 				Message:    "the read models did not reach the X-Consistency-Token's position before the request's deadline; try again",
 				Extensions: map[string]any{"code": string(domain.CodeUnavailable)},

@@ -328,7 +328,7 @@ func (r *queryResolver) Events(ctx context.Context, filter *model.EventFilter, f
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.Model.Events(ctx, r.Store, v, f, first, after)
+	c, err := r.Model.Events(ctx, v, f, first, after)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +345,7 @@ func (r *queryResolver) CustomerAsOf(ctx context.Context, id string, at time.Tim
 	if err != nil {
 		return nil, err
 	}
-	a, err := r.Model.CustomerAsOf(ctx, r.Store, v, cid, at)
+	a, err := r.Model.CustomerAsOf(ctx, v, cid, at)
 	if err != nil {
 		return nil, err
 	}

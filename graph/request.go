@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -25,9 +24,6 @@ type Request struct {
 	CorrelationID uuid.UUID
 	// IdempotencyKey is the Idempotency-Key header ("" without one).
 	IdempotencyKey string
-	// Deadline is the instant by which the request must be answered (zero:
-	// none); see deadline.go.
-	Deadline time.Time
 	// ConsistencyToken is the X-Consistency-Token header ("" without one);
 	// see consistency.go.
 	ConsistencyToken string
@@ -82,8 +78,6 @@ func commandRequest(ctx context.Context) (command.Request, error) {
 	req := requestFrom(ctx)
 	r.Recorded = recordToken(ctx, req)
 	if req != nil {
-		// The request deadline bounds the mutation there (see deadline).
-		r.Deadline = req.Deadline
 		if req.IdempotencyKey != "" {
 			r.IdempotencyKey = req.IdempotencyKey
 			r.Fingerprint = fingerprint(ctx)

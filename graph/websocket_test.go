@@ -43,6 +43,7 @@ func newWSAPI(t *testing.T, opts graph.Options) *wsAPI {
 	}
 	t.Cleanup(func() { st.Close() })
 	m := projections.New(nil)
+	m.ReadLogFrom(st)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); projections.Run(ctx, st, m) }()

@@ -57,21 +57,9 @@ type streamState struct {
 	events []int32 // indices into headers
 }
 
-// eventTypes numbers the known event types for the compact header.
-var eventTypes = []string{
-	domain.TypePartnerEnrolled,
-	domain.TypeCustomerOnboarded,
-	domain.TypeExternalSubscriptionRecorded,
-	domain.TypeRelationshipRequested,
-	domain.TypeRelationshipAccepted,
-	domain.TypeRelationshipDeclined,
-	domain.TypeRelationshipExpired,
-	domain.TypeRelationshipTerminated,
-	domain.TypeSubscriptionCancelled,
-	domain.TypeSubscriptionSwitched,
-	domain.TypeAzureSubscriptionCreated,
-	domain.TypeLegacyServiceCancelled,
-}
+// eventTypes numbers the known event types for the compact header (and
+// the snapshots that store it): the domain's list, whose order is fixed.
+var eventTypes = domain.EventTypes()
 
 var eventTypeCode = func() map[string]uint8 {
 	m := make(map[string]uint8, len(eventTypes))
@@ -84,12 +72,10 @@ var eventTypeCode = func() map[string]uint8 {
 // metaLite is the part of the metadata document the fold needs; decoding
 // into a small struct (no maps, no hash) keeps replay fast.
 type metaLite struct {
-	SchemaVersion          int          `json:"schemaVersion"`
-	RecordedAt             time.Time    `json:"recordedAt"`
-	Actor                  domain.Actor `json:"actor"`
-	CorrelationID          uuid.UUID    `json:"correlationId"`
-	IdempotencyKey         string       `json:"idempotencyKey"`
-	IdempotencyFingerprint string       `json:"idempotencyFingerprint"`
+	SchemaVersion int          `json:"schemaVersion"`
+	RecordedAt    time.Time    `json:"recordedAt"`
+	Actor         domain.Actor `json:"actor"`
+	CorrelationID uuid.UUID    `json:"correlationId"`
 }
 
 // Apply folds one event of the global log into the model. An event at or
@@ -164,12 +150,6 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 		pos: e.Position, rev: e.Revision, recordedAt: at.UnixNano(),
 		correlation: md.CorrelationID, stream: si, actor: ai, typ: typ,
 	})
-	if md.IdempotencyKey != "" {
-		// The first event of an append made under an Idempotency-Key: the
-		// mutation returned the aggregate of the stream it appended to.
-		m.idem[idemKey{tenant: md.Actor.TenantID, user: md.Actor.UserID, key: md.IdempotencyKey}] =
-			idemEntry{fingerprint: md.IdempotencyFingerprint, id: aggID}
-	}
 	m.setPosition(e)
 	m.mu.Unlock()
 	m.wake(e.Position)

@@ -22,7 +22,7 @@ const asOfPage = 512
 // before at, with relationship status evaluated at at. Visibility is what
 // the caller sees now: a customer it does not see now, or one that did not
 // exist yet at `at`, is NOT_FOUND.
-func (m *Model) CustomerAsOf(ctx context.Context, store eventstore.Store, v domain.Actor, id uuid.UUID, at time.Time) (*AsOf, error) {
+func (m *Model) CustomerAsOf(ctx context.Context, v domain.Actor, id uuid.UUID, at time.Time) (*AsOf, error) {
 	notFound := domain.Errorf(domain.CodeNotFound, "customer %s not found", id)
 	streams, ok := m.customerStreams(v, id)
 	if !ok {
@@ -31,7 +31,7 @@ func (m *Model) CustomerAsOf(ctx context.Context, store eventstore.Store, v doma
 
 	var events []eventstore.RecordedEvent
 	for _, stream := range streams {
-		evs, err := readPrefix(ctx, store, stream, at)
+		evs, err := readPrefix(ctx, m.reader(), stream, at)
 		if err != nil {
 			return nil, fmt.Errorf("customer %s as of %s: %w", id, at.Format(time.RFC3339Nano), err)
 		}
@@ -71,10 +71,10 @@ func (m *Model) CustomerAsOf(ctx context.Context, store eventstore.Store, v doma
 // after at. An aggregate's state at an instant is a prefix of its history,
 // which keeps the fold's revisions gapless even if clocks were not
 // monotonic between appends.
-func readPrefix(ctx context.Context, store eventstore.Store, stream string, at time.Time) ([]eventstore.RecordedEvent, error) {
+func readPrefix(ctx context.Context, log LogReader, stream string, at time.Time) ([]eventstore.RecordedEvent, error) {
 	var out []eventstore.RecordedEvent
 	for from := uint64(0); ; {
-		page, err := store.ReadStream(ctx, stream, eventstore.Forwards, from, asOfPage)
+		page, err := log.ReadStream(ctx, stream, eventstore.Forwards, from, asOfPage)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			return out, nil
 		}

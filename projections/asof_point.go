@@ -60,13 +60,13 @@ func (m *Model) instant(p AsOfPoint) (time.Time, bool) {
 }
 
 // readUpTo reads stream's prefix as of p.
-func readUpTo(ctx context.Context, store eventstore.Store, stream string, p AsOfPoint) ([]eventstore.RecordedEvent, error) {
+func readUpTo(ctx context.Context, log LogReader, stream string, p AsOfPoint) ([]eventstore.RecordedEvent, error) {
 	if p.At != nil {
-		return readPrefix(ctx, store, stream, *p.At)
+		return readPrefix(ctx, log, stream, *p.At)
 	}
 	var out []eventstore.RecordedEvent
 	for from := uint64(0); ; {
-		page, err := store.ReadStream(ctx, stream, eventstore.Forwards, from, asOfPage)
+		page, err := log.ReadStream(ctx, stream, eventstore.Forwards, from, asOfPage)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			return out, nil
 		}
@@ -88,10 +88,10 @@ func readUpTo(ctx context.Context, store eventstore.Store, stream string, p AsOf
 
 // foldAsOf folds the prefixes of streams as of p into a fresh model whose
 // clock is the point's instant.
-func foldAsOf(ctx context.Context, store eventstore.Store, streams []string, p AsOfPoint, now time.Time) (*Model, error) {
+func foldAsOf(ctx context.Context, log LogReader, streams []string, p AsOfPoint, now time.Time) (*Model, error) {
 	var events []eventstore.RecordedEvent
 	for _, stream := range streams {
-		evs, err := readUpTo(ctx, store, stream, p)
+		evs, err := readUpTo(ctx, log, stream, p)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +118,7 @@ func describe(p AsOfPoint) string {
 // by what the caller sees now; one the caller does not see now, or that did
 // not exist yet at p, is NOT_FOUND. Its replacedBy list is folded from the
 // replacements' own streams as of p too.
-func (m *Model) SubscriptionAsOf(ctx context.Context, store eventstore.Store, v domain.Actor, id uuid.UUID, p AsOfPoint) (*Subscription, error) {
+func (m *Model) SubscriptionAsOf(ctx context.Context, v domain.Actor, id uuid.UUID, p AsOfPoint) (*Subscription, error) {
 	notFound := domain.Errorf(domain.CodeNotFound, "subscription %s not found", id)
 	m.mu.RLock()
 	s := m.subs[id]
@@ -135,7 +135,7 @@ func (m *Model) SubscriptionAsOf(ctx context.Context, store eventstore.Store, v 
 	if !ok {
 		return nil, notFound
 	}
-	past, err := foldAsOf(ctx, store, streams, p, now)
+	past, err := foldAsOf(ctx, m.reader(), streams, p, now)
 	if err != nil {
 		return nil, fmt.Errorf("subscription %s as of %s: %w", id, describe(p), err)
 	}
@@ -150,7 +150,7 @@ func (m *Model) SubscriptionAsOf(ctx context.Context, store eventstore.Store, v 
 // RelationshipAsOf answers the relationship as it was at p, its status the
 // effective one at p's instant (a request past its expiry reads EXPIRED),
 // judged visible by what the caller sees now.
-func (m *Model) RelationshipAsOf(ctx context.Context, store eventstore.Store, v domain.Actor, id uuid.UUID, p AsOfPoint) (*Relationship, error) {
+func (m *Model) RelationshipAsOf(ctx context.Context, v domain.Actor, id uuid.UUID, p AsOfPoint) (*Relationship, error) {
 	notFound := domain.Errorf(domain.CodeNotFound, "relationship %s not found", id)
 	m.mu.RLock()
 	r := m.rels[id]
@@ -163,7 +163,7 @@ func (m *Model) RelationshipAsOf(ctx context.Context, store eventstore.Store, v 
 	if !ok {
 		return nil, notFound
 	}
-	past, err := foldAsOf(ctx, store, []string{domain.RelationshipStream(id)}, p, now)
+	past, err := foldAsOf(ctx, m.reader(), []string{domain.RelationshipStream(id)}, p, now)
 	if err != nil {
 		return nil, fmt.Errorf("relationship %s as of %s: %w", id, describe(p), err)
 	}
@@ -178,7 +178,7 @@ func (m *Model) RelationshipAsOf(ctx context.Context, store eventstore.Store, v 
 // CustomerAsOfPosition is CustomerAsOf at a place in the log instead of an
 // instant: the customer folded from the events at or before pos, with
 // relationship statuses evaluated at the instant the log reached pos.
-func (m *Model) CustomerAsOfPosition(ctx context.Context, store eventstore.Store, v domain.Actor, id uuid.UUID, pos eventstore.Position) (*AsOf, error) {
+func (m *Model) CustomerAsOfPosition(ctx context.Context, v domain.Actor, id uuid.UUID, pos eventstore.Position) (*AsOf, error) {
 	p := AsOfPoint{Position: &pos}
 	notFound := domain.Errorf(domain.CodeNotFound, "customer %s not found", id)
 	streams, ok := m.customerStreams(v, id)
@@ -189,7 +189,7 @@ func (m *Model) CustomerAsOfPosition(ctx context.Context, store eventstore.Store
 	if !ok {
 		return nil, notFound
 	}
-	past, err := foldAsOf(ctx, store, streams, p, now)
+	past, err := foldAsOf(ctx, m.reader(), streams, p, now)
 	if err != nil {
 		return nil, fmt.Errorf("customer %s as of %s: %w", id, describe(p), err)
 	}

@@ -35,7 +35,7 @@ func TestCustomerAsOf(t *testing.T) {
 	pv := user(p, domain.RoleGlobalAdmin)
 	at := func(v domain.Actor, when time.Time) (subs, rels []uuid.UUID, isCSP bool, relStatus domain.RelationshipStatus) {
 		t.Helper()
-		a, err := f.model.CustomerAsOf(ctx, f.store, v, c, when)
+		a, err := f.model.CustomerAsOf(ctx, v, c, when)
 		if err != nil {
 			t.Fatalf("as of %s: %v", when, err)
 		}
@@ -48,7 +48,7 @@ func TestCustomerAsOf(t *testing.T) {
 		return subIDs(a.Subscriptions), relIDs(a.Relationships), a.Customer.IsCSPPartner, relStatus
 	}
 
-	if _, err := f.model.CustomerAsOf(ctx, f.store, pv, c, beforeCustomer); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := f.model.CustomerAsOf(ctx, pv, c, beforeCustomer); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("before onboarding: %v", err)
 	}
 	subs, rels, csp, _ := at(pv, onboardedAt)
@@ -64,11 +64,11 @@ func TestCustomerAsOf(t *testing.T) {
 	if st != domain.Pending {
 		t.Fatalf("status at request: %s", st)
 	}
-	a, _ := f.model.CustomerAsOf(ctx, f.store, auditor, c, cancelledAt.Add(-time.Millisecond))
+	a, _ := f.model.CustomerAsOf(ctx, auditor, c, cancelledAt.Add(-time.Millisecond))
 	if a.Subscriptions[0].Status != domain.StatusActive {
 		t.Fatal("cancelled before it was")
 	}
-	a, _ = f.model.CustomerAsOf(ctx, f.store, auditor, c, cancelledAt)
+	a, _ = f.model.CustomerAsOf(ctx, auditor, c, cancelledAt)
 	if a.Subscriptions[0].Status != domain.StatusCancelled || !a.Subscriptions[0].CancelledAt.Equal(cancelledAt) {
 		t.Fatalf("after cancel: %+v", a.Subscriptions[0])
 	}
@@ -99,10 +99,10 @@ func TestCustomerAsOf(t *testing.T) {
 		t.Fatalf("P sees Q's relationship: %v", rels)
 	}
 	stranger := f.enroll("Stranger")
-	if _, err := f.model.CustomerAsOf(ctx, f.store, user(stranger, domain.RoleGlobalAdmin), c, requestedAt); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := f.model.CustomerAsOf(ctx, user(stranger, domain.RoleGlobalAdmin), c, requestedAt); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("stranger: %v", err)
 	}
-	if _, err := f.model.CustomerAsOf(ctx, f.store, auditor, newID(), requestedAt); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := f.model.CustomerAsOf(ctx, auditor, newID(), requestedAt); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("unknown id: %v", err)
 	}
 }

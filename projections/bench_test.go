@@ -145,20 +145,18 @@ func BenchmarkApply(b *testing.B) {
 func BenchmarkEventsQuery(b *testing.B) {
 	c := benchCorpus(b)
 	m := projections.New(nil)
-	st := newMemStore()
+	m.ReadLogFrom(newCorpusLog(c.events))
 	for _, e := range c.events {
 		if err := m.Apply(e); err != nil {
 			b.Fatal(err)
 		}
-		st.all = append(st.all, e)
-		st.streams[e.Stream] = append(st.streams[e.Stream], len(st.all)-1)
 	}
 	v := c.events[0] // the first partner
 	_, pid, _ := domain.SplitStream(v.Stream)
 	viewer := domain.Actor{UserID: "agent", TenantID: pid, Role: domain.RoleSalesAgent}
 	b.ResetTimer()
 	for b.Loop() {
-		conn, err := m.Events(b.Context(), st, viewer, projections.EventFilter{}, nil, nil)
+		conn, err := m.Events(b.Context(), viewer, projections.EventFilter{}, nil, nil)
 		if err != nil || conn.TotalCount == 0 {
 			b.Fatal(err, conn.TotalCount)
 		}

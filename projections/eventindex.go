@@ -264,7 +264,7 @@ func (m *Model) eventsPage(v domain.Actor, f EventFilter, req pageReq) (eventsPa
 		if si, ok := m.streams[*f.Stream]; ok && m.streamVisible(v, &m.streamList[si]) {
 			lists = [][]int32{m.streamList[si].events}
 		}
-	case isAuditor(v):
+	case v.Audits():
 		whole = true
 	default:
 		sis := m.visibleStreams(v)

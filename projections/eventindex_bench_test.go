@@ -17,13 +17,11 @@ import (
 func BenchmarkEventsMillion(b *testing.B) {
 	c := buildCorpus(b, 1_000_000)
 	m := projections.New(nil)
-	st := newMemStore()
+	m.ReadLogFrom(newCorpusLog(c.events))
 	for _, e := range c.events {
 		if err := m.Apply(e); err != nil {
 			b.Fatal(err)
 		}
-		st.all = append(st.all, e)
-		st.streams[e.Stream] = append(st.streams[e.Stream], len(st.all)-1)
 	}
 	_, pid, _ := domain.SplitStream(c.events[0].Stream)
 	callers := []struct {
@@ -41,7 +39,7 @@ func BenchmarkEventsMillion(b *testing.B) {
 		}
 		b.Run(cl.name+"/events", func(b *testing.B) {
 			for b.Loop() {
-				conn, err := m.Events(b.Context(), st, cl.v, projections.EventFilter{}, &first, nil)
+				conn, err := m.Events(b.Context(), cl.v, projections.EventFilter{}, &first, nil)
 				if err != nil || conn.TotalCount != want.Total {
 					b.Fatal(err, conn.TotalCount, want.Total)
 				}

@@ -15,12 +15,12 @@ import (
 // subscriptions' and its relationships' streams; an auditor every stream.
 // Runs under mu.
 func (m *Model) streamVisible(v domain.Actor, st *streamState) bool {
-	if isAuditor(v) {
+	if v.Audits() {
 		return true
 	}
 	switch st.cat {
 	case catPartner:
-		return st.id == v.TenantID
+		return domain.SeesPartnerStream(v, st.id)
 	case catCustomer:
 		c := m.customers[st.id]
 		return c != nil && m.seesFully(v, c)
@@ -38,42 +38,6 @@ func (m *Model) streamVisible(v domain.Actor, st *streamState) bool {
 	return false
 }
 
-// StreamVisible reports whether the caller may see the events of stream
-// (for the live feed). Streams the model does not know are visible to
-// auditors only.
-func (m *Model) StreamVisible(v domain.Actor, stream string) bool {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	si, ok := m.streams[stream]
-	if !ok {
-		return isAuditor(v)
-	}
-	return m.streamVisible(v, &m.streamList[si])
-}
-
-// EventView decodes a stored event for output: its metadata, and its data
-// upcast to the type's current schema version.
-func (m *Model) EventView(e eventstore.RecordedEvent) (Event, error) {
-	md, err := domain.DecodeMetadata(e.Metadata)
-	if err != nil {
-		return Event{}, fmt.Errorf("event %s: %w", e.ID, err)
-	}
-	data, err := domain.Upcast(e.Type, md.SchemaVersion, e.Data)
-	if err != nil {
-		return Event{}, fmt.Errorf("event %s: %w", e.ID, err)
-	}
-	version := md.SchemaVersion
-	if cur, ok := domain.SchemaVersion(e.Type); ok {
-		version = cur
-	}
-	return Event{
-		ID: e.ID, Stream: e.Stream, Revision: e.Revision, Position: e.Position,
-		Type: e.Type, SchemaVersion: version, RecordedAt: domain.AtAPIPrecision(md.RecordedAt),
-		Actor: md.Actor, CorrelationID: md.CorrelationID, CausationID: md.CausationID,
-		Data: data,
-	}, nil
-}
-
 // eventRef is what Events takes out of the index for a page item.
 type eventRef struct {
 	stream string
@@ -83,31 +47,22 @@ type eventRef struct {
 
 // Events lists, in log order, the events of the streams the caller sees
 // that match the filter. Its cost follows what the caller may see (see
-// eventsPage), not the log; the page's payloads are read from store,
+// eventsPage), not the log; the page's payloads are read from the log,
 // outside the model's lock.
-func (m *Model) Events(ctx context.Context, store eventstore.Store, v domain.Actor, f EventFilter, first *int, after *string) (EventConnection, error) {
+func (m *Model) Events(ctx context.Context, v domain.Actor, f EventFilter, first *int, after *string) (EventConnection, error) {
 	req, err := parsePage(cursorEvent, first, after)
 	if err != nil {
 		return EventConnection{}, err
 	}
 	pg, hv := m.eventsPage(v, f, req)
 	refs := m.refs(&hv, pg.items)
-	edges := make([]EventEdge, 0, len(refs))
-	positions := make([]eventstore.Position, 0, len(refs))
-	for _, ref := range refs {
-		got, err := store.ReadStream(ctx, ref.stream, eventstore.Forwards, ref.rev, 1)
-		if err != nil {
-			return EventConnection{}, fmt.Errorf("events: read %s@%d: %w", ref.stream, ref.rev, err)
-		}
-		if len(got) != 1 || got[0].Position != ref.pos {
-			return EventConnection{}, fmt.Errorf("events: %s@%d is not the indexed event at %s", ref.stream, ref.rev, ref.pos)
-		}
-		ev, err := m.EventView(got[0])
-		if err != nil {
-			return EventConnection{}, fmt.Errorf("events: %w", err)
-		}
-		edges = append(edges, EventEdge{Cursor: cursorEvent + ref.pos.String(), Node: ev})
-		positions = append(positions, ref.pos)
+	edges, err := m.readEdges(ctx, refs)
+	if err != nil {
+		return EventConnection{}, fmt.Errorf("events: %w", err)
+	}
+	positions := make([]eventstore.Position, len(refs))
+	for i, ref := range refs {
+		positions[i] = ref.pos
 	}
 	return EventConnection{Edges: edges, PageInfo: pg.info(positions), TotalCount: pg.total}, nil
 }

@@ -28,7 +28,7 @@ func TestEventsPagesInLogOrder(t *testing.T) {
 	ctx := context.Background()
 	all, _ := w.f.store.ReadAll(ctx, eventstore.Start, 1000)
 
-	page, err := w.f.model.Events(ctx, w.f.store, auditor, projections.EventFilter{}, ptr(5), nil)
+	page, err := w.f.model.Events(ctx, auditor, projections.EventFilter{}, ptr(5), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestEventsPagesInLogOrder(t *testing.T) {
 			break
 		}
 		w.f.enroll("Newcomer")
-		page, err = w.f.model.Events(ctx, w.f.store, auditor, projections.EventFilter{}, ptr(5), page.PageInfo.EndCursor)
+		page, err = w.f.model.Events(ctx, auditor, projections.EventFilter{}, ptr(5), page.PageInfo.EndCursor)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestEventsPagesInLogOrder(t *testing.T) {
 	}
 
 	for _, bad := range []string{"x", "cu:1-1", "1"} {
-		if _, err := w.f.model.Events(ctx, w.f.store, auditor, projections.EventFilter{}, nil, ptr(bad)); !errors.Is(err, domain.ErrBadUserInput) {
+		if _, err := w.f.model.Events(ctx, auditor, projections.EventFilter{}, nil, ptr(bad)); !errors.Is(err, domain.ErrBadUserInput) {
 			t.Errorf("cursor %q: %v", bad, err)
 		}
 	}
@@ -85,7 +85,7 @@ func TestEventsFiltersAndView(t *testing.T) {
 
 	get := func(v domain.Actor, fl projections.EventFilter) projections.EventConnection {
 		t.Helper()
-		conn, err := f.model.Events(ctx, f.store, v, fl, nil, nil)
+		conn, err := f.model.Events(ctx, v, fl, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

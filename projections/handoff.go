@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/google/uuid"
-
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
 )
@@ -45,22 +43,6 @@ type handoff struct {
 // handoffCheckEvery is how often a handed-over event is decoded anyway to
 // check it (see handoff).
 const handoffCheckEvery = 64
-
-// Offer hands over e, which an append is about to write with event id
-// id, so that Apply need not decode it. The caller withdraws it if the
-// append fails; one that succeeds is taken by Apply.
-func (m *Model) Offer(id uuid.UUID, e domain.Event) {
-	if m.handoff.disabled.Load() {
-		return
-	}
-	m.handoff.events.Store(id, e)
-}
-
-// Withdraw takes back an offered event whose append failed. (If the
-// append was written after all, Apply decodes the event.)
-func (m *Model) Withdraw(id uuid.UUID) {
-	m.handoff.events.Delete(id)
-}
 
 // ErrHandoffMismatch is Apply's error, with CheckHandoffs, for a
 // handed-over event that differs from its decoded bytes.

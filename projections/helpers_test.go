@@ -14,11 +14,11 @@ import (
 
 var t0 = time.Date(2025, 1, 10, 9, 0, 0, 0, time.UTC)
 
-// fixture appends hand-built events to a memStore and folds them into a
-// Model whose clock the test sets.
+// fixture appends hand-built events to the embedded store and folds them
+// into a Model whose clock the test sets, which reads payloads from it.
 type fixture struct {
 	t     *testing.T
-	store *memStore
+	store *logStore
 	model *projections.Model
 	// at is the recordedAt of the next event; now is the model's clock.
 	at, now time.Time
@@ -26,24 +26,15 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, store: newMemStore(), at: t0, now: t0}
+	f := &fixture{t: t, store: newLogStore(t), at: t0, now: t0}
 	f.model = projections.New(func() time.Time { return f.now })
+	f.model.ReadLogFrom(f.store)
 	return f
-}
-
-// appendOpts tweak one append's metadata.
-type appendOpts struct {
-	idemKey, fingerprint string
 }
 
 // emit appends events to stream as actor (recorded at f.at, which then
 // moves on a second) and folds them into the model.
 func (f *fixture) emit(stream string, actor domain.Actor, evs ...domain.Event) eventstore.Position {
-	f.t.Helper()
-	return f.emitWith(stream, actor, appendOpts{}, evs...)
-}
-
-func (f *fixture) emitWith(stream string, actor domain.Actor, o appendOpts, evs ...domain.Event) eventstore.Position {
 	f.t.Helper()
 	corr := uuid.Must(uuid.NewV7())
 	data := make([]eventstore.EventData, len(evs))
@@ -53,9 +44,6 @@ func (f *fixture) emitWith(stream string, actor domain.Actor, o appendOpts, evs 
 			f.t.Fatal(err)
 		}
 		md := domain.Metadata{SchemaVersion: version, RecordedAt: f.at, Actor: actor, CorrelationID: corr, CausationID: &corr}
-		if i == 0 {
-			md.IdempotencyKey, md.IdempotencyFingerprint = o.idemKey, o.fingerprint
-		}
 		mb, err := domain.EncodeMetadata(md)
 		if err != nil {
 			f.t.Fatal(err)

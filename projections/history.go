@@ -20,7 +20,7 @@ const maxCausation = 1000
 // The caller sees the events of a stream it may see (as for `events`); for
 // any other stream, known or not, the connection is empty, so a history
 // never tells whether an invisible object exists.
-func (m *Model) History(ctx context.Context, store eventstore.Store, v domain.Actor, stream string,
+func (m *Model) History(ctx context.Context, v domain.Actor, stream string,
 	first *int, after *string, newestFirst bool) (EventConnection, error) {
 	req, err := parsePage(cursorEvent, first, after)
 	if err != nil {
@@ -59,7 +59,7 @@ func (m *Model) History(ctx context.Context, store eventstore.Store, v domain.Ac
 	}
 	m.mu.RUnlock()
 
-	edges, err := m.readEdges(ctx, store, refs)
+	edges, err := m.readEdges(ctx, refs)
 	if err != nil {
 		return EventConnection{}, fmt.Errorf("history of %s: %w", stream, err)
 	}
@@ -71,11 +71,12 @@ func (m *Model) History(ctx context.Context, store eventstore.Store, v domain.Ac
 	return EventConnection{Edges: edges, PageInfo: info, TotalCount: total}, nil
 }
 
-// readEdges reads the payloads of the indexed events refs from store.
-func (m *Model) readEdges(ctx context.Context, store eventstore.Store, refs []eventRef) ([]EventEdge, error) {
+// readEdges reads the payloads of the indexed events refs from the log.
+func (m *Model) readEdges(ctx context.Context, refs []eventRef) ([]EventEdge, error) {
+	log := m.reader()
 	edges := make([]EventEdge, 0, len(refs))
 	for _, ref := range refs {
-		got, err := store.ReadStream(ctx, ref.stream, eventstore.Forwards, ref.rev, 1)
+		got, err := log.ReadStream(ctx, ref.stream, eventstore.Forwards, ref.rev, 1)
 		if err != nil {
 			return nil, fmt.Errorf("read %s@%d: %w", ref.stream, ref.rev, err)
 		}
@@ -95,7 +96,7 @@ func (m *Model) readEdges(ctx context.Context, store eventstore.Store, refs []ev
 // correlation id, in log order, limited to the streams the caller sees.
 // Within them each event's causationId names what caused it (for a
 // mutation's events, the request itself).
-func (m *Model) Causation(ctx context.Context, store eventstore.Store, v domain.Actor, correlation uuid.UUID) ([]Event, error) {
+func (m *Model) Causation(ctx context.Context, v domain.Actor, correlation uuid.UUID) ([]Event, error) {
 	m.mu.RLock()
 	var refs []eventRef
 	visible := make(map[int32]bool)
@@ -118,7 +119,7 @@ func (m *Model) Causation(ctx context.Context, store eventstore.Store, v domain.
 		refs = append(refs, eventRef{stream: m.streamList[h.stream].name, rev: h.rev, pos: h.pos})
 	}
 	m.mu.RUnlock()
-	edges, err := m.readEdges(ctx, store, refs)
+	edges, err := m.readEdges(ctx, refs)
 	if err != nil {
 		return nil, fmt.Errorf("causation %s: %w", correlation, err)
 	}

@@ -49,7 +49,7 @@ func TestHistory(t *testing.T) {
 	stream := domain.SubscriptionStream(s)
 	pv := user(p, domain.RoleSalesAgent)
 
-	all, err := f.model.History(ctx, f.store, pv, stream, nil, nil, false)
+	all, err := f.model.History(ctx, pv, stream, nil, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,14 +57,14 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("oldest first: %v, %+v", got, all.PageInfo)
 	}
 	// Newest first, two at a time, continuing from the cursor.
-	page1, err := f.model.History(ctx, f.store, pv, stream, ptr(2), nil, true)
+	page1, err := f.model.History(ctx, pv, stream, ptr(2), nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := historyRevs(t, page1); !equalRevs(got, []uint64{3, 2}) || !page1.PageInfo.HasNextPage || page1.PageInfo.HasPreviousPage {
 		t.Fatalf("newest first page 1: %v %+v", got, page1.PageInfo)
 	}
-	page2, err := f.model.History(ctx, f.store, pv, stream, ptr(2), page1.PageInfo.EndCursor, true)
+	page2, err := f.model.History(ctx, pv, stream, ptr(2), page1.PageInfo.EndCursor, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,15 +74,15 @@ func TestHistory(t *testing.T) {
 	// A partner with nothing to do with the customer sees an empty history,
 	// as for a stream that does not exist.
 	for _, st := range []string{stream, domain.SubscriptionStream(newID())} {
-		none, err := f.model.History(ctx, f.store, user(other, domain.RoleSalesAgent), st, nil, nil, false)
+		none, err := f.model.History(ctx, user(other, domain.RoleSalesAgent), st, nil, nil, false)
 		if err != nil || len(none.Edges) != 0 || none.TotalCount != 0 {
 			t.Fatalf("invisible %s: %+v %v", st, none, err)
 		}
 	}
-	if _, err := f.model.History(ctx, f.store, pv, stream, ptr(101), nil, false); !errors.Is(err, domain.ErrBadUserInput) {
+	if _, err := f.model.History(ctx, pv, stream, ptr(101), nil, false); !errors.Is(err, domain.ErrBadUserInput) {
 		t.Fatalf("first 101: %v", err)
 	}
-	if _, err := f.model.History(ctx, f.store, pv, stream, nil, ptr("cu:1-1"), false); !errors.Is(err, domain.ErrBadUserInput) {
+	if _, err := f.model.History(ctx, pv, stream, nil, ptr("cu:1-1"), false); !errors.Is(err, domain.ErrBadUserInput) {
 		t.Fatalf("foreign cursor: %v", err)
 	}
 }
@@ -98,7 +98,7 @@ func TestCausation(t *testing.T) {
 	f.emit(domain.SubscriptionStream(s), user(c, domain.RoleGlobalAdmin),
 		domain.SubscriptionSwitched{SubscriptionID: s, CustomerID: c, ToPartnerID: q},
 		domain.SubscriptionCancelled{SubscriptionID: s, CustomerID: c})
-	evs, err := f.model.Causation(ctx, f.store, auditor, lastCorrelation(t, f))
+	evs, err := f.model.Causation(ctx, auditor, lastCorrelation(t, f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,10 +107,10 @@ func TestCausation(t *testing.T) {
 		t.Fatalf("causation: %+v", evs)
 	}
 	// Q sees nothing of the customer it has no tie to.
-	if evs, err := f.model.Causation(ctx, f.store, user(q, domain.RoleSalesAgent), evs[0].CorrelationID); err != nil || len(evs) != 0 {
+	if evs, err := f.model.Causation(ctx, user(q, domain.RoleSalesAgent), evs[0].CorrelationID); err != nil || len(evs) != 0 {
 		t.Fatalf("invisible causation: %+v %v", evs, err)
 	}
-	if evs, err := f.model.Causation(ctx, f.store, auditor, newID()); err != nil || len(evs) != 0 {
+	if evs, err := f.model.Causation(ctx, auditor, newID()); err != nil || len(evs) != 0 {
 		t.Fatalf("unknown correlation: %+v %v", evs, err)
 	}
 }
@@ -152,42 +152,42 @@ func TestAsOfPoint(t *testing.T) {
 	pv := user(p, domain.RoleGlobalAdmin)
 
 	atPos := func(pos eventstore.Position) projections.AsOfPoint { return projections.AsOfPoint{Position: &pos} }
-	s, err := f.model.SubscriptionAsOf(ctx, f.store, pv, legacy, atPos(recordedPos))
+	s, err := f.model.SubscriptionAsOf(ctx, pv, legacy, atPos(recordedPos))
 	if err != nil || s.Status != domain.StatusActive || len(s.ReplacedByIDs) != 0 {
 		t.Fatalf("legacy at its record: %+v %v", s, err)
 	}
-	s, err = f.model.SubscriptionAsOf(ctx, f.store, pv, legacy, projections.AsOfPoint{At: &recordedAt})
+	s, err = f.model.SubscriptionAsOf(ctx, pv, legacy, projections.AsOfPoint{At: &recordedAt})
 	if err != nil || s.Status != domain.StatusActive {
 		t.Fatalf("legacy at its record's instant: %+v %v", s, err)
 	}
-	s, err = f.model.SubscriptionAsOf(ctx, f.store, pv, legacy, atPos(f.model.Position()))
+	s, err = f.model.SubscriptionAsOf(ctx, pv, legacy, atPos(f.model.Position()))
 	if err != nil || s.Status != domain.StatusCancelled || len(s.ReplacedByIDs) != 1 || s.ReplacedByIDs[0] != repl {
 		t.Fatalf("legacy now: %+v %v", s, err)
 	}
-	if _, err := f.model.SubscriptionAsOf(ctx, f.store, pv, repl, atPos(recordedPos)); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := f.model.SubscriptionAsOf(ctx, pv, repl, atPos(recordedPos)); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("replacement before it existed: %v", err)
 	}
 	// The relationship as of the request reads PENDING (its instant is the
 	// request's), though today's clock is past the expiry.
-	rel, err := f.model.RelationshipAsOf(ctx, f.store, pv, r, atPos(requestedPos))
+	rel, err := f.model.RelationshipAsOf(ctx, pv, r, atPos(requestedPos))
 	if !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("P must not see Q's relationship: %+v %v", rel, err)
 	}
 	qv := user(q, domain.RoleSalesAgent)
-	rel, err = f.model.RelationshipAsOf(ctx, f.store, qv, r, atPos(requestedPos))
+	rel, err = f.model.RelationshipAsOf(ctx, qv, r, atPos(requestedPos))
 	if err != nil || rel.Status != domain.Pending {
 		t.Fatalf("relationship at request: %+v %v", rel, err)
 	}
 	later := f.at.Add(100 * 24 * time.Hour)
-	rel, err = f.model.RelationshipAsOf(ctx, f.store, qv, r, projections.AsOfPoint{At: &later})
+	rel, err = f.model.RelationshipAsOf(ctx, qv, r, projections.AsOfPoint{At: &later})
 	if err != nil || rel.Status != domain.Accepted {
 		t.Fatalf("relationship later: %+v %v", rel, err)
 	}
-	a, err := f.model.CustomerAsOfPosition(ctx, f.store, pv, c, recordedPos)
+	a, err := f.model.CustomerAsOfPosition(ctx, pv, c, recordedPos)
 	if err != nil || len(a.Subscriptions) != 1 || len(a.Relationships) != 0 {
 		t.Fatalf("customer at record: %+v %v", a, err)
 	}
-	if _, err := f.model.CustomerAsOfPosition(ctx, f.store, pv, c, eventstore.Start); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := f.model.CustomerAsOfPosition(ctx, pv, c, eventstore.Start); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("customer before the log: %v", err)
 	}
 	for _, bad := range []struct {

@@ -29,10 +29,11 @@ func BenchmarkModelMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	st := newMemStore()
-	if _, err := audit.Generate(b.Context(), st, n, audit.GenerateOptions{Seed: 1}); err != nil {
+	st := newLogStore(b)
+	if _, err := audit.Generate(b.Context(), st.Store, n, audit.GenerateOptions{Seed: 1, Workers: 8}); err != nil {
 		b.Fatal(err)
 	}
+	st.reload(b)
 	for b.Loop() {
 		before := liveHeap()
 		m := projections.New(nil)

@@ -47,14 +47,6 @@ func scanMeta(b []byte, md *metaLite) bool {
 			return err == nil
 		case "correlationId":
 			return s.uuid(&md.CorrelationID)
-		case "idempotencyKey":
-			v, ok := s.str()
-			md.IdempotencyKey = string(v)
-			return ok
-		case "idempotencyFingerprint":
-			v, ok := s.str()
-			md.IdempotencyFingerprint = string(v)
-			return ok
 		case "actor":
 			return s.object(func(key []byte) bool {
 				switch string(key) {

@@ -1,18 +1,3 @@
-// Package projections holds the read models: one in-memory Model folded
-// from the global log, and the caller-scoped reads the API answers from it.
-//
-// The Model is rebuilt from the log when the server starts (New, then Run
-// from the start) and kept current by the same subscription. It guards:
-//
-//   - Each event is applied once: an event at or before the checkpoint
-//     (Position) is ignored, so a redelivered event changes nothing.
-//   - Nothing is skipped: a stream's events must arrive with revisions
-//     0, 1, 2, ... (ErrOutOfOrder otherwise), which a gap or a reordering
-//     of the log would break.
-//   - Reads never see a half-applied event and never share memory with
-//     the writer: every view is a copy.
-//   - Visibility is docs/domain.md's "What each caller sees", decided here and
-//     nowhere else.
 package projections
 
 import (
@@ -42,6 +27,8 @@ var (
 // writer (Apply, usually called by Run).
 type Model struct {
 	clock func() time.Time
+	// log is where reads take payloads from (see ReadLogFrom).
+	log LogReader
 
 	// applyMu serialises Apply so that decoding, which is most of its cost,
 	// happens outside mu and readers are held up only by the mutation.
@@ -64,7 +51,6 @@ type Model struct {
 	// pending holds the relationships whose recorded status is PENDING,
 	// for DueExpiries.
 	pending map[uuid.UUID]*relState
-	idem    map[idemKey]idemEntry
 
 	// The event index: compact headers in log order, and every stream.
 	headers    headerLog
@@ -111,19 +97,9 @@ type pairKey struct{ partner, customer uuid.UUID }
 
 // access counts what ties a partner to a customer.
 type access struct {
-	accepted      int // ACCEPTED relationships (0 or 1)
+	accepted      int // ACCEPTED relationships, every attempt (usually 0 or 1; see domain.Ties)
 	relationships int // relationships of any status
 	sells         int // subscriptions it sells
-}
-
-type idemKey struct {
-	tenant    uuid.UUID
-	user, key string
-}
-
-type idemEntry struct {
-	fingerprint string
-	id          uuid.UUID
 }
 
 // New returns an empty model at the start of the log. clock gives "now" for
@@ -141,7 +117,6 @@ func New(clock func() time.Time) *Model {
 		rels:      make(map[uuid.UUID]*relState),
 		access:    make(map[pairKey]*access),
 		pending:   make(map[uuid.UUID]*relState),
-		idem:      make(map[idemKey]idemEntry),
 		streams:   make(map[string]int32),
 		actors:    make(map[domain.Actor]int32),
 	}
@@ -207,44 +182,6 @@ func Run(ctx context.Context, store eventstore.Store, m *Model) error {
 		return fmt.Errorf("projections: %w", err)
 	}
 	return nil
-}
-
-// LookupIdempotency finds the append made by (tenant, user) under key: the
-// request's fingerprint and the id of the object the mutation returned.
-func (m *Model) LookupIdempotency(tenant uuid.UUID, user, key string) (fingerprint string, resultID uuid.UUID, found bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	e, ok := m.idem[idemKey{tenant: tenant, user: user, key: key}]
-	return e.fingerprint, e.id, ok
-}
-
-// DueExpiries lists the relationships still recorded PENDING whose
-// expiresAt is at or before now, oldest expiry first: those the sweep must
-// record RelationshipExpired for.
-func (m *Model) DueExpiries(now time.Time) []uuid.UUID {
-	m.mu.RLock()
-	due := make([]*relState, 0)
-	for _, r := range m.pending {
-		if !now.Before(r.view.ExpiresAt) {
-			due = append(due, r)
-		}
-	}
-	m.mu.RUnlock()
-	sortRelsByExpiry(due)
-	ids := make([]uuid.UUID, len(due))
-	for i, r := range due {
-		ids[i] = r.view.ID
-	}
-	return ids
-}
-
-// effectiveStatus is a relationship's status at now: PENDING reads EXPIRED
-// from expiresAt on, before (or without) RelationshipExpired.
-func effectiveStatus(r *Relationship, now time.Time) domain.RelationshipStatus {
-	if r.Status == domain.Pending && !now.Before(r.ExpiresAt) {
-		return domain.Expired
-	}
-	return r.Status
 }
 
 func lower(s string) string { return strings.ToLower(s) }

@@ -39,7 +39,6 @@ type Snapshot struct {
 	Relationships []Relationship         `json:"relationships"` // creation order, recorded status
 	Access        []AccessSnapshot       `json:"access"`        // sorted by partner, customer
 	Pending       []uuid.UUID            `json:"pending"`       // sorted
-	Idempotency   []IdempotencySnapshot  `json:"idempotency"`   // sorted by tenant, user, key
 	Streams       []StreamSnapshot       `json:"streams"`       // order of first event
 	Index         []EventSnapshot        `json:"index"`         // log order
 }
@@ -55,14 +54,6 @@ type SubscriptionSnapshot struct {
 type AccessSnapshot struct {
 	Partner, Customer              uuid.UUID
 	Accepted, Relationships, Sells int
-}
-
-// IdempotencySnapshot is one recorded Idempotency-Key.
-type IdempotencySnapshot struct {
-	Tenant      uuid.UUID
-	User, Key   string
-	Fingerprint string
-	ResultID    uuid.UUID
 }
 
 // StreamSnapshot is one stream of the event index: its name, its next
@@ -98,7 +89,6 @@ func (m *Model) Snapshot() *Snapshot {
 		Relationships: make([]Relationship, 0, len(m.relOrder)),
 		Access:        make([]AccessSnapshot, 0, len(m.access)),
 		Pending:       make([]uuid.UUID, 0, len(m.pending)),
-		Idempotency:   make([]IdempotencySnapshot, 0, len(m.idem)),
 		Streams:       make([]StreamSnapshot, len(m.streamList)),
 		Index:         make([]EventSnapshot, m.headers.len()),
 	}
@@ -128,13 +118,6 @@ func (m *Model) Snapshot() *Snapshot {
 		s.Pending = append(s.Pending, id)
 	}
 	slices.SortFunc(s.Pending, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	for k, e := range m.idem {
-		s.Idempotency = append(s.Idempotency, IdempotencySnapshot{Tenant: k.tenant, User: k.user, Key: k.key,
-			Fingerprint: e.fingerprint, ResultID: e.id})
-	}
-	slices.SortFunc(s.Idempotency, func(a, b IdempotencySnapshot) int {
-		return cmp.Or(bytes.Compare(a.Tenant[:], b.Tenant[:]), cmp.Compare(a.User, b.User), cmp.Compare(a.Key, b.Key))
-	})
 	for i, st := range m.streamList {
 		s.Streams[i] = StreamSnapshot{Name: st.name, Next: st.next, Events: slices.Clone(st.events)}
 	}
@@ -167,7 +150,6 @@ func (s *Snapshot) Digest() string {
 	section("relationships", len(s.Relationships), func(i int) any { return s.Relationships[i] })
 	section("access", len(s.Access), func(i int) any { return s.Access[i] })
 	section("pending", len(s.Pending), func(i int) any { return s.Pending[i] })
-	section("idempotency", len(s.Idempotency), func(i int) any { return s.Idempotency[i] })
 	section("streams", len(s.Streams), func(i int) any { return s.Streams[i] })
 	section("index", len(s.Index), func(i int) any { return s.Index[i] })
 	return hex.EncodeToString(h.Sum(nil))
@@ -198,7 +180,6 @@ func DiffSnapshots(a, b *Snapshot, max int) []string {
 	diffSection(add, "relationships", a.Relationships, b.Relationships)
 	diffSection(add, "access", a.Access, b.Access)
 	diffSection(add, "pending", a.Pending, b.Pending)
-	diffSection(add, "idempotency", a.Idempotency, b.Idempotency)
 	diffSection(add, "streams", a.Streams, b.Streams)
 	diffSection(add, "index", a.Index, b.Index)
 	return out

@@ -93,16 +93,15 @@ type SnapshotInfo struct {
 // The state as written: the model's structures with pointers turned into
 // indices. Gob keeps it compact and fast without a schema of its own.
 type snapState struct {
-	Pos         eventstore.Position
-	Partners    []Partner
-	Customers   []snapCustomer
-	Subs        []snapSub
-	Rels        []snapRel
-	Access      []AccessSnapshot
-	Pending     []uuid.UUID
-	Idempotency []IdempotencySnapshot
-	Streams     []snapStream
-	Actors      []domain.Actor
+	Pos       eventstore.Position
+	Partners  []Partner
+	Customers []snapCustomer
+	Subs      []snapSub
+	Rels      []snapRel
+	Access    []AccessSnapshot
+	Pending   []uuid.UUID
+	Streams   []snapStream
+	Actors    []domain.Actor
 	// The event index, column by column.
 	Commit, Prepare, Rev []uint64
 	RecordedAt           []int64
@@ -151,7 +150,6 @@ type copied struct {
 	relViews    []relState
 	access      []AccessSnapshot
 	pending     []uuid.UUID
-	idem        []IdempotencySnapshot
 	streams     []streamState
 	actors      []domain.Actor
 	chunks      [][]header
@@ -171,7 +169,6 @@ func (m *Model) copyState() *copied {
 		relViews:  make([]relState, len(m.relOrder)),
 		access:    make([]AccessSnapshot, 0, len(m.access)),
 		pending:   make([]uuid.UUID, 0, len(m.pending)),
-		idem:      make([]IdempotencySnapshot, 0, len(m.idem)),
 		streams:   slices.Clone(m.streamList),
 		actors:    slices.Clone(m.actorList),
 		chunks:    slices.Clone(m.headers.chunks),
@@ -196,17 +193,13 @@ func (m *Model) copyState() *copied {
 	for id := range m.pending {
 		c.pending = append(c.pending, id)
 	}
-	for k, e := range m.idem {
-		c.idem = append(c.idem, IdempotencySnapshot{Tenant: k.tenant, User: k.user, Key: k.key,
-			Fingerprint: e.fingerprint, ResultID: e.id})
-	}
 	return c
 }
 
 // state turns the copy into what is written; it runs without any lock.
 func (c *copied) state() *snapState {
 	s := &snapState{
-		Pos: c.pos, Partners: c.partners, Access: c.access, Pending: c.pending, Idempotency: c.idem,
+		Pos: c.pos, Partners: c.partners, Access: c.access, Pending: c.pending,
 		Actors:    c.actors,
 		Customers: make([]snapCustomer, len(c.customers)),
 		Subs:      make([]snapSub, len(c.subs)),
@@ -221,9 +214,6 @@ func (c *copied) state() *snapState {
 		return cmp.Or(bytes.Compare(a.Partner[:], b.Partner[:]), bytes.Compare(a.Customer[:], b.Customer[:]))
 	})
 	slices.SortFunc(s.Pending, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	slices.SortFunc(s.Idempotency, func(a, b IdempotencySnapshot) int {
-		return cmp.Or(bytes.Compare(a.Tenant[:], b.Tenant[:]), cmp.Compare(a.User, b.User), cmp.Compare(a.Key, b.Key))
-	})
 	slices.SortFunc(s.Partners, func(a, b Partner) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	subIndex := make(map[*subState]int32, len(c.subs))
 	for i, p := range c.subs {
@@ -314,9 +304,6 @@ func (m *Model) restore(s *snapState) error {
 			return fmt.Errorf("%w: pending relationship %s unknown", ErrSnapshotInvalid, id)
 		}
 		m.pending[id] = r
-	}
-	for _, e := range s.Idempotency {
-		m.idem[idemKey{tenant: e.Tenant, user: e.User, key: e.Key}] = idemEntry{fingerprint: e.Fingerprint, id: e.ResultID}
 	}
 	m.streamList = make([]streamState, len(s.Streams))
 	for i, st := range s.Streams {

@@ -14,20 +14,22 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/domain"
+	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/internal/audit"
 	"github.com/partnercenter/multichannel/projections"
 )
 
-func generated(t *testing.T, n int64, seed uint64) *memStore {
+func generated(t *testing.T, n int64, seed uint64) *logStore {
 	t.Helper()
-	st := newMemStore()
-	if _, err := audit.Generate(t.Context(), st, n, audit.GenerateOptions{Seed: seed, Workers: 8}); err != nil {
+	st := newLogStore(t)
+	if _, err := audit.Generate(t.Context(), st.Store, n, audit.GenerateOptions{Seed: seed, Workers: 8}); err != nil {
 		t.Fatal(err)
 	}
+	st.reload(t)
 	return st
 }
 
-func fold(t *testing.T, m *projections.Model, st *memStore, from, to int) {
+func fold(t *testing.T, m *projections.Model, st *logStore, from, to int) {
 	t.Helper()
 	for _, e := range st.all[from:to] {
 		if err := m.Apply(e); err != nil {
@@ -116,7 +118,7 @@ func TestSnapshotFileIgnored(t *testing.T) {
 		}
 		return info.Path
 	}
-	load := func(t *testing.T, path string, store *memStore) (*projections.Model, string) {
+	load := func(t *testing.T, path string, store *logStore) (*projections.Model, string) {
 		t.Helper()
 		var logged bytes.Buffer
 		got, _, err := projections.LoadSnapshot(t.Context(), filepath.Dir(path), store, nil,
@@ -173,10 +175,12 @@ func TestSnapshotFileIgnored(t *testing.T) {
 	})
 	t.Run("log cut short", func(t *testing.T) {
 		path := save(t)
-		short := newMemStore()
+		// The same first 500 events, one append each: the same positions.
+		short := newLogStore(t)
 		for _, e := range st.all[:500] {
-			short.all = append(short.all, e)
-			short.streams[e.Stream] = append(short.streams[e.Stream], len(short.all)-1)
+			if _, err := short.Append(t.Context(), e.Stream, eventstore.Any(), eventstore.EventData{ID: e.ID, Type: e.Type, Data: e.Data, Metadata: e.Metadata}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if got, logged := load(t, path, short); got != nil || !strings.Contains(logged, "cut short") {
 			t.Fatalf("snapshot past the log's end: model %v, log %q", got != nil, logged)

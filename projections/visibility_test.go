@@ -132,7 +132,7 @@ func TestVisibilityByCaller(t *testing.T) {
 				if got := m.StreamVisible(tc.v, stream); got != want {
 					t.Fatalf("StreamVisible(%s) = %v, want %v", stream, got, want)
 				}
-				ev, err := m.Events(context.Background(), w.f.store, tc.v, projections.EventFilter{Stream: &stream}, nil, nil)
+				ev, err := m.Events(context.Background(), tc.v, projections.EventFilter{Stream: &stream}, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -151,6 +151,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		model.CheckHandoffs()
 	}
 	a.model = model
+	// The model's reads take payloads from the store (each ends with its
+	// request's context, at the request deadline).
+	model.ReadLogFrom(store)
 	a.proj = &projector{store: store, model: model}
 	go func() { a.runDone <- a.proj.run(a.runCtx) }()
 	if settle {
@@ -171,10 +174,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		return a, err
 	}
 	verifier := auth.NewHS256Verifier(secret)
-	// The resolvers' reads of the store end at the request's deadline.
 	feed := livefeed.NewHub(store, model)
 	go feed.Run(a.runCtx)
-	resolver := &graph.Resolver{Commands: a.commands, Model: model, Store: graph.DeadlineStore(store), Feed: feed}
+	resolver := &graph.Resolver{Commands: a.commands, Model: model, Store: store, Feed: feed}
 	var requestLog *slog.Logger
 	if !cfg.Ops.NoRequestLog {
 		// Request lines are batched (see observability.BufferedWriter);

@@ -3,8 +3,9 @@ package app
 import (
 	"context"
 	"net/http"
-	"strings"
 	"sync"
+
+	"github.com/partnercenter/multichannel/internal/httpapi"
 )
 
 // liveConns tracks the live feed's WebSocket connections. http.Server's
@@ -27,7 +28,7 @@ func newLiveConns() *liveConns {
 
 func (l *liveConns) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if !httpapi.IsWebSocket(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -112,8 +112,14 @@ func (p *projector) ready() error {
 	return nil
 }
 
+// expiries is what the sweep asks of the read models: the requests still
+// recorded PENDING past their expiry (projections.Model answers it).
+type expiries interface {
+	DueExpiries(now time.Time) []uuid.UUID
+}
+
 // sweepExpiries records RelationshipExpired for requests past their expiry.
-func sweepExpiries(ctx context.Context, every time.Duration, now func() time.Time, caughtUp func() bool, model *projections.Model, commands *command.Handlers) {
+func sweepExpiries(ctx context.Context, every time.Duration, now func() time.Time, caughtUp func() bool, model expiries, commands *command.Handlers) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

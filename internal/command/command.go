@@ -33,11 +33,6 @@ type Request struct {
 	CorrelationID  uuid.UUID
 	IdempotencyKey string // "" when the request has none
 	Fingerprint    string // hash of document + operation name + canonical variables; set with IdempotencyKey
-	// Deadline is the caller's (zero: none): the mutation ends by then,
-	// or at the handlers' timeout (WithTimeout) if that comes first. It
-	// is an instant rather than a context deadline so that a mutation
-	// costs one timer, the one made here, and not one per layer.
-	Deadline time.Time
 	// Recorded, when set, is told the log position of the mutation's last
 	// event once it succeeded (a repeat's: the first's), which the answer's
 	// consistency token names.
@@ -420,19 +415,21 @@ func (h *Handlers) caller(ctx context.Context, a domain.Actor) (domain.Caller, *
 	return domain.Caller{Actor: a, IsPartner: p.Exists(), IsCustomer: isCustomer}, p, nil
 }
 
-// latestRelationship finds the pair's latest request by reading attempts
-// 0, 1, ... until one does not exist (nil when the pair has none).
-func (h *Handlers) latestRelationship(ctx context.Context, partner, customer uuid.UUID) (*domain.Relationship, error) {
-	var latest *domain.Relationship
+// pairRelationships folds the pair's requests, every attempt in order, by
+// reading attempts 0, 1, ... until one does not exist (none when the pair
+// has none). The last is the latest; an earlier one may still be the
+// ACCEPTED one (see domain.Ties).
+func (h *Handlers) pairRelationships(ctx context.Context, partner, customer uuid.UUID) ([]*domain.Relationship, error) {
+	var rels []*domain.Relationship
 	for attempt := 0; ; attempt++ {
 		r := new(domain.Relationship)
 		if _, err := h.load(ctx, domain.RelationshipStream(domain.RelationshipID(partner, customer, attempt)), r); err != nil {
 			return nil, err
 		}
 		if !r.Exists() {
-			return latest, nil
+			return rels, nil
 		}
-		latest = r
+		rels = append(rels, r)
 	}
 }
 
@@ -450,11 +447,11 @@ func (h *Handlers) standing(ctx context.Context, p *domain.Partner, sub *domain.
 	if st.CustomerIsPartner, err = h.exists(ctx, domain.PartnerStream(sub.CustomerID)); err != nil {
 		return st, domain.ViewNone, err
 	}
-	if st.Relationship, err = h.latestRelationship(ctx, p.ID, sub.CustomerID); err != nil {
+	if st.Relationships, err = h.pairRelationships(ctx, p.ID, sub.CustomerID); err != nil {
 		return st, domain.ViewNone, err
 	}
 	if _, err := h.load(ctx, domain.SubscriptionStream(domain.ReplacementID(sub.ID, p.ID)), st.Replacement); err != nil {
 		return st, domain.ViewNone, err
 	}
-	return st, domain.PartnerView(p.ID, st.Customer, st.Relationship), nil
+	return st, st.Ties().View(), nil
 }

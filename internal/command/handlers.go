@@ -156,14 +156,15 @@ func (h *Handlers) RecordExternalSubscription(ctx context.Context, r Request, in
 			}
 			view := domain.ViewNone
 			if c.IsPartner && cust.Exists() {
-				rel, err := h.latestRelationship(ctx, c.TenantID, customerID)
+				rels, err := h.pairRelationships(ctx, c.TenantID, customerID)
 				if err != nil {
 					return decision{}, err
 				}
-				view = domain.PartnerView(c.TenantID, cust, rel)
-				if si, ok := h.sales, h.sales != nil; ok && view == domain.ViewNone && si.SellsAnyTo(c.TenantID, customerID) {
-					view = domain.ViewProfile
+				ties := domain.TiesOf(c.TenantID, cust, rels...)
+				if ties.View() == domain.ViewNone && h.sales != nil {
+					ties.Sells = h.sales.SellsAnyTo(c.TenantID, customerID)
 				}
+				view = ties.View()
 			}
 			if err := domain.CheckRecordAccess(c.Caller, cust, view); err != nil {
 				return decision{}, err
@@ -207,11 +208,11 @@ func (h *Handlers) RequestResellerRelationship(ctx context.Context, r Request, i
 			if err != nil {
 				return decision{}, err
 			}
-			latest, err := h.latestRelationship(ctx, p.ID, customerID)
+			pair, err := h.pairRelationships(ctx, p.ID, customerID)
 			if err != nil {
 				return decision{}, err
 			}
-			events, err := domain.RequestRelationship(p, cust, enrolled, latest, in.Message, now)
+			events, err := domain.RequestRelationship(p, cust, enrolled, pair, in.Message, now)
 			if err != nil {
 				return decision{}, err
 			}
@@ -322,13 +323,14 @@ func (h *Handlers) viewOf(ctx context.Context, partner, customer uuid.UUID) (dom
 		return domain.ViewNone, err
 	}
 	if !cust.Exists() || cust.OnboardedBy == partner {
-		return domain.PartnerView(partner, cust, nil), nil
+		// Its relationships cannot change the answer.
+		return domain.TiesOf(partner, cust).View(), nil
 	}
-	rel, err := h.latestRelationship(ctx, partner, customer)
+	rels, err := h.pairRelationships(ctx, partner, customer)
 	if err != nil {
 		return domain.ViewNone, err
 	}
-	return domain.PartnerView(partner, cust, rel), nil
+	return domain.TiesOf(partner, cust, rels...).View(), nil
 }
 
 // SwitchSubscription moves a subscription sold by another partner to the

@@ -61,7 +61,7 @@ func (h *Handlers) run(ctx context.Context, r Request, uc useCase) (uuid.UUID, e
 	if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
 		return uuid.Nil, err
 	}
-	ctx, cancel := h.bound(ctx, r)
+	ctx, cancel := h.bound(ctx)
 	defer cancel()
 	c := caller{Caller: domain.Caller{Actor: r.Caller}, partner: new(domain.Partner)}
 	if !uc.actorOnly {
@@ -107,18 +107,12 @@ func checkIdempotencyKey(k string) error {
 	return nil
 }
 
-// bound returns ctx ending at the mutation's deadline: the caller's
-// (r.Deadline) or the handlers' timeout, whichever comes first. A store
-// that hangs must not hang the request with it.
-func (h *Handlers) bound(ctx context.Context, r Request) (context.Context, context.CancelFunc) {
-	deadline := r.Deadline
-	if h.timeout > 0 {
-		if t := time.Now().Add(h.timeout); deadline.IsZero() || t.Before(deadline) {
-			deadline = t
-		}
-	}
-	if deadline.IsZero() {
+// bound returns ctx ending at the mutation's deadline: the caller's (ctx's
+// own, the API's request deadline) or the handlers' timeout, whichever
+// comes first. A store that hangs must not hang the request with it.
+func (h *Handlers) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if h.timeout <= 0 {
 		return ctx, func() {}
 	}
-	return context.WithDeadline(ctx, deadline)
+	return context.WithTimeout(ctx, h.timeout)
 }

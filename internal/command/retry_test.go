@@ -121,13 +121,16 @@ func TestStallEndsAtTheDeadline(t *testing.T) {
 			fs.Stall(faultstore.All)
 			defer fs.Heal()
 			r := enrollAs(uuid.New())
+			callerCtx := context.Background()
 			if tc.deadline > 0 {
-				r.Deadline = time.Now().Add(tc.deadline)
+				var cancel context.CancelFunc
+				callerCtx, cancel = context.WithTimeout(callerCtx, tc.deadline)
+				defer cancel()
 				r.IdempotencyKey, r.Fingerprint = "k", "f"
 			}
 			done := make(chan error, 1)
 			go func() {
-				_, err := h.EnrollPartner(context.Background(), r, command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic})
+				_, err := h.EnrollPartner(callerCtx, r, command.EnrollPartner{Name: "Contoso", Cloud: domain.CloudPublic})
 				done <- err
 			}()
 			select {

@@ -196,9 +196,10 @@ func TestIdempotencyRepairsAnAbandonedClaim(t *testing.T) {
 
 			r := actor(customer, domain.RoleGlobalAdmin)
 			r.IdempotencyKey, r.Fingerprint = "k", "fp"
-			dead := r
-			dead.Deadline = time.Now().Add(2 * time.Second)
-			if _, err := first.RecordExternalSubscription(ctx(), dead, purchase(customer)); !errors.Is(err, errDied) {
+			// The request's deadline, which the claim's holds until.
+			deadCtx, cancel := context.WithTimeout(ctx(), 2*time.Second)
+			defer cancel()
+			if _, err := first.RecordExternalSubscription(deadCtx, r, purchase(customer)); !errors.Is(err, errDied) {
 				t.Fatalf("first: %v", err)
 			}
 			written := countType(typesIn(t, store), domain.TypeExternalSubscriptionRecorded)

@@ -7,6 +7,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -151,7 +152,10 @@ func perCaller(limiter *ratelimit.Limiter[uuid.UUID], next http.Handler) http.Ha
 	})
 }
 
-func isWebSocket(r *http.Request) bool {
+// IsWebSocket reports whether r asks to upgrade to a WebSocket: such a
+// request lives as long as its subscriptions, so it gets no request
+// deadline, and the server tracks it for shutdown.
+func IsWebSocket(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
@@ -180,10 +184,12 @@ const CorrelationHeader = "X-Correlation-ID"
 // requestIDs takes the correlation id from X-Correlation-ID when it is a
 // UUID, else from a W3C traceparent's trace id, else makes a UUIDv7; echoes
 // it in the response and gives it to the request's log line; passes the
-// Idempotency-Key and X-Consistency-Token headers on; and, with a positive timeout, sets the
-// request's deadline (WebSockets are exempt: they live as long as their
-// subscriptions). It is the one layer that gives the request a new context,
-// the observation record's included, so that the request is copied once.
+// Idempotency-Key and X-Consistency-Token headers on; and, with a positive
+// timeout, gives the request a context that ends at its deadline
+// (WebSockets are exempt: they live as long as their subscriptions). It is
+// the one layer that gives the request a new context, the observation
+// record's and the deadline's included, so that the request is copied
+// once.
 func requestIDs(timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := correlationID(r.Header)
@@ -192,15 +198,19 @@ func requestIDs(timeout time.Duration, next http.Handler) http.Handler {
 		ctx := observability.Attach(r.Context(), w)
 		observability.NoteCorrelationID(ctx, s)
 		req := &graph.Request{CorrelationID: id, IdempotencyKey: strings.TrimSpace(r.Header.Get("Idempotency-Key"))}
-		if !isWebSocket(r) {
+		if !IsWebSocket(r) {
 			// The consistency token: the one sent is waited for, a
 			// mutation's is answered in the header (see graph/consistency.go).
 			req.ConsistencyToken = strings.TrimSpace(r.Header.Get(graph.ConsistencyHeader))
 			req.SetConsistencyToken = func(tok string) { w.Header().Set(graph.ConsistencyHeader, tok) }
 		}
-		if timeout > 0 && !isWebSocket(r) {
-			// An instant, not a context deadline: see graph/deadline.go.
-			req.Deadline = time.Now().Add(timeout)
+		if timeout > 0 && !IsWebSocket(r) {
+			// The one place the request deadline is applied: the store's
+			// reads, the read models' waits and the command handlers all
+			// end with this context (see graph/deadline.go).
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
 		}
 		next.ServeHTTP(w, r.WithContext(graph.WithRequest(ctx, req)))
 	})
@@ -275,8 +285,5 @@ func AuditorOnly(r *http.Request) error {
 		}
 		return auth.ErrNoToken
 	}
-	if a.Role != domain.RoleAuditor {
-		return domain.Errorf(domain.CodeForbidden, "only auditors may export the log")
-	}
-	return nil
+	return domain.AuthorizeAudit(a)
 }

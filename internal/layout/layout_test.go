@@ -9,6 +9,9 @@
 //   - the read models (projections) know no GraphQL, no HTTP and no store
 //     adapter;
 //   - observability knows no store adapter;
+//   - the live feed (internal/livefeed) knows no GraphQL, no HTTP and no
+//     store adapter (it declares what it needs of the read models and the
+//     log);
 //   - no package but the wiring (internal/app) imports a store adapter
 //     (the adapters' own packages and their test doubles aside).
 package layout_test
@@ -88,6 +91,7 @@ func TestNevers(t *testing.T) {
 		{"internal/command", [][]string{graphQL, http, adapters, {module + "/projections"}}, "use cases know no GraphQL, HTTP, store adapter or read model"},
 		{"projections", [][]string{graphQL, http, adapters}, "read models know no GraphQL, HTTP or store adapter"},
 		{"internal/observability", [][]string{adapters}, "observability knows no store adapter"},
+		{"internal/livefeed", [][]string{graphQL, http, adapters}, "the live feed knows no GraphQL, HTTP or store adapter (the ports it needs are its own)"},
 	}
 	for _, r := range rules {
 		p := list(t, "-deps=false", module+"/"+r.pkg)[0]

@@ -32,8 +32,8 @@ import (
 // tail only when it has taken every event up to the tail's head, and the
 // tail skips the events a feed already has.
 type Hub struct {
-	store eventstore.Store
-	model *projections.Model
+	store Log
+	model ReadModel
 
 	pages *lru.Cache[eventstore.Position, []*projections.Event]
 	group singleflight.Group
@@ -61,7 +61,7 @@ const (
 
 // NewHub returns a Hub over store, judging visibility by model. Run
 // runs its tail, from the first Follow on.
-func NewHub(store eventstore.Store, model *projections.Model) *Hub {
+func NewHub(store Log, model ReadModel) *Hub {
 	pages, _ := lru.New[eventstore.Position, []*projections.Event](cachedPages)
 	return &Hub{
 		store: store, model: model, pages: pages,

@@ -18,7 +18,7 @@ import (
 // Follow starts following the log for viewer v. Without after, it starts at
 // the read models' current position (live only). The channel closes when
 // ctx ends or the store fails.
-func Follow(ctx context.Context, store eventstore.Store, model *projections.Model, v domain.Actor,
+func Follow(ctx context.Context, store Log, model ReadModel, v domain.Actor,
 	f projections.EventFilter, after *string) (<-chan *projections.Event, error) {
 	start := model.Position()
 	if after != nil {

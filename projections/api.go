@@ -10,45 +10,10 @@ import (
 	"github.com/partnercenter/multichannel/domain"
 )
 
-// Visibility, per docs/domain.md "What each caller sees". The helpers run under
-// mu (read). A tenant that is both a partner and a customer gets the union
-// of both views, which falls out of checking both ties below.
-
-func isAuditor(v domain.Actor) bool { return v.Role == domain.RoleAuditor }
-
-// seesFully: the caller sees the customer's profile and all its
-// subscriptions (and the customer's and subscriptions' streams).
-func (m *Model) seesFully(v domain.Actor, c *customerState) bool {
-	if isAuditor(v) || v.TenantID == c.view.ID || v.TenantID == c.view.OnboardedBy {
-		return true
-	}
-	a := m.access[pairKey{partner: v.TenantID, customer: c.view.ID}]
-	return a != nil && a.accepted > 0
-}
-
-// seesProfile: the caller sees at least the customer's profile.
-func (m *Model) seesProfile(v domain.Actor, c *customerState) bool {
-	if m.seesFully(v, c) {
-		return true
-	}
-	a := m.access[pairKey{partner: v.TenantID, customer: c.view.ID}]
-	return a != nil && (a.relationships > 0 || a.sells > 0)
-}
-
-func (m *Model) seesSubscription(v domain.Actor, s *subState) bool {
-	if isAuditor(v) {
-		return true
-	}
-	if s.view.SellerPartnerID != nil && *s.view.SellerPartnerID == v.TenantID {
-		return true
-	}
-	c := m.customers[s.view.CustomerID]
-	return c != nil && m.seesFully(v, c)
-}
-
-func seesRelationship(v domain.Actor, r *relState) bool {
-	return isAuditor(v) || r.view.PartnerID == v.TenantID || r.view.CustomerID == v.TenantID
-}
+// For the API (graph): the caller-scoped reads behind the contract's
+// queries, each a copy. The reads that take payloads from the log are in
+// events.go, history.go and asof*.go; the visibility they all apply is in
+// visibility.go.
 
 // Views: copies, so that nothing the writer changes is shared.
 
@@ -73,6 +38,12 @@ func subscriptionView(s *subState) Subscription {
 		out.Services = []Service{}
 	}
 	return out
+}
+
+// effectiveStatus is a relationship's status at now: the domain's rule
+// (PENDING reads EXPIRED from expiresAt on) on the recorded status.
+func effectiveStatus(r *Relationship, now time.Time) domain.RelationshipStatus {
+	return domain.EffectiveRelationshipStatus(r.Status, r.ExpiresAt, now)
 }
 
 func relationshipView(r *relState, now time.Time) Relationship {
@@ -297,7 +268,7 @@ func (m *Model) SupportPlan(v domain.Actor, customerID uuid.UUID) (SupportPlan, 
 	now := m.now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if isAuditor(v) {
+	if v.Audits() {
 		return SupportPlan{}, domain.Errorf(domain.CodeForbidden, "the support plan is a partner's next steps; auditors read customers instead")
 	}
 	if _, isPartner := m.partners[v.TenantID]; !isPartner {
