@@ -156,13 +156,35 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return err
 	}
-	var rows []row
+	// Each size leaves its server (started from its snapshot) running, so
+	// that the queries can be timed on all of them interleaved.
+	var (
+		rows    []row
+		servers []*server
+	)
+	defer func() {
+		for _, s := range servers {
+			s.kill()
+		}
+	}()
 	for _, n := range o.Sizes {
-		r, err := measureSize(ctx, o, bin, n, progress)
+		r, s, err := measureSize(ctx, o, bin, n, progress)
 		if err != nil {
 			return fmt.Errorf("%d events: %w", n, err)
 		}
-		rows = append(rows, r)
+		rows, servers = append(rows, r), append(servers, s)
+	}
+	fmt.Fprintf(progress, "timing the queries on %d servers, interleaved ...\n", len(servers))
+	if err := measureQueries(ctx, o, servers, rows); err != nil {
+		return err
+	}
+	for i, s := range servers {
+		if err := s.stop(); err != nil {
+			return fmt.Errorf("%d events: %w", rows[i].Events, err)
+		}
+		if err := checkUnchanged(ctx, rows[i]); err != nil {
+			return err
+		}
 	}
 	rep := report{Rows: rows, Opts: o}
 	rep.print(out)

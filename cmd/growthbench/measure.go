@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/internal/app"
 	"github.com/partnercenter/multichannel/internal/audit"
@@ -32,7 +34,12 @@ type row struct {
 	RSSSnap       int64         // resident bytes after the start from the snapshot
 	Customer      latency       // customer(id) with its subscriptions
 	EventsPage    latency       // the partner's first events page
+	QueryGCs      int64         // collections the server ran while the queries were sent
 	Fixture       fixture
+
+	partner uuid.UUID           // the partner the queries are asked as
+	db      string              // the store file
+	last    eventstore.Position // the log's last event when measured
 }
 
 // modeRate is a command-line mode's rate as it printed it, or as timed
@@ -43,14 +50,15 @@ type modeRate struct {
 }
 
 // measureSize makes or reuses the log of n events under o.Dir and
-// measures it.
-func measureSize(ctx context.Context, o options, bin string, n int64, progress io.Writer) (row, error) {
+// measures it, all but the queries: it returns the server of its last
+// start from the snapshot still running, for measureQueries.
+func measureSize(ctx context.Context, o options, bin string, n int64, progress io.Writer) (row, *server, error) {
 	r := row{Events: n}
 	dir := filepath.Join(o.Dir, strconv.FormatInt(n, 10))
 	db := filepath.Join(dir, "events.db")
 	snapDir := filepath.Join(dir, "snapshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return r, err
+		return r, nil, err
 	}
 	say := func(format string, args ...any) {
 		fmt.Fprintf(progress, "[%d] "+format+"\n", append([]any{n}, args...)...)
@@ -63,7 +71,7 @@ func measureSize(ctx context.Context, o options, bin string, n int64, progress i
 	if _, err := os.Stat(db); err == nil {
 		s, err := rawScan(ctx, db)
 		if err != nil {
-			return r, fmt.Errorf("read the kept log %s: %w", db, err)
+			return r, nil, fmt.Errorf("read the kept log %s: %w", db, err)
 		}
 		if s.Events == n {
 			say("reusing %s (%d events)", db, s.Events)
@@ -74,27 +82,27 @@ func measureSize(ctx context.Context, o options, bin string, n int64, progress i
 	}
 	if len(scans) == 0 {
 		if err := removeLog(db, snapDir); err != nil {
-			return r, err
+			return r, nil, err
 		}
 		say("generating %d events into %s ...", n, db)
 		start := time.Now()
 		if err := runMode(ctx, bin, progress, "generate", "-events", strconv.FormatInt(n, 10), "-events-db", db); err != nil {
-			return r, err
+			return r, nil, err
 		}
 		r.Generated = time.Since(start)
 		s, err := rawScan(ctx, db)
 		if err != nil {
-			return r, err
+			return r, nil, err
 		}
 		if s.Events != n {
-			return r, fmt.Errorf("generate wrote %d events, not %d", s.Events, n)
+			return r, nil, fmt.Errorf("generate wrote %d events, not %d", s.Events, n)
 		}
 		scans = append(scans, s)
 	}
 	for len(scans) < 3 {
 		s, err := rawScan(ctx, db)
 		if err != nil {
-			return r, err
+			return r, nil, err
 		}
 		scans = append(scans, s)
 	}
@@ -105,102 +113,100 @@ func measureSize(ctx context.Context, o options, bin string, n int64, progress i
 	say("raw read: %.0f events/s (best of %d scans)", r.RawRate, len(scans))
 	var err error
 	if r.FileBytes, err = fileBytes(db); err != nil {
-		return r, err
+		return r, nil, err
 	}
 
 	// replay -write-snapshot folds the whole log once, says at what rate,
 	// and leaves the snapshot the second kind of start loads. The
 	// directory is emptied first so that the start loads this one.
 	if err := os.RemoveAll(snapDir); err != nil {
-		return r, err
+		return r, nil, err
 	}
 	out, d, err := captureMode(ctx, bin, "replay", "-events-db", db, "-write-snapshot", snapDir)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	r.Replay = parseRate(out, "rebuilt", n, d)
 	if r.SnapshotBytes, err = dirBytes(snapDir); err != nil {
-		return r, err
+		return r, nil, err
 	}
 	say("replay: %.0f events/s, %.2f of the raw read rate; snapshot %s", r.Replay.Rate, r.Replay.Rate/r.RawRate, formatBytes(r.SnapshotBytes))
 	out, d, err = captureMode(ctx, bin, "verify", "-events-db", db)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	r.Verify = parseRate(out, "verified", n, d)
 	say("verify: %.0f events/s, %.2f of the raw read rate", r.Verify.Rate, r.Verify.Rate/r.RawRate)
 
 	first, err := firstEvents(ctx, db)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	offset, err := clockOffset(first, time.Now())
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	partner, err := pickPartner(first)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
+	r.partner, r.db, r.last = partner, db, last
 	var (
 		readyCold, readySnap []time.Duration
 		rssCold, rssSnap     []int64
-		custP50, custP99     []time.Duration
-		evP50, evP99         []time.Duration
 	)
+	var kept *server
 	for i := range o.Runs {
 		cfg := serverConfig{Bin: bin, EventsDB: db, SnapshotDir: "off", ClockOffset: offset,
-			Log: filepath.Join(dir, "server.log"), Timeout: o.Timeout}
+			Log: filepath.Join(dir, "server-no-snapshot.log"), Timeout: o.Timeout}
 		s, err := startServer(ctx, cfg)
 		if err != nil {
-			return r, fmt.Errorf("start with no snapshot: %w", err)
+			return r, nil, fmt.Errorf("start with no snapshot: %w", err)
 		}
 		rss, err := s.settledRSS(ctx, o.Settle)
 		if serr := s.stop(); err == nil {
 			err = serr
 		}
 		if err != nil {
-			return r, err
+			return r, nil, err
 		}
 		readyCold, rssCold = append(readyCold, s.ready), append(rssCold, rss)
 		say("run %d: ready in %s with no snapshot, %s resident", i+1, s.ready.Round(10*time.Millisecond), formatBytes(rss))
 
-		cfg.SnapshotDir = snapDir
+		cfg.SnapshotDir, cfg.Log = snapDir, filepath.Join(dir, "server-snapshot.log")
 		if s, err = startServer(ctx, cfg); err != nil {
-			return r, fmt.Errorf("start from the snapshot: %w", err)
+			return r, nil, fmt.Errorf("start from the snapshot: %w", err)
 		}
-		// Memory first: the queries leave garbage of their own.
+		// Memory before any query: the queries leave garbage of their own.
 		rss, err = s.settledRSS(ctx, o.Settle)
-		var q queryResult
-		if err == nil {
-			q, err = measureQueries(ctx, s, partner, o.Warmup, o.Queries, o.Page)
-		}
-		if serr := s.stop(); err == nil {
-			err = serr
+		if err == nil && i < o.Runs-1 {
+			err = s.stop()
 		}
 		if err != nil {
-			return r, err
+			s.kill()
+			return r, nil, err
 		}
 		readySnap, rssSnap = append(readySnap, s.ready), append(rssSnap, rss)
-		custP50, custP99 = append(custP50, q.Customer.P50), append(custP99, q.Customer.P99)
-		evP50, evP99 = append(evP50, q.Events.P50), append(evP99, q.Events.P99)
-		r.Fixture = q.Fixture
-		say("run %d: ready in %s from the snapshot, %s resident; customer p50 %s p99 %s; events page p50 %s p99 %s",
-			i+1, s.ready.Round(10*time.Millisecond), formatBytes(rss), q.Customer.P50, q.Customer.P99, q.Events.P50, q.Events.P99)
+		say("run %d: ready in %s from the snapshot, %s resident", i+1, s.ready.Round(10*time.Millisecond), formatBytes(rss))
+		kept = s
 	}
 	r.ReadyCold, r.ReadySnap = median(readyCold), median(readySnap)
 	r.RSSCold, r.RSSSnap = median(rssCold), median(rssSnap)
-	r.Customer = latency{P50: median(custP50), P99: median(custP99)}
-	r.EventsPage = latency{P50: median(evP50), P99: median(evP99)}
+	return r, kept, nil
+}
 
-	// Every figure is of the log of n events only if no server appended
-	// to it (the expiry sweep would: see serverConfig.ClockOffset).
-	if grew, err := logGrew(ctx, db, last); err != nil {
-		return r, err
-	} else if grew {
-		return r, fmt.Errorf("%s grew while the servers ran: the figures are not of a log of %d events", db, n)
+// checkUnchanged fails when a log grew while its servers ran: every
+// figure is of a log of exactly its count only if no server appended to
+// it (the expiry sweep would: see serverConfig.ClockOffset).
+func checkUnchanged(ctx context.Context, r row) error {
+	grew, err := logGrew(ctx, r.db, r.last)
+	if err != nil {
+		return err
 	}
-	return r, nil
+	if grew {
+		return fmt.Errorf("%s grew while the servers ran: the figures are not of a log of %d events", r.db, r.Events)
+	}
+	return nil
 }
 
 // scanResult is one raw read of the whole log.

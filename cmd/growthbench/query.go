@@ -54,11 +54,6 @@ type fixture struct {
 // latency is a query's client-side latency over loopback.
 type latency struct{ P50, P99 time.Duration }
 
-type queryResult struct {
-	Fixture          fixture
-	Customer, Events latency
-}
-
 // client posts GraphQL requests to one server over one kept-alive
 // connection, as the partner's Global admin.
 type client struct {
@@ -242,51 +237,104 @@ func pick(ctx context.Context, c *client, partner uuid.UUID, page int) (fixture,
 	return f, nil
 }
 
-// measureQueries picks the fixture and times both queries on s, each
-// warmup times untimed and then n times, one request after the other.
-func measureQueries(ctx context.Context, s *server, partner uuid.UUID, warmup, n, page int) (queryResult, error) {
-	var q queryResult
-	c, err := newClient(s, partner)
+// measureQueries picks each log's fixture and times both queries on
+// every server (rows[i] is servers[i]'s log), o.Runs times. The requests
+// go one at a time, interleaved across the servers: request k of every
+// log is sent before request k+1 of any, so that what else runs on the
+// machine meanwhile weighs on every size alike and the p99 ratios between
+// sizes hold under that noise. Each query is sent o.Warmup times
+// untimed, then o.Queries times timed; the rows get the medians over the
+// runs of each run's p50 and p99.
+func measureQueries(ctx context.Context, o options, servers []*server, rows []row) error {
+	clients := make([]*client, len(servers))
+	cust := make([][]byte, len(servers))
+	evs, err := encodeRequest(eventsQuery, map[string]any{"first": o.Page})
 	if err != nil {
-		return q, err
+		return err
 	}
-	defer c.http.CloseIdleConnections()
-	if q.Fixture, err = pick(ctx, c, partner, page); err != nil {
-		return q, err
+	for i, s := range servers {
+		c, err := newClient(s, rows[i].partner)
+		if err != nil {
+			return err
+		}
+		defer c.http.CloseIdleConnections()
+		if rows[i].Fixture, err = pick(ctx, c, rows[i].partner, o.Page); err != nil {
+			return fmt.Errorf("%d events: %w", rows[i].Events, err)
+		}
+		if cust[i], err = encodeRequest(customerQuery, map[string]any{"id": rows[i].Fixture.Customer.String()}); err != nil {
+			return err
+		}
+		clients[i] = c
 	}
-	cust, err := encodeRequest(customerQuery, map[string]any{"id": q.Fixture.Customer.String()})
-	if err != nil {
-		return q, err
+	gc0 := make([]int64, len(servers))
+	for i, s := range servers {
+		if gc0[i], err = s.gcCount(ctx); err != nil {
+			return err
+		}
 	}
-	evs, err := encodeRequest(eventsQuery, map[string]any{"first": page})
-	if err != nil {
-		return q, err
+	custRuns := make([][]latency, len(servers))
+	evRuns := make([][]latency, len(servers))
+	for range o.Runs {
+		ls, err := timeInterleaved(ctx, clients, cust, o.Warmup, o.Queries)
+		if err != nil {
+			return fmt.Errorf("customer(id): %w", err)
+		}
+		for i, l := range ls {
+			custRuns[i] = append(custRuns[i], l)
+		}
+		bodies := make([][]byte, len(servers))
+		for i := range bodies {
+			bodies[i] = evs
+		}
+		if ls, err = timeInterleaved(ctx, clients, bodies, o.Warmup, o.Queries); err != nil {
+			return fmt.Errorf("events page: %w", err)
+		}
+		for i, l := range ls {
+			evRuns[i] = append(evRuns[i], l)
+		}
 	}
-	if q.Customer, err = timeRequests(ctx, c, cust, warmup, n); err != nil {
-		return q, fmt.Errorf("customer(id): %w", err)
+	for i, s := range servers {
+		rows[i].Customer, rows[i].EventsPage = medianLatency(custRuns[i]), medianLatency(evRuns[i])
+		gc, err := s.gcCount(ctx)
+		if err != nil {
+			return err
+		}
+		rows[i].QueryGCs = gc - gc0[i]
 	}
-	if q.Events, err = timeRequests(ctx, c, evs, warmup, n); err != nil {
-		return q, fmt.Errorf("events page: %w", err)
-	}
-	return q, nil
+	return nil
 }
 
-// timeRequests sends body warmup times, then n times timed, and returns
-// the p50 and p99 of the timed ones.
-func timeRequests(ctx context.Context, c *client, body []byte, warmup, n int) (latency, error) {
+// timeInterleaved sends bodies[i] to clients[i], round after round (one
+// request of each client per round), warmup rounds untimed and then n
+// timed, and returns each client's p50 and p99.
+func timeInterleaved(ctx context.Context, clients []*client, bodies [][]byte, warmup, n int) ([]latency, error) {
 	var buf bytes.Buffer
-	ds := make([]time.Duration, 0, n)
-	for i := range warmup + n {
-		d, err := c.post(ctx, body, &buf)
-		if err != nil {
-			return latency{}, err
-		}
-		if i >= warmup {
-			ds = append(ds, d)
+	ds := make([][]time.Duration, len(clients))
+	for round := range warmup + n {
+		for i, c := range clients {
+			d, err := c.post(ctx, bodies[i], &buf)
+			if err != nil {
+				return nil, err
+			}
+			if round >= warmup {
+				ds[i] = append(ds[i], d)
+			}
 		}
 	}
-	slices.Sort(ds)
-	return latency{P50: percentile(ds, 0.50), P99: percentile(ds, 0.99)}, nil
+	out := make([]latency, len(clients))
+	for i, d := range ds {
+		slices.Sort(d)
+		out[i] = latency{P50: percentile(d, 0.50), P99: percentile(d, 0.99)}
+	}
+	return out, nil
+}
+
+func medianLatency(ls []latency) latency {
+	p50s, p99s := make([]time.Duration, len(ls)), make([]time.Duration, len(ls))
+	for i, l := range ls {
+		p50s[i], p99s[i] = l.P50, l.P99
+	}
+	return latency{P50: median(p50s), P99: median(p99s)}
 }
 
 // percentile is the nearest-rank percentile of sorted durations.

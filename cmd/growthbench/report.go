@@ -49,11 +49,11 @@ func (rep report) print(w io.Writer) {
 	}
 
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "| events | customer(id) p50 | customer(id) p99 | events page p50 | events page p99 | subscriptions | partner's events |\n")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintf(w, "| events | customer(id) p50 | customer(id) p99 | events page p50 | events page p99 | subscriptions | partner's events | collections |\n")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s |\n", count(r.Events), millis(r.Customer.P50), millis(r.Customer.P99),
-			millis(r.EventsPage.P50), millis(r.EventsPage.P99), r.Fixture.Subscriptions, count(int64(r.Fixture.PartnerEvents)))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s | %d |\n", count(r.Events), millis(r.Customer.P50), millis(r.Customer.P99),
+			millis(r.EventsPage.P50), millis(r.EventsPage.P99), r.Fixture.Subscriptions, count(int64(r.Fixture.PartnerEvents)), r.QueryGCs)
 	}
 	if timed := rep.anyTimed(); timed {
 		fmt.Fprintln(w, "\n(*) the mode printed no rate: its process's time, opening the store included")

@@ -146,30 +146,46 @@ func (s *server) rss(ctx context.Context) (int64, error) {
 			return v, nil
 		}
 	}
+	v, err := s.metric(ctx, "process_resident_memory_bytes")
+	return int64(v), err
+}
+
+// gcCount is how many collections the server's runtime has finished
+// (go_gc_duration_seconds_count of its /metrics).
+func (s *server) gcCount(ctx context.Context) (int64, error) {
+	v, err := s.metric(ctx, "go_gc_duration_seconds_count")
+	return int64(v), err
+}
+
+// metric reads one unlabelled sample from the server's /metrics.
+func (s *server) metric(ctx context.Context, name string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := metricsClient.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {
-				return 0, fmt.Errorf("metrics: process_resident_memory_bytes %q: %w", v, err)
+				return 0, fmt.Errorf("metrics: %s %q: %w", name, v, err)
 			}
-			return int64(f), nil
+			return f, nil
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("metrics: %w", err)
 	}
-	return 0, errors.New("neither /proc nor /metrics says the resident memory")
+	return 0, fmt.Errorf("metrics: no %s", name)
 }
+
+// metricsClient reads /metrics on loopback, whatever HTTP_PROXY says.
+var metricsClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
 
 // vmRSS reads the VmRSS line of /proc/PID/status ("VmRSS:  123 kB").
 func vmRSS(status string) (int64, bool) {
