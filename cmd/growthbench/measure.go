@@ -30,12 +30,14 @@ type row struct {
 	Verify        modeRate
 	ReadyCold     time.Duration // to /readyz 200 with no snapshot (whole log folded)
 	ReadySnap     time.Duration // to /readyz 200 from the snapshot
-	RSSCold       int64         // resident bytes after the start with no snapshot
-	RSSSnap       int64         // resident bytes after the start from the snapshot
-	Customer      latency       // customer(id) with its subscriptions
-	EventsPage    latency       // the partner's first events page
-	QueryGCs      int64         // collections the server ran while the queries were sent
-	Fixture       fixture
+	// ReadyColdAll and ReadySnapAll are every run's times, for the spread.
+	ReadyColdAll, ReadySnapAll []time.Duration
+	RSSCold                    int64   // resident bytes after the start with no snapshot
+	RSSSnap                    int64   // resident bytes after the start from the snapshot
+	Customer                   latency // customer(id) with its subscriptions
+	EventsPage                 latency // the partner's first events page
+	QueryGCs                   int64   // collections the server ran while the queries were sent
+	Fixture                    fixture
 
 	partner uuid.UUID           // the partner the queries are asked as
 	db      string              // the store file
@@ -191,6 +193,7 @@ func measureSize(ctx context.Context, o options, bin string, n int64, progress i
 		kept = s
 	}
 	r.ReadyCold, r.ReadySnap = median(readyCold), median(readySnap)
+	r.ReadyColdAll, r.ReadySnapAll = readyCold, readySnap
 	r.RSSCold, r.RSSSnap = median(rssCold), median(rssSnap)
 	return r, kept, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ func (rep report) print(w io.Writer) {
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rep.Rows {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", count(r.Events), formatBytes(r.FileBytes), formatBytes(r.SnapshotBytes),
-			seconds(r.ReadyCold), seconds(r.ReadySnap), formatBytes(r.RSSCold), formatBytes(r.RSSSnap))
+			spread(r.ReadyCold, r.ReadyColdAll), spread(r.ReadySnap, r.ReadySnapAll), formatBytes(r.RSSCold), formatBytes(r.RSSSnap))
 	}
 
 	fmt.Fprintln(w)
@@ -207,6 +208,16 @@ func formatBytes(n int64) string {
 	default:
 		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
 	}
+}
+
+// spread is the median d, with the fastest and the slowest of all when
+// there are several: on a shared machine a start's time moves with the
+// other load.
+func spread(d time.Duration, all []time.Duration) string {
+	if len(all) < 2 {
+		return seconds(d)
+	}
+	return fmt.Sprintf("%s (%.2f to %.2f)", seconds(d), slices.Min(all).Seconds(), slices.Max(all).Seconds())
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
