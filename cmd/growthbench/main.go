@@ -12,7 +12,7 @@
 // It is a benchmark run by hand (not in CI); docs/growth.md says how to
 // run it and what each column means. From the repository root:
 //
-//	go run ./cmd/growthbench -sizes 100000,1000000 -dir /var/tmp/growth
+//	go run ./cmd/growthbench -sizes 100000,1000000 -dir "$HOME/growth"
 //
 // The logs are kept under -dir (one directory per size) and reused when
 // they hold exactly the asked count: generating 10,000,000 events takes

@@ -92,6 +92,7 @@ func measureSize(ctx context.Context, o options, bin string, n int64, progress i
 			return r, nil, err
 		}
 		r.Generated = time.Since(start)
+		say("generated in %s", r.Generated.Round(time.Second))
 		s, err := rawScan(ctx, db)
 		if err != nil {
 			return r, nil, err
