@@ -102,7 +102,8 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	cfg.Complexity.Relationship.History = history
 	// A causation chain has no page: count it as a full one.
 	cfg.Complexity.Query.Causation = func(child int, _ string) int { return 1 + 100*child }
-	srv := handler.New(generated.NewExecutableSchema(cfg))
+	es := generated.NewExecutableSchema(cfg)
+	srv := handler.New(es)
 	// Outermost, so that every error answered gets its code and the
 	// correlation id, whichever middleware answers it.
 	srv.AroundOperations(decorateResponses)
@@ -146,6 +147,9 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 		maxTokens:     maxTokens,
 		maxSelections: orDefault(opts.MaxSelections, DefaultMaxSelections),
 		maxRepeats:    orDefault(opts.MaxRepeats, DefaultMaxRepeats),
+		schema:        es.Schema(),
+		// As gqlgen's validation hints (SetDisableSuggestion above).
+		suggest: opts.Introspection,
 		parsed: func(ctx context.Context, q string) bool {
 			_, ok := queries.Get(ctx, q)
 			return ok
