@@ -186,24 +186,23 @@ func (c *docChecker) advance() {
 			return
 		}
 		c.tokens++
-		b := c.b
-		if b.maxTokens > 0 && c.tokens > b.maxTokens {
-			c.refuse(boundsError("document has more than %d tokens", b.maxTokens))
+		if c.b.maxTokens > 0 && c.tokens > c.b.maxTokens {
+			c.refuse(boundsError("document has more than %d tokens", c.b.maxTokens))
 			return
 		}
 		if tok.Kind == lexer.Comment {
 			continue
 		}
-		n, repeats := c.scan.next(tok)
-		if b.maxSelections > 0 && n > b.maxSelections {
-			c.refuse(boundsError("a selection set of the document has more than %d selections", b.maxSelections))
-			return
-		}
-		if b.maxRepeats > 0 && repeats > b.maxRepeats {
-			c.refuse(boundsError("a selection set of the document selects %q more than %d times", tok.Value, b.maxRepeats))
-			return
-		}
 		c.tok = tok
+		n, repeats := c.scan.next(&c.tok)
+		if c.b.maxSelections > 0 && n > c.b.maxSelections {
+			c.refuse(boundsError("a selection set of the document has more than %d selections", c.b.maxSelections))
+			return
+		}
+		if c.b.maxRepeats > 0 && repeats > c.b.maxRepeats {
+			c.refuse(boundsError("a selection set of the document selects %q more than %d times", tok.Value, c.b.maxRepeats))
+			return
+		}
 		return
 	}
 }
@@ -495,36 +494,59 @@ func (c *docChecker) selectionSet(typ *ast.Definition) {
 	c.nesting--
 }
 
+// selection reads one selection of a set of type typ. The recursion
+// through nested sets goes through it and selectionSet alone, whose
+// frames are kept small: a document of several hundred nested sets grows
+// the goroutine's stack by that many of them.
 func (c *docChecker) selection(typ *ast.Definition) {
+	var next *ast.Definition
 	if c.tok.Kind == lexer.Spread {
-		c.advance()
-		if c.tok.Kind == lexer.Name && c.tok.Value != "on" {
-			c.advance() // a fragment spread
-			c.directiveList(ast.LocationFragmentSpread)
-			return
-		}
-		if c.tok.Kind == lexer.Name { // on
-			c.advance()
-			if c.tok.Kind != lexer.Name {
-				c.unsure = true
-				return
-			}
-			typ = nil
-			if c.b.schema != nil {
-				typ = c.b.schema.Types[c.tok.Value]
-			}
-			c.advance()
-		}
-		c.directiveList(ast.LocationInlineFragment)
-		if c.ok() && c.tok.Kind != lexer.BraceL {
+		next = c.fragmentHead(typ)
+	} else {
+		next = c.fieldHead(typ)
+	}
+	if c.ok() && c.tok.Kind == lexer.BraceL {
+		c.selectionSet(next)
+	}
+}
+
+// fragmentHead reads a fragment spread, or an inline fragment up to its
+// selection set, and returns that set's type.
+func (c *docChecker) fragmentHead(typ *ast.Definition) *ast.Definition {
+	c.advance() // ...
+	if c.tok.Kind == lexer.Name && c.tok.Value != "on" {
+		c.advance() // a fragment spread
+		c.directiveList(ast.LocationFragmentSpread)
+		if c.ok() && c.tok.Kind == lexer.BraceL {
 			c.unsure = true
 		}
-		c.selectionSet(typ)
-		return
+		return nil
 	}
+	if c.tok.Kind == lexer.Name { // on
+		c.advance()
+		if c.tok.Kind != lexer.Name {
+			c.unsure = true
+			return nil
+		}
+		typ = nil
+		if c.b.schema != nil {
+			typ = c.b.schema.Types[c.tok.Value]
+		}
+		c.advance()
+	}
+	c.directiveList(ast.LocationInlineFragment)
+	if c.ok() && c.tok.Kind != lexer.BraceL {
+		c.unsure = true
+	}
+	return typ
+}
+
+// fieldHead reads a field up to its selection set, and returns the type
+// of that set (nil: unknown).
+func (c *docChecker) fieldHead(typ *ast.Definition) *ast.Definition {
 	if c.tok.Kind != lexer.Name {
 		c.unsure = true
-		return
+		return nil
 	}
 	pos, name := c.tok.Pos, c.tok.Value
 	c.advance()
@@ -532,7 +554,7 @@ func (c *docChecker) selection(typ *ast.Definition) {
 		c.advance()
 		if c.tok.Kind != lexer.Name {
 			c.unsure = true
-			return
+			return nil
 		}
 		name = c.tok.Value
 		c.advance()
@@ -545,12 +567,10 @@ func (c *docChecker) selection(typ *ast.Definition) {
 		c.arguments()
 	}
 	c.directiveList(ast.LocationField)
-	if c.ok() && c.tok.Kind == lexer.BraceL {
-		if next != nil && next.IsLeafType() && c.checking() {
-			c.fail("ScalarLeafs", pos, `Field "%s" must not have a selection since type "%s" has no subfields.`, name, next.Name)
-		}
-		c.selectionSet(next)
+	if c.ok() && c.tok.Kind == lexer.BraceL && next != nil && next.IsLeafType() && c.checking() {
+		c.fail("ScalarLeafs", pos, `Field "%s" must not have a selection since type "%s" has no subfields.`, name, next.Name)
 	}
+	return next
 }
 
 // field checks that typ has the field name, as validation's walker and
@@ -715,13 +735,13 @@ func (s *selectionScanner) child(set int32) int32 {
 // next takes the next token and returns the selection count of the set it
 // added a selection to, and how often that set selects the token's
 // response name (0 and 0 when it added none).
-func (s *selectionScanner) next(tok lexer.Token) (int, int) {
+func (s *selectionScanner) next(tok *lexer.Token) (int, int) {
 	n, repeats := s.add(tok)
 	s.prev, s.prevValue = tok.Kind, tok.Value
 	return n, repeats
 }
 
-func (s *selectionScanner) add(tok lexer.Token) (int, int) {
+func (s *selectionScanner) add(tok *lexer.Token) (int, int) {
 	top := frame{kind: value}
 	inSet := false
 	if len(s.frames) > 0 {
