@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -104,11 +105,16 @@ func (b documentBounds) check(query string) *gqlerror.Error {
 	if b.maxBytes > 0 && len(query) > b.maxBytes {
 		return boundsError("document is %d bytes, over the limit of %d", len(query), b.maxBytes)
 	}
-	c := docChecker{b: b, lx: lexer.New(&ast.Source{Input: query})}
+	c := checkers.Get().(*docChecker)
+	defer c.release()
+	c.b, c.lx = b, lexer.New(&ast.Source{Input: query})
 	c.advance()
 	c.document()
 	for !c.done {
 		c.advance() // the rest, for the bounds, once the grammar is left
+	}
+	if c.refusal == nil && c.ok() && c.checking() {
+		c.unusedVariables()
 	}
 	switch {
 	case c.refusal != nil:
@@ -143,7 +149,10 @@ const maxCheckedNesting = parser.MaxNestingDepth - 1
 //   - a directive the schema does not define, or used where it may not be
 //     (KnownDirectives), or repeated at one location when it is not
 //     repeatable (UniqueDirectivesPerLocation);
-//   - a variable defined twice in one operation (UniqueVariableNames).
+//   - an argument its field or directive does not define
+//     (KnownArgumentNames), or given twice (UniqueArgumentNames);
+//   - a variable defined twice in one operation (UniqueVariableNames), or
+//     used nowhere in it, its fragments included (NoUnusedVariables).
 //
 // Its messages and locations are validation's. A document it does not
 // follow to the end as the parser would (a description, a fragment with
@@ -169,6 +178,72 @@ type docChecker struct {
 
 	vars       map[string]bool // the current operation's variables
 	directives []string        // the names met at the current location
+	args       []string        // the names of the current arguments
+	// scopes are the document's operations and fragments, in order, with
+	// the variables each uses and the fragments it spreads.
+	scopes []scope
+}
+
+type scope struct {
+	operation bool
+	name      string
+	vars      []scopeVar // an operation's, in order
+	used      map[string]bool
+	spreads   []string
+}
+
+type scopeVar struct {
+	name string
+	pos  ast.Position
+}
+
+// checkers keeps docCheckers for reuse: their slices, grown to the size
+// of the documents they read, are most of what a check allocates.
+var checkers = sync.Pool{New: func() any { return new(docChecker) }}
+
+// release empties c, keeping what it allocated but nothing of the
+// document it read, and returns it to checkers.
+func (c *docChecker) release() {
+	clear(c.scan.sets)
+	clear(c.scan.names)
+	clear(c.scan.big)
+	clear(c.vars)
+	clear(c.directives)
+	clear(c.args)
+	for i := range c.scopes {
+		sc := &c.scopes[i]
+		clear(sc.vars)
+		clear(sc.spreads)
+		*sc = scope{vars: sc.vars[:0], spreads: sc.spreads[:0]}
+	}
+	*c = docChecker{
+		scan: selectionScanner{
+			frames: c.scan.frames[:0],
+			sets:   c.scan.sets[:0],
+			names:  c.scan.names[:0],
+			big:    c.scan.big,
+		},
+		vars:       c.vars,
+		directives: c.directives[:0],
+		args:       c.args[:0],
+		scopes:     c.scopes[:0],
+	}
+	checkers.Put(c)
+}
+
+// scope is the operation or fragment being read.
+func (c *docChecker) scope() *scope { return &c.scopes[len(c.scopes)-1] }
+
+// pushScope starts an operation or a fragment, with the slices a reused
+// checker kept.
+func (c *docChecker) pushScope(operation bool, name string) {
+	if len(c.scopes) < cap(c.scopes) {
+		c.scopes = c.scopes[:len(c.scopes)+1]
+		sc := c.scope()
+		sc.operation, sc.name = operation, name
+		return
+	}
+	c.scopes = append(c.scopes, scope{operation: operation, name: name})
 }
 
 // advance reads the next token other than a comment, and counts every
@@ -287,9 +362,11 @@ func (c *docChecker) operation(op ast.Operation) {
 			root, loc = s.Subscription, ast.LocationSubscription
 		}
 	}
+	c.pushScope(true, "")
 	if op != "" {
 		c.advance() // query, mutation or subscription
 		if c.tok.Kind == lexer.Name {
+			c.scope().name = c.tok.Value
 			c.advance() // the operation's name
 		}
 		if c.tok.Kind == lexer.ParenL {
@@ -309,6 +386,7 @@ func (c *docChecker) fragment() {
 		c.unsure = true
 		return
 	}
+	c.pushScope(false, c.tok.Value)
 	c.advance() // the fragment's name; variables (legacy) are left to the parser
 	if c.tok.Kind != lexer.Name || c.tok.Value != "on" {
 		c.unsure = true
@@ -357,6 +435,8 @@ func (c *docChecker) variableDefinitions() {
 				c.fail("UniqueVariableNames", pos, `There can be only one variable named "$%s".`, c.tok.Value)
 			}
 			c.vars[c.tok.Value] = true
+			sc := c.scope()
+			sc.vars = append(sc.vars, scopeVar{c.tok.Value, pos})
 		}
 		c.advance()
 		if !c.expect(lexer.Colon) {
@@ -424,6 +504,13 @@ func (c *docChecker) value(constant bool) {
 			return
 		}
 		c.advance()
+		if c.tok.Kind == lexer.Name && c.checking() {
+			sc := c.scope()
+			if sc.used == nil {
+				sc.used = map[string]bool{}
+			}
+			sc.used[c.tok.Value] = true
+		}
 		c.expect(lexer.Name)
 	case lexer.Int, lexer.Float, lexer.String, lexer.BlockString, lexer.Name:
 		c.advance()
@@ -432,13 +519,38 @@ func (c *docChecker) value(constant bool) {
 	}
 }
 
-func (c *docChecker) arguments() {
+// arguments reads the arguments of a field (the field name of the type
+// typ) or of a directive (typ ""), whose definitions are defs when known;
+// an unknown argument is reported at pos, as validation does.
+func (c *docChecker) arguments(defs ast.ArgumentDefinitionList, known bool, pos ast.Position, typ, name string) {
 	c.advance() // (
 	if c.tok.Kind == lexer.ParenR {
 		c.unsure = true // the parser wants at least one
 		return
 	}
+	c.args = c.args[:0]
 	for c.ok() && c.tok.Kind != lexer.ParenR {
+		if c.tok.Kind == lexer.Name && c.checking() {
+			arg := c.tok.Value
+			switch {
+			case slices.Contains(c.args, arg):
+				c.fail("UniqueArgumentNames", c.tok.Pos, `There can be only one argument named "%s".`, arg)
+			case known && defs.ForName(arg) == nil:
+				names := make([]string, 0, len(defs))
+				for _, d := range defs {
+					names = append(names, d.Name)
+				}
+				if typ != "" {
+					c.fail("KnownArgumentNames", pos, `Unknown argument "%s" on field "%s.%s".`, arg, typ, name)
+				} else {
+					c.fail("KnownArgumentNames", pos, `Unknown argument "%s" on directive "@%s".`, arg, name)
+				}
+				// gqlgen keeps validation's hints here, whatever
+				// SetDisableSuggestion says.
+				core.SuggestListQuoted("Did you mean", arg, names)(c.first)
+			}
+			c.args = append(c.args, arg)
+		}
 		if !c.expect(lexer.Name) || !c.expect(lexer.Colon) {
 			return
 		}
@@ -456,9 +568,10 @@ func (c *docChecker) directiveList(loc ast.DirectiveLocation) {
 			c.unsure = true
 			return
 		}
+		name, pos := c.tok.Value, c.tok.Pos
+		var def *ast.DirectiveDefinition
 		if c.checking() {
-			name, pos := c.tok.Value, c.tok.Pos
-			def := c.b.schema.Directives[name]
+			def = c.b.schema.Directives[name]
 			switch {
 			case def == nil:
 				c.fail("KnownDirectives", pos, `Unknown directive "@%s".`, name)
@@ -471,7 +584,11 @@ func (c *docChecker) directiveList(loc ast.DirectiveLocation) {
 		}
 		c.advance()
 		if c.ok() && c.tok.Kind == lexer.ParenL {
-			c.arguments()
+			var defs ast.ArgumentDefinitionList
+			if def != nil {
+				defs = def.Arguments
+			}
+			c.arguments(defs, def != nil, pos, "", name)
 		}
 	}
 }
@@ -515,6 +632,10 @@ func (c *docChecker) selection(typ *ast.Definition) {
 func (c *docChecker) fragmentHead(typ *ast.Definition) *ast.Definition {
 	c.advance() // ...
 	if c.tok.Kind == lexer.Name && c.tok.Value != "on" {
+		if c.checking() {
+			sc := c.scope()
+			sc.spreads = append(sc.spreads, c.tok.Value)
+		}
 		c.advance() // a fragment spread
 		c.directiveList(ast.LocationFragmentSpread)
 		if c.ok() && c.tok.Kind == lexer.BraceL {
@@ -560,11 +681,17 @@ func (c *docChecker) fieldHead(typ *ast.Definition) *ast.Definition {
 		c.advance()
 	}
 	var next *ast.Definition // the field's type, for its selection set
+	var def *ast.FieldDefinition
 	if c.checking() {
-		next = c.field(typ, name, pos)
+		def, next = c.field(typ, name, pos)
 	}
 	if c.ok() && c.tok.Kind == lexer.ParenL {
-		c.arguments()
+		var defs ast.ArgumentDefinitionList
+		typName := ""
+		if def != nil && typ != nil {
+			defs, typName = def.Arguments, typ.Name
+		}
+		c.arguments(defs, typName != "", pos, typName, name)
 	}
 	c.directiveList(ast.LocationField)
 	if c.ok() && c.tok.Kind == lexer.BraceL && next != nil && next.IsLeafType() && c.checking() {
@@ -573,26 +700,30 @@ func (c *docChecker) fieldHead(typ *ast.Definition) *ast.Definition {
 	return next
 }
 
+// typenameField is validation's walker's definition of __typename.
+var typenameField = &ast.FieldDefinition{Name: "__typename", Type: ast.NamedType("String", nil)}
+
 // field checks that typ has the field name, as validation's walker and
-// FieldsOnCorrectType do, and returns the field's type (nil: unknown).
-func (c *docChecker) field(typ *ast.Definition, name string, pos ast.Position) *ast.Definition {
+// FieldsOnCorrectType do, and returns the field's definition and type
+// (nil: unknown).
+func (c *docChecker) field(typ *ast.Definition, name string, pos ast.Position) (*ast.FieldDefinition, *ast.Definition) {
 	s := c.b.schema
 	if name == "__typename" {
-		return s.Types["String"]
+		return typenameField, s.Types["String"]
 	}
 	if typ == nil {
-		return nil
+		return nil, nil
 	}
 	def := typ.Fields.ForName(name)
 	if def != nil {
-		return s.Types[def.Type.Name()]
+		return def, s.Types[def.Type.Name()]
 	}
 	hint := ""
 	if c.b.suggest {
 		if typ.IsAbstractType() {
 			// Validation would suggest types, by rules of its own: leave
 			// this one to it.
-			return nil
+			return nil, nil
 		}
 		if typ.Kind == ast.Object || typ.Kind == ast.Interface {
 			names := make([]string, 0, len(typ.Fields))
@@ -605,7 +736,58 @@ func (c *docChecker) field(typ *ast.Definition, name string, pos ast.Position) *
 		}
 	}
 	c.fail("FieldsOnCorrectType", pos, `Cannot query field "%s" on type "%s".%s`, name, typ.Name, hint)
-	return nil
+	return nil, nil
+}
+
+// unusedVariables notes a variable an operation defines and neither it
+// nor a fragment it spreads (however deep) uses, as NoUnusedVariables
+// does (its walker visits the first fragment of a name).
+func (c *docChecker) unusedVariables() {
+	var frags map[string]*scope
+	for i := range c.scopes {
+		sc := &c.scopes[i]
+		if sc.operation {
+			continue
+		}
+		if frags == nil {
+			frags = map[string]*scope{}
+		}
+		if frags[sc.name] == nil {
+			frags[sc.name] = sc
+		}
+	}
+	for i := range c.scopes {
+		op := &c.scopes[i]
+		if !op.operation || len(op.vars) == 0 {
+			continue
+		}
+		used := map[string]bool{}
+		seen := map[string]bool{}
+		var walk func(sc *scope)
+		walk = func(sc *scope) {
+			for v := range sc.used {
+				used[v] = true
+			}
+			for _, f := range sc.spreads {
+				if !seen[f] && frags[f] != nil {
+					seen[f] = true
+					walk(frags[f])
+				}
+			}
+		}
+		walk(op)
+		for _, v := range op.vars {
+			if used[v.name] {
+				continue
+			}
+			if op.name != "" {
+				c.fail("NoUnusedVariables", v.pos, `Variable "$%s" is never used in operation "%s".`, v.name, op.name)
+			} else {
+				c.fail("NoUnusedVariables", v.pos, `Variable "$%s" is never used.`, v.name)
+			}
+			return
+		}
+	}
 }
 
 // selectionScanner follows the nesting of a document's tokens and counts

@@ -61,6 +61,21 @@ var precheckSeeds = []string{
 	`query @skip(if: true) { __typename }`,
 	`fragment F on Query { nope } { ...F }`,
 	`{ ... on Nope { a } b }`,
+	`{ __typename(a: 1) }`,
+	`{ customer(id: "x", id: "y") { id } }`,
+	`{ customer(idd: "x") { id } }`,
+	`{ __typename @include(if: true, iff: false) }`,
+	`{ __typename @include(if: true, if: false) }`,
+	`query($v: Int) { __typename }`,
+	`query Q($v: Int, $w: Boolean) { customers(first: $v) { totalCount } }`,
+	`query Q($v: Int, $w: Boolean) @include(if: $w) { customers(first: $v) { totalCount } }`,
+	`query Q($v: Int, $w: Boolean) { ...A } fragment A on Query { ...B } fragment B on Query { customers(first: $v) { totalCount } ...A } fragment C on Query { __typename @skip(if: $w) }`,
+	`query Q($v: Int, $w: Boolean) { ...A @include(if: $w) } fragment A on Query { customers(first: $v) { totalCount } }`,
+	`query Q($v: Int) { ...A } fragment A on Query { __typename } fragment A on Query { customers(first: $v) { totalCount } }`,
+	`query Q($v: Int) { ...A } query R($w: Int) { ...A } fragment A on Query { customers(first: $v) { totalCount } }`,
+	`query($v: Int, $w: Int = 3) { customers(first: $w) { totalCount } }`,
+	"query(" + strings.ReplaceAll(distinctNames("$v", 40), " ", ": Int ") + ") { __typename }",
+	"{ __typename(" + strings.ReplaceAll(distinctNames("a", 40), " ", ": 1 ") + ") }",
 	strings.Repeat("{ a ", 300) + strings.Repeat("}", 300),
 	"query(" + strings.Repeat("$v: Int ", 40) + ") { __typename }",
 	"{ __typename " + strings.Repeat("@include(if: true) ", 40) + "}",
@@ -178,6 +193,15 @@ func TestPrecheckFirstError(t *testing.T) {
 		{doc: `query($v: Int, $v: Int) { __typename }`, want: `1:16 There can be only one variable named "$v".`},
 		{doc: "{ __typename }\nfragment F on Query { nope }", want: `2:23 Cannot query field "nope" on type "Query".`},
 		{doc: `{ ... on Nope { a } b }`, want: `1:21 Cannot query field "b" on type "Query".`},
+		{doc: `{ __typename(a: 1) }`, want: `1:3 Unknown argument "a" on field "Query.__typename".`},
+		{doc: `{ customer(idd: "x") { id } }`, want: `1:3 Unknown argument "idd" on field "Query.customer". Did you mean "id"?`},
+		{doc: `{ x: customer(id: "x", id: "y") { id } }`, want: `1:24 There can be only one argument named "id".`},
+		{doc: `{ __typename @include(iff: true) }`, want: `1:15 Unknown argument "iff" on directive "@include". Did you mean "if"?`},
+		{doc: `query($v: Int) { __typename }`, want: `1:7 Variable "$v" is never used.`},
+		{doc: `query Q($v: Int, $w: Int) { customers(first: $w) { totalCount } }`, want: `1:9 Variable "$v" is never used in operation "Q".`},
+		{doc: `query Q($v: Int) { ...A } fragment A on Query { __typename } fragment A on Query { customers(first: $v) { totalCount } }`, want: `1:9 Variable "$v" is never used in operation "Q".`},
+		{doc: `query Q($v: Int) { ...A } fragment A on Query { ...B } fragment B on Query { ...A customers(first: $v) { totalCount } }`},
+		{doc: `query Q($w: Boolean) { ...A @include(if: $w) } fragment A on Query { __typename }`},
 		{doc: `{ __typename }`},
 		{doc: introspectionQuery},
 		{doc: `{ f0 `},
@@ -198,6 +222,15 @@ func TestPrecheckFirstError(t *testing.T) {
 			t.Errorf("%.60q: %q, want %q", tc.doc, s, tc.want)
 		}
 	}
+}
+
+// distinctNames is n names, each its own.
+func distinctNames(prefix string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%s%d ", prefix, i)
+	}
+	return b.String()
 }
 
 func FuzzPrecheck(f *testing.F) {
