@@ -55,6 +55,14 @@ func BenchmarkHostileDocuments(b *testing.B) {
 		{"string-under-bytes", fill(`{ __type(name: "`, "x", `") { name } }`, graph.DefaultMaxDocumentBytes-100)},
 		{"directives-under-tokens", "{ __typename " + strings.Repeat("@include(if: true) ", graph.DefaultMaxTokens/7-1) + "}"},
 		{"variables-under-tokens", "query(" + strings.Repeat("$v: Int ", graph.DefaultMaxTokens/4-5) + ") { __typename }"},
+		// The same kinds, each repeat its own: validation reports every one.
+		{"distinct-variables-under-tokens", "query(" + strings.ReplaceAll(names("$v", graph.DefaultMaxTokens/4-5), " ", ": Int ") + ") { __typename }"},
+		{"distinct-directives-under-tokens", "{ __typename " + strings.ReplaceAll(names("@d", graph.DefaultMaxTokens/2-5), " ", " ") + "}"},
+		{"arguments-under-tokens", "{ __typename(" + strings.ReplaceAll(names("a", graph.DefaultMaxTokens/3-5), " ", ": 1 ") + ") }"},
+		{"repeated-arguments-under-tokens", `{ customer(id: "x"` + strings.Repeat(`, id: "x"`, graph.DefaultMaxTokens/3-5) + ") { id } }"},
+		{"list-nesting-under-tokens", "{ __typename(a: " + strings.Repeat("[", graph.DefaultMaxTokens/2-5) + strings.Repeat("]", graph.DefaultMaxTokens/2-5) + ") }"},
+		// A string the JSON body escapes byte by byte.
+		{"escaped-string-under-bytes", fill(`{ __type(name: "`, "\t", `") { name } }`, graph.DefaultMaxDocumentBytes-100)},
 	}
 	var base, baseWall float64
 	for _, d := range docs {
