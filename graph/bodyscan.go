@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -26,12 +27,22 @@ var errQueryTooLong = errors.New("the document is over the limit")
 // decoder as before; so does the whole body when the scan cannot tell
 // that its query is the one the decoder would keep (see bodyScanner.only).
 func readParams(r io.Reader, maxQuery int, p *graphql.RawParams) error {
-	body, s, err := scanBody(r, maxQuery)
+	buf := bodyBuffers.Get().(*[]byte)
+	body, s, err := scanBody(r, maxQuery, (*buf)[:0])
+	defer func() {
+		// Nothing decoded refers to the body: the decoder copies what
+		// it keeps, and so does unquoteJSON.
+		if cap(body) <= maxPooledBody {
+			*buf = body[:0]
+			bodyBuffers.Put(buf)
+		}
+	}()
 	if err != nil {
 		return err
 	}
 	if s.only() {
 		if query, ok := unquoteJSON(body[s.start:s.end]); ok {
+			// The rest of the body: what is not the query, usually small.
 			rest := make([]byte, 0, len(body)-(s.end-s.start))
 			rest = append(append(rest, body[:s.start]...), body[s.end:]...)
 			var q graphql.RawParams
@@ -45,6 +56,13 @@ func readParams(r io.Reader, maxQuery int, p *graphql.RawParams) error {
 	}
 	return decodeParams(body, p)
 }
+
+// bodyBuffers keeps the buffers bodies are read into, up to
+// maxPooledBody bytes each: reading a body of 16 KiB into a new buffer
+// grows it seven times.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledBody = 256 << 10
 
 func decodeParams(body []byte, p *graphql.RawParams) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -63,8 +81,7 @@ func decodeParams(body []byte, p *graphql.RawParams) error {
 // does not understand (not an object, a key spelled with escapes) is read
 // whole and left to the JSON decoder and the document bounds, which
 // still apply after decoding.
-func scanBody(r io.Reader, maxQuery int) ([]byte, *bodyScanner, error) {
-	buf := make([]byte, 0, 512)
+func scanBody(r io.Reader, maxQuery int, buf []byte) ([]byte, *bodyScanner, error) {
 	s := &bodyScanner{max: maxQuery, start: -1, end: -1}
 	if maxQuery <= 0 {
 		s.state = scanDone
@@ -75,7 +92,7 @@ func scanBody(r io.Reader, maxQuery int) ([]byte, *bodyScanner, error) {
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		if s.state != scanDone && !s.scan(buf[len(buf):len(buf)+n]) {
-			return nil, s, errQueryTooLong
+			return buf, s, errQueryTooLong
 		}
 		buf = buf[:len(buf)+n]
 		s.off = len(buf)
@@ -104,9 +121,8 @@ func unquoteJSON(raw []byte) (string, bool) {
 	if i == len(raw) {
 		return string(raw), true // the usual case: ASCII, no escapes
 	}
-	var b strings.Builder
-	b.Grow(len(raw))
-	b.Write(raw[:i])
+	b := make([]byte, 0, len(raw))
+	b = append(b, raw[:i]...)
 	for i < len(raw) {
 		c := raw[i]
 		switch {
@@ -116,17 +132,17 @@ func unquoteJSON(raw []byte) (string, bool) {
 			}
 			switch raw[i+1] {
 			case '"', '\\', '/':
-				b.WriteByte(raw[i+1])
+				b = append(b, raw[i+1])
 			case 'b':
-				b.WriteByte('\b')
+				b = append(b, '\b')
 			case 'f':
-				b.WriteByte('\f')
+				b = append(b, '\f')
 			case 'n':
-				b.WriteByte('\n')
+				b = append(b, '\n')
 			case 'r':
-				b.WriteByte('\r')
+				b = append(b, '\r')
 			case 't':
-				b.WriteByte('\t')
+				b = append(b, '\t')
 			case 'u':
 				r := hex4(raw[i+2:])
 				if r < 0 {
@@ -136,14 +152,14 @@ func unquoteJSON(raw []byte) (string, bool) {
 				if utf16.IsSurrogate(r) {
 					if len(raw) >= i+6 && raw[i] == '\\' && raw[i+1] == 'u' {
 						if dec := utf16.DecodeRune(r, hex4(raw[i+2:])); dec != utf8.RuneError {
-							b.WriteRune(dec)
+							b = utf8.AppendRune(b, dec)
 							i += 6
 							continue
 						}
 					}
 					r = utf8.RuneError
 				}
-				b.WriteRune(r)
+				b = utf8.AppendRune(b, r)
 				continue
 			default:
 				return "", false
@@ -156,15 +172,15 @@ func unquoteJSON(raw []byte) (string, bool) {
 			for j < len(raw) && raw[j] != '\\' && raw[j] >= ' ' && raw[j] < utf8.RuneSelf {
 				j++
 			}
-			b.Write(raw[i:j])
+			b = append(b, raw[i:j]...)
 			i = j
 		default:
 			r, size := utf8.DecodeRune(raw[i:])
-			b.WriteRune(r) // U+FFFD for a byte that is not UTF-8
+			b = utf8.AppendRune(b, r) // U+FFFD for a byte that is not UTF-8
 			i += size
 		}
 	}
-	return b.String(), true
+	return string(b), true
 }
 
 // hex4 is the value of the four hex digits p starts with, -1 if it does
@@ -314,10 +330,23 @@ func (s *bodyScanner) scan(p []byte) bool {
 				s.state = scanDone
 			}
 		case scanQuery:
-			// Bytes up to the next quote or backslash are the text as is.
+			// Bytes up to the next quote or \u escape are the text as is,
+			// or an escape of one byte, skipped here rather than through
+			// scanQueryEsc: a query can be all escapes.
 			j := i
-			for j < len(p) && p[j] != '"' && p[j] != '\\' {
-				j++
+		run:
+			for j < len(p) {
+				switch c := p[j]; {
+				case c == '"':
+					break run
+				case c != '\\':
+					j++
+				case j+1 < len(p) && p[j+1] != 'u':
+					j += 2
+					s.n-- // two bytes of the body, one of the query
+				default:
+					break run
+				}
 			}
 			s.n += j - i
 			if s.n > s.max {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -67,9 +68,32 @@ func TestReadParamsTakesTheQueryFromTheScan(t *testing.T) {
 		`{"query":"a","qu\u0065ry":"b"}`: false,
 		`{"query":1}`:                    false,
 	} {
-		_, s, err := scanBody(strings.NewReader(body), 1<<20)
+		_, s, err := scanBody(strings.NewReader(body), 1<<20, nil)
 		if err != nil || s.only() != want {
 			t.Errorf("%s: only %v, %v; want %v", body, s.only(), err, want)
+		}
+	}
+}
+
+// A body read a byte at a time decodes, and is bounded, as one read whole:
+// an escape split between two reads counts what it decodes to.
+func TestReadParamsByteByByte(t *testing.T) {
+	const limit = 20
+	for _, body := range []string{
+		`{"query":"` + strings.Repeat(`\t`, limit) + `"}`,
+		`{"query":"` + strings.Repeat(`\t`, limit+1) + `"}`,
+		`{"query":"` + strings.Repeat(`\u00e9`, limit/2) + `"}`,
+		`{"query":"` + strings.Repeat(`\u00e9`, limit/2) + `x"}`,
+		`{"query":"a\"b\\c\/d\u0041\ud83d\ude00","variables":{"a":[1,"\""]}}`,
+	} {
+		var whole, bytewise graphql.RawParams
+		err1 := readParams(strings.NewReader(body), limit, &whole)
+		err2 := readParams(iotest.OneByteReader(strings.NewReader(body)), limit, &bytewise)
+		if (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(whole, bytewise) {
+			t.Errorf("%s: %v %#v whole, %v %#v byte by byte", body, err1, whole, err2, bytewise)
+		}
+		if over := strings.HasSuffix(body, `\t"}`) && strings.Count(body, `\t`) > limit || strings.HasSuffix(body, `x"}`); over != errors.Is(err1, errQueryTooLong) {
+			t.Errorf("%s: %v, over the bound: %v", body, err1, over)
 		}
 	}
 }
