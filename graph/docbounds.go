@@ -251,11 +251,13 @@ func (c *docChecker) pushScope(operation bool, name string) {
 // the bounds.
 func (c *docChecker) advance() {
 	for !c.done {
-		tok, err := c.lx.ReadToken()
+		var err error
+		c.tok, err = c.lx.ReadToken() // into place: a token is ten words
 		if err != nil {
 			c.halt(true)
 			return
 		}
+		tok := &c.tok
 		if tok.Kind == lexer.EOF {
 			c.halt(false)
 			return
@@ -268,8 +270,7 @@ func (c *docChecker) advance() {
 		if tok.Kind == lexer.Comment {
 			continue
 		}
-		c.tok = tok
-		n, repeats := c.scan.next(&c.tok)
+		n, repeats := c.scan.next(tok)
 		if c.b.maxSelections > 0 && n > c.b.maxSelections {
 			c.refuse(boundsError("a selection set of the document has more than %d selections", c.b.maxSelections))
 			return
