@@ -93,7 +93,16 @@ func (b documentBounds) MutateOperationParameters(ctx context.Context, p *graphq
 	if b.parsed != nil && b.parsed(ctx, p.Query) {
 		return nil
 	}
-	return b.check(p.Query)
+	err := b.check(p.Query)
+	if err != nil && err.Extensions["code"] == errcode.ValidationFailed && graphql.HasOperationContext(ctx) {
+		// gqlgen fills these in after this extension and before it
+		// validates: a document refused here in validation's place is
+		// logged and counted under its operation's name, as validation's
+		// refusals are.
+		oc := graphql.GetOperationContext(ctx)
+		oc.RawQuery, oc.OperationName, oc.Extensions, oc.Headers = p.Query, p.OperationName, p.Extensions, p.Headers
+	}
+	return err
 }
 
 // check scans query once and returns the refusal of the first bound it
