@@ -61,6 +61,10 @@ func BenchmarkHostileDocuments(b *testing.B) {
 		{"arguments-under-tokens", "{ __typename(" + strings.ReplaceAll(names("a", graph.DefaultMaxTokens/3-5), " ", ": 1 ") + ") }"},
 		{"repeated-arguments-under-tokens", `{ customer(id: "x"` + strings.Repeat(`, id: "x"`, graph.DefaultMaxTokens/3-5) + ") { id } }"},
 		{"list-nesting-under-tokens", "{ __typename(a: " + strings.Repeat("[", graph.DefaultMaxTokens/2-5) + strings.Repeat("]", graph.DefaultMaxTokens/2-5) + ") }"},
+		{"undefined-variables-under-tokens", "{ events(filter: {types: [" + strings.Repeat("$x, ", graph.DefaultMaxTokens/2-10) + "]}) { totalCount } }"},
+		// Left to gqlgen's parser and validation, whose errors are
+		// bounded (MaxValidationErrors).
+		{"wrong-values-under-tokens", "{ events(filter: {types: [" + strings.Repeat("1, ", graph.DefaultMaxTokens-20) + "]}) { totalCount } }"},
 		// A string the JSON body escapes byte by byte.
 		{"escaped-string-under-bytes", fill(`{ __type(name: "`, "\t", `") { name } }`, graph.DefaultMaxDocumentBytes-100)},
 	}

@@ -161,7 +161,8 @@ const maxCheckedNesting = parser.MaxNestingDepth - 1
 //   - an argument its field or directive does not define
 //     (KnownArgumentNames), or given twice (UniqueArgumentNames);
 //   - a variable defined twice in one operation (UniqueVariableNames), or
-//     used nowhere in it, its fragments included (NoUnusedVariables).
+//     used nowhere in it, its fragments included (NoUnusedVariables), or
+//     used in it and not defined (NoUndefinedVariables).
 //
 // Its messages and locations are validation's. A document it does not
 // follow to the end as the parser would (a description, a fragment with
@@ -197,6 +198,7 @@ type scope struct {
 	operation bool
 	name      string
 	vars      []scopeVar // an operation's, in order
+	uses      []scopeVar // each variable it uses, where it is first used
 	used      map[string]bool
 	spreads   []string
 }
@@ -222,8 +224,9 @@ func (c *docChecker) release() {
 	for i := range c.scopes {
 		sc := &c.scopes[i]
 		clear(sc.vars)
+		clear(sc.uses)
 		clear(sc.spreads)
-		*sc = scope{vars: sc.vars[:0], spreads: sc.spreads[:0]}
+		*sc = scope{vars: sc.vars[:0], uses: sc.uses[:0], spreads: sc.spreads[:0]}
 	}
 	*c = docChecker{
 		scan: selectionScanner{
@@ -513,13 +516,17 @@ func (c *docChecker) value(constant bool) {
 			c.unsure = true
 			return
 		}
+		pos := c.tok.Pos
 		c.advance()
 		if c.tok.Kind == lexer.Name && c.checking() {
 			sc := c.scope()
 			if sc.used == nil {
 				sc.used = map[string]bool{}
 			}
-			sc.used[c.tok.Value] = true
+			if !sc.used[c.tok.Value] {
+				sc.used[c.tok.Value] = true
+				sc.uses = append(sc.uses, scopeVar{c.tok.Value, pos})
+			}
 		}
 		c.expect(lexer.Name)
 	case lexer.Int, lexer.Float, lexer.String, lexer.BlockString, lexer.Name:
@@ -751,7 +758,8 @@ func (c *docChecker) field(typ *ast.Definition, name string, pos ast.Position) (
 
 // unusedVariables notes a variable an operation defines and neither it
 // nor a fragment it spreads (however deep) uses, as NoUnusedVariables
-// does (its walker visits the first fragment of a name).
+// does, or one they use that it does not define, as NoUndefinedVariables
+// does (validation's walker visits the first fragment of a name).
 func (c *docChecker) unusedVariables() {
 	var frags map[string]*scope
 	for i := range c.scopes {
@@ -768,15 +776,27 @@ func (c *docChecker) unusedVariables() {
 	}
 	for i := range c.scopes {
 		op := &c.scopes[i]
-		if !op.operation || len(op.vars) == 0 {
+		if !op.operation {
 			continue
+		}
+		defined := make(map[string]bool, len(op.vars))
+		for _, v := range op.vars {
+			defined[v.name] = true
 		}
 		used := map[string]bool{}
 		seen := map[string]bool{}
 		var walk func(sc *scope)
 		walk = func(sc *scope) {
-			for v := range sc.used {
-				used[v] = true
+			for _, u := range sc.uses {
+				used[u.name] = true
+				if defined[u.name] {
+					continue
+				}
+				if op.name != "" {
+					c.fail("NoUndefinedVariables", u.pos, `Variable "$%s" is not defined by operation "%s".`, u.name, op.name)
+				} else {
+					c.fail("NoUndefinedVariables", u.pos, `Variable "$%s" is not defined.`, u.name)
+				}
 			}
 			for _, f := range sc.spreads {
 				if !seen[f] && frags[f] != nil {
@@ -795,6 +815,8 @@ func (c *docChecker) unusedVariables() {
 			} else {
 				c.fail("NoUnusedVariables", v.pos, `Variable "$%s" is never used.`, v.name)
 			}
+		}
+		if c.first != nil {
 			return
 		}
 	}

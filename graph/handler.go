@@ -49,6 +49,9 @@ type Options struct {
 	// MaxRepeats bounds how often one response name is selected in one
 	// selection set; 0 means DefaultMaxRepeats.
 	MaxRepeats int
+	// MaxValidationErrors bounds the errors answered for a document that
+	// fails validation; 0 means DefaultMaxValidationErrors.
+	MaxValidationErrors int
 	// NoLimits turns the depth, alias and complexity limits off, and the
 	// check that a root field does not start past the request's deadline
 	// (the server's -limits=false, to measure what they cost).
@@ -133,6 +136,7 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	// "Did you mean" hints name fields: with introspection off, they
 	// would disclose the schema to anyone, token or not.
 	srv.SetDisableSuggestion(!opts.Introspection)
+	srv.SetValidationRulesFn(boundedRules(orDefault(opts.MaxValidationErrors, DefaultMaxValidationErrors), opts.Introspection))
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
 	}

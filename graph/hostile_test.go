@@ -127,6 +127,7 @@ func TestRepeatsAreRefusedWithTheirFirstError(t *testing.T) {
 		{"a repeated variable", "query(" + strings.Repeat("$v: Int ", under/4-5) + ") { __typename }", "GRAPHQL_VALIDATION_FAILED", `There can be only one variable named "$v".`},
 		{"unused variables", "query Q(" + strings.ReplaceAll(distinct("$v", under/4-5), " ", ": Int ") + ") { __typename }", "GRAPHQL_VALIDATION_FAILED", `Variable "$v0" is never used in operation "Q".`},
 		{"unknown arguments", "{ __typename(" + strings.ReplaceAll(distinct("a", under/3-5), " ", ": 1 ") + ") }", "GRAPHQL_VALIDATION_FAILED", `Unknown argument "a0" on field "Query.__typename".`},
+		{"an undefined variable", "{ events(filter: {types: [" + strings.Repeat("$x, ", under/2-10) + "]}) { totalCount } }", "GRAPHQL_VALIDATION_FAILED", `Variable "$x" is not defined.`},
 		{"a repeated argument", `{ customer(id: "x"` + strings.Repeat(`, id: "x"`, under/3-5) + ") { id } }", "GRAPHQL_VALIDATION_FAILED", `There can be only one argument named "id".`},
 		{"unknown fields that do not parse", "{ " + distinct("f", 100), "GRAPHQL_PARSE_FAILED", "Expected Name, found <EOF>"},
 		{"unknown fields over the selections bound", "{ " + distinct("f", 101) + "}", graph.CodeComplexityLimitExceeded, "a selection set of the document has more than 100 selections"},
@@ -139,6 +140,41 @@ func TestRepeatsAreRefusedWithTheirFirstError(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A document that validation refuses for hundreds of items (each literal
+// of the wrong type, each field an input type does not have) is answered
+// with the first MaxValidationErrors of them and one error saying the
+// rest are not reported, whatever the token.
+func TestValidationErrorsAreBounded(t *testing.T) {
+	t.Parallel()
+	wrong := "{ events(filter: {types: [" + strings.Repeat("1, ", 900) + "]}) { totalCount } }"
+	unknown := "{ events(filter: {" + strings.ReplaceAll(distinct("f", 400), " ", ": 1 ") + "}) { totalCount } }"
+	for _, tc := range []struct {
+		max, want int
+	}{
+		{0, graph.DefaultMaxValidationErrors},
+		{3, 3},
+	} {
+		ts, tok := server(t, graph.Options{Development: true, MaxValidationErrors: tc.max})
+		for _, doc := range []string{wrong, unknown} {
+			for _, token := range []string{"", tok} {
+				r := post(t, ts, token, map[string]any{"query": doc})
+				if r.code() != "GRAPHQL_VALIDATION_FAILED" || len(r.Errors) != tc.want+1 {
+					t.Fatalf("max %d, %.40s: code %q, %d errors, want %d and one more", tc.max, doc, r.code(), len(r.Errors), tc.want)
+				}
+				last := r.Errors[len(r.Errors)-1]
+				if last.Message != "too many validation errors: the rest are not reported" || last.Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
+					t.Fatalf("last error %+v", last)
+				}
+			}
+		}
+	}
+	// A document with fewer errors has them all.
+	ts, _ := server(t, graph.Options{Development: true, MaxValidationErrors: 3})
+	if r := post(t, ts, "", map[string]any{"query": "{ events(filter: {types: [1, 2, 3]}) { totalCount } }"}); len(r.Errors) != 3 {
+		t.Fatalf("%d errors, want 3: %+v", len(r.Errors), r.Errors)
 	}
 }
 
