@@ -779,25 +779,14 @@ func (c *docChecker) unusedVariables() {
 		if !op.operation {
 			continue
 		}
-		defined := make(map[string]bool, len(op.vars))
-		for _, v := range op.vars {
-			defined[v.name] = true
-		}
-		used := map[string]bool{}
+		// What it and the fragments it reaches use, then what it
+		// defines: a document of a few hundred variables and no use
+		// costs no map of them.
+		var uses []scopeVar
 		seen := map[string]bool{}
 		var walk func(sc *scope)
 		walk = func(sc *scope) {
-			for _, u := range sc.uses {
-				used[u.name] = true
-				if defined[u.name] {
-					continue
-				}
-				if op.name != "" {
-					c.fail("NoUndefinedVariables", u.pos, `Variable "$%s" is not defined by operation "%s".`, u.name, op.name)
-				} else {
-					c.fail("NoUndefinedVariables", u.pos, `Variable "$%s" is not defined.`, u.name)
-				}
-			}
+			uses = append(uses, sc.uses...)
 			for _, f := range sc.spreads {
 				if !seen[f] && frags[f] != nil {
 					seen[f] = true
@@ -806,6 +795,10 @@ func (c *docChecker) unusedVariables() {
 			}
 		}
 		walk(op)
+		used := make(map[string]bool, len(uses))
+		for _, u := range uses {
+			used[u.name] = true
+		}
 		for _, v := range op.vars {
 			if used[v.name] {
 				continue
@@ -814,6 +807,22 @@ func (c *docChecker) unusedVariables() {
 				c.fail("NoUnusedVariables", v.pos, `Variable "$%s" is never used in operation "%s".`, v.name, op.name)
 			} else {
 				c.fail("NoUnusedVariables", v.pos, `Variable "$%s" is never used.`, v.name)
+			}
+		}
+		if c.first == nil && len(uses) > 0 {
+			defined := make(map[string]bool, len(op.vars))
+			for _, v := range op.vars {
+				defined[v.name] = true
+			}
+			for _, u := range uses {
+				if defined[u.name] {
+					continue
+				}
+				if op.name != "" {
+					c.fail("NoUndefinedVariables", u.pos, `Variable "$%s" is not defined by operation "%s".`, u.name, op.name)
+				} else {
+					c.fail("NoUndefinedVariables", u.pos, `Variable "$%s" is not defined.`, u.name)
+				}
 			}
 		}
 		if c.first != nil {
