@@ -2,12 +2,17 @@ package graph
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator/core"
 )
 
 // Bounds on a document's text, checked before gqlgen parses and validates
@@ -50,11 +55,27 @@ const (
 // code for a document that asks too much). It runs after the persisted
 // query extension, so that a query sent by its hash alone is the stored
 // text, which passed these bounds when it was stored.
+//
+// The same pass over the tokens also follows the document's grammar and
+// its types in the schema, and notes the first error that validation is
+// certain to report (see docChecker). A document within the bounds that
+// has one is refused with that error alone, GRAPHQL_VALIDATION_FAILED as
+// validation would, without being parsed and validated: parsing and
+// validating 2,000 tokens costs twenty times what answering
+// `{ __typename }` does, and validation reports each of a few hundred
+// repeats (of an unknown field, a directive, a variable) as an error of
+// its own, which the response then carries.
 type documentBounds struct {
 	maxBytes, maxTokens, maxSelections, maxRepeats int
 	// parsed reports whether the text was parsed and validated already
 	// (gqlgen's query cache): such a text passed the bounds before.
 	parsed func(ctx context.Context, query string) bool
+	// schema is what the document is checked against; nil: the bounds
+	// alone.
+	schema *ast.Schema
+	// suggest adds validation's "Did you mean" hints to the message of an
+	// unknown field (gqlgen's SetDisableSuggestion(false)).
+	suggest bool
 }
 
 var _ interface {
@@ -72,42 +93,742 @@ func (b documentBounds) MutateOperationParameters(ctx context.Context, p *graphq
 	if b.parsed != nil && b.parsed(ctx, p.Query) {
 		return nil
 	}
-	return b.check(p.Query)
+	err := b.check(p.Query)
+	if err != nil && err.Extensions["code"] == errcode.ValidationFailed && graphql.HasOperationContext(ctx) {
+		// gqlgen fills these in after this extension and before it
+		// validates: a document refused here in validation's place is
+		// logged and counted under its operation's name, as validation's
+		// refusals are.
+		oc := graphql.GetOperationContext(ctx)
+		oc.RawQuery, oc.OperationName, oc.Extensions, oc.Headers = p.Query, p.OperationName, p.Extensions, p.Headers
+	}
+	return err
 }
 
 // check scans query once and returns the refusal of the first bound it
-// breaks, nil when it breaks none. A lexical error ends the scan without a
-// refusal: the parser reports it, at the same place, as it would anyway.
+// breaks; else, when the document is one the checker follows to its end,
+// the first error validation is certain to report; else nil. A lexical
+// error ends the scan without a refusal: the parser reports it, at the
+// same place, as it would anyway.
 func (b documentBounds) check(query string) *gqlerror.Error {
 	if b.maxBytes > 0 && len(query) > b.maxBytes {
 		return boundsError("document is %d bytes, over the limit of %d", len(query), b.maxBytes)
 	}
-	s := selectionScanner{}
-	lx := lexer.New(&ast.Source{Input: query})
-	tokens := 0
-	for {
-		tok, err := lx.ReadToken()
-		if err != nil || tok.Kind == lexer.EOF {
-			return nil
-		}
-		tokens++
-		if b.maxTokens > 0 && tokens > b.maxTokens {
-			return boundsError("document has more than %d tokens", b.maxTokens)
-		}
-		n, repeats := s.next(tok)
-		if b.maxSelections > 0 && n > b.maxSelections {
-			return boundsError("a selection set of the document has more than %d selections", b.maxSelections)
-		}
-		if b.maxRepeats > 0 && repeats > b.maxRepeats {
-			return boundsError("a selection set of the document selects %q more than %d times", tok.Value, b.maxRepeats)
-		}
+	c := checkers.Get().(*docChecker)
+	defer c.release()
+	c.b, c.lx = b, lexer.New(&ast.Source{Input: query})
+	c.advance()
+	c.document()
+	for !c.done {
+		c.advance() // the rest, for the bounds, once the grammar is left
 	}
+	if c.refusal == nil && c.ok() && c.checking() {
+		c.unusedVariables()
+	}
+	switch {
+	case c.refusal != nil:
+		return c.refusal
+	case c.lexError, c.unsure, c.operations == 0 || c.first == nil:
+		return nil
+	}
+	return c.first
 }
 
 func boundsError(format string, args ...any) *gqlerror.Error {
 	err := gqlerror.Errorf(format, args...)
 	errcode.Set(err, CodeComplexityLimitExceeded)
 	return err
+}
+
+// maxCheckedNesting is how deeply the checker follows selection sets,
+// lists, input objects and list types, which the parser counts together;
+// deeper, it leaves the document to the parser, whose limit is a parse
+// error the checker must not answer for.
+const maxCheckedNesting = parser.MaxNestingDepth - 1
+
+// docChecker reads a document's tokens once, for the bounds (tokens, and
+// selectionScanner's selections and repeats) and, at the same time, as a
+// recognizer of gqlparser's grammar of executable documents that follows
+// each selection set's type in the schema, the way validation's walker
+// does. It notes the first of the errors below that it meets; each is one
+// validation reports whatever else the document holds:
+//
+//   - a field its type does not have (FieldsOnCorrectType), or a selection
+//     set under a field of a leaf type (ScalarLeafs);
+//   - a directive the schema does not define, or used where it may not be
+//     (KnownDirectives), or repeated at one location when it is not
+//     repeatable (UniqueDirectivesPerLocation);
+//   - an argument its field or directive does not define
+//     (KnownArgumentNames), or given twice (UniqueArgumentNames);
+//   - a variable defined twice in one operation (UniqueVariableNames), or
+//     used nowhere in it, its fragments included (NoUnusedVariables), or
+//     used in it and not defined (NoUndefinedVariables).
+//
+// Its messages and locations are validation's. A document it does not
+// follow to the end as the parser would (a description, a fragment with
+// variables, anything it does not expect) is left to the parser and
+// validation, so that a document that does not parse is still refused as
+// GRAPHQL_PARSE_FAILED.
+type docChecker struct {
+	b    documentBounds
+	lx   lexer.Lexer
+	scan selectionScanner
+	tok  lexer.Token // the next token; EOF once done
+
+	tokens  int
+	done    bool            // the end, a lexical error or a broken bound
+	refusal *gqlerror.Error // the bound broken
+	// lexError: the parser will report an error of the text itself.
+	lexError bool
+	// unsure: the document left the grammar the checker follows.
+	unsure     bool
+	nesting    int
+	operations int
+	first      *gqlerror.Error // the first certain validation error
+
+	vars       map[string]bool // the current operation's variables
+	directives []string        // the names met at the current location
+	args       []string        // the names of the current arguments
+	// scopes are the document's operations and fragments, in order, with
+	// the variables each uses and the fragments it spreads.
+	scopes []scope
+}
+
+type scope struct {
+	operation bool
+	name      string
+	vars      []scopeVar // an operation's, in order
+	uses      []scopeVar // each variable it uses, where it is first used
+	used      map[string]bool
+	spreads   []string
+}
+
+type scopeVar struct {
+	name string
+	pos  ast.Position
+}
+
+// checkers keeps docCheckers for reuse: their slices, grown to the size
+// of the documents they read, are most of what a check allocates.
+var checkers = sync.Pool{New: func() any { return new(docChecker) }}
+
+// release empties c, keeping what it allocated but nothing of the
+// document it read, and returns it to checkers.
+func (c *docChecker) release() {
+	clear(c.scan.sets)
+	clear(c.scan.names)
+	clear(c.scan.big)
+	clear(c.vars)
+	clear(c.directives)
+	clear(c.args)
+	for i := range c.scopes {
+		sc := &c.scopes[i]
+		clear(sc.vars)
+		clear(sc.uses)
+		clear(sc.spreads)
+		*sc = scope{vars: sc.vars[:0], uses: sc.uses[:0], spreads: sc.spreads[:0]}
+	}
+	*c = docChecker{
+		scan: selectionScanner{
+			frames: c.scan.frames[:0],
+			sets:   c.scan.sets[:0],
+			names:  c.scan.names[:0],
+			big:    c.scan.big,
+		},
+		vars:       c.vars,
+		directives: c.directives[:0],
+		args:       c.args[:0],
+		scopes:     c.scopes[:0],
+	}
+	checkers.Put(c)
+}
+
+// scope is the operation or fragment being read.
+func (c *docChecker) scope() *scope { return &c.scopes[len(c.scopes)-1] }
+
+// pushScope starts an operation or a fragment, with the slices a reused
+// checker kept.
+func (c *docChecker) pushScope(operation bool, name string) {
+	if len(c.scopes) < cap(c.scopes) {
+		c.scopes = c.scopes[:len(c.scopes)+1]
+		sc := c.scope()
+		sc.operation, sc.name = operation, name
+		return
+	}
+	c.scopes = append(c.scopes, scope{operation: operation, name: name})
+}
+
+// advance reads the next token other than a comment, and counts every
+// token, comments included (as the parser's token limit does), against
+// the bounds.
+func (c *docChecker) advance() {
+	for !c.done {
+		var err error
+		c.tok, err = c.lx.ReadToken() // into place: a token is ten words
+		if err != nil {
+			c.halt(true)
+			return
+		}
+		tok := &c.tok
+		if tok.Kind == lexer.EOF {
+			c.halt(false)
+			return
+		}
+		c.tokens++
+		if c.b.maxTokens > 0 && c.tokens > c.b.maxTokens {
+			c.refuse(boundsError("document has more than %d tokens", c.b.maxTokens))
+			return
+		}
+		if tok.Kind == lexer.Comment {
+			continue
+		}
+		n, repeats := c.scan.next(tok)
+		if c.b.maxSelections > 0 && n > c.b.maxSelections {
+			c.refuse(boundsError("a selection set of the document has more than %d selections", c.b.maxSelections))
+			return
+		}
+		if c.b.maxRepeats > 0 && repeats > c.b.maxRepeats {
+			c.refuse(boundsError("a selection set of the document selects %q more than %d times", tok.Value, c.b.maxRepeats))
+			return
+		}
+		return
+	}
+}
+
+func (c *docChecker) halt(lexError bool) {
+	c.done, c.lexError = true, lexError
+	c.tok = lexer.Token{Kind: lexer.EOF}
+}
+
+func (c *docChecker) refuse(err *gqlerror.Error) {
+	c.halt(false)
+	c.refusal = err
+}
+
+// ok reports whether the checker still follows the document: the end of
+// the text is a token like any other, which the grammar may not expect.
+func (c *docChecker) ok() bool { return !c.unsure && !c.lexError && c.refusal == nil }
+
+// checking reports whether errors are still looked for: the first is
+// enough, and the schema is needed.
+func (c *docChecker) checking() bool { return c.first == nil && c.b.schema != nil }
+
+// expect consumes a token of kind k, or leaves the grammar.
+func (c *docChecker) expect(k lexer.Type) bool {
+	if c.tok.Kind != k {
+		c.unsure = true
+		return false
+	}
+	c.advance()
+	return true
+}
+
+// fail notes a validation error at pos unless one was noted already.
+func (c *docChecker) fail(rule string, pos ast.Position, format string, args ...any) {
+	if c.first != nil {
+		return
+	}
+	err := &gqlerror.Error{
+		Message:   fmt.Sprintf(format, args...),
+		Locations: []gqlerror.Location{{Line: pos.Line, Column: pos.Column}},
+		Rule:      rule,
+	}
+	errcode.Set(err, errcode.ValidationFailed)
+	c.first = err
+}
+
+// nest enters one more level of nesting, or leaves the grammar.
+func (c *docChecker) nest() bool {
+	if c.nesting >= maxCheckedNesting {
+		c.unsure = true
+		return false
+	}
+	c.nesting++
+	return true
+}
+
+func (c *docChecker) document() {
+	for c.ok() && c.tok.Kind != lexer.EOF {
+		switch {
+		case c.tok.Kind == lexer.BraceL:
+			c.operation("")
+		case c.tok.Kind == lexer.Name && (c.tok.Value == "query" || c.tok.Value == "mutation" || c.tok.Value == "subscription"):
+			c.operation(ast.Operation(c.tok.Value))
+		case c.tok.Kind == lexer.Name && c.tok.Value == "fragment":
+			c.fragment()
+		default:
+			c.unsure = true
+		}
+	}
+}
+
+func (c *docChecker) operation(op ast.Operation) {
+	c.operations++
+	var root *ast.Definition
+	loc := ast.LocationQuery
+	if s := c.b.schema; s != nil {
+		root = s.Query
+		switch op {
+		case ast.Mutation:
+			root, loc = s.Mutation, ast.LocationMutation
+		case ast.Subscription:
+			root, loc = s.Subscription, ast.LocationSubscription
+		}
+	}
+	c.pushScope(true, "")
+	if op != "" {
+		c.advance() // query, mutation or subscription
+		if c.tok.Kind == lexer.Name {
+			c.scope().name = c.tok.Value
+			c.advance() // the operation's name
+		}
+		if c.tok.Kind == lexer.ParenL {
+			c.variableDefinitions()
+		}
+		c.directiveList(loc)
+	}
+	if c.ok() && c.tok.Kind != lexer.BraceL {
+		c.unsure = true
+	}
+	c.selectionSet(root)
+}
+
+func (c *docChecker) fragment() {
+	c.advance() // fragment
+	if c.tok.Kind != lexer.Name || c.tok.Value == "on" {
+		c.unsure = true
+		return
+	}
+	c.pushScope(false, c.tok.Value)
+	c.advance() // the fragment's name; variables (legacy) are left to the parser
+	if c.tok.Kind != lexer.Name || c.tok.Value != "on" {
+		c.unsure = true
+		return
+	}
+	c.advance()
+	if c.tok.Kind != lexer.Name {
+		c.unsure = true
+		return
+	}
+	var typ *ast.Definition
+	if c.b.schema != nil {
+		typ = c.b.schema.Types[c.tok.Value]
+	}
+	c.advance()
+	c.directiveList(ast.LocationFragmentDefinition)
+	if c.ok() && c.tok.Kind != lexer.BraceL {
+		c.unsure = true
+	}
+	c.selectionSet(typ)
+}
+
+func (c *docChecker) variableDefinitions() {
+	c.advance() // (
+	if c.tok.Kind == lexer.ParenR {
+		c.unsure = true // the parser wants at least one
+		return
+	}
+	if c.vars == nil {
+		c.vars = map[string]bool{}
+	}
+	clear(c.vars)
+	for c.ok() && c.tok.Kind != lexer.ParenR {
+		if c.tok.Kind != lexer.Dollar {
+			c.unsure = true
+			return
+		}
+		pos := c.tok.Pos
+		c.advance()
+		if c.tok.Kind != lexer.Name {
+			c.unsure = true
+			return
+		}
+		if c.checking() {
+			if c.vars[c.tok.Value] {
+				c.fail("UniqueVariableNames", pos, `There can be only one variable named "$%s".`, c.tok.Value)
+			}
+			c.vars[c.tok.Value] = true
+			sc := c.scope()
+			sc.vars = append(sc.vars, scopeVar{c.tok.Value, pos})
+		}
+		c.advance()
+		if !c.expect(lexer.Colon) {
+			return
+		}
+		c.typeReference()
+		if c.ok() && c.tok.Kind == lexer.Equals {
+			c.advance()
+			c.value(true)
+		}
+		c.directiveList(ast.LocationVariableDefinition)
+	}
+	c.expect(lexer.ParenR)
+}
+
+func (c *docChecker) typeReference() {
+	switch c.tok.Kind {
+	case lexer.BracketL:
+		if !c.nest() {
+			return
+		}
+		c.advance()
+		c.typeReference()
+		c.expect(lexer.BracketR)
+		c.nesting--
+	case lexer.Name:
+		c.advance()
+	default:
+		c.unsure = true
+		return
+	}
+	if c.ok() && c.tok.Kind == lexer.Bang {
+		c.advance()
+	}
+}
+
+func (c *docChecker) value(constant bool) {
+	switch c.tok.Kind {
+	case lexer.BracketL:
+		if !c.nest() {
+			return
+		}
+		c.advance()
+		for c.ok() && c.tok.Kind != lexer.BracketR {
+			c.value(constant)
+		}
+		c.expect(lexer.BracketR)
+		c.nesting--
+	case lexer.BraceL:
+		if !c.nest() {
+			return
+		}
+		c.advance()
+		for c.ok() && c.tok.Kind != lexer.BraceR {
+			if !c.expect(lexer.Name) || !c.expect(lexer.Colon) {
+				return
+			}
+			c.value(constant)
+		}
+		c.expect(lexer.BraceR)
+		c.nesting--
+	case lexer.Dollar:
+		if constant {
+			c.unsure = true
+			return
+		}
+		pos := c.tok.Pos
+		c.advance()
+		if c.tok.Kind == lexer.Name && c.checking() {
+			sc := c.scope()
+			if sc.used == nil {
+				sc.used = map[string]bool{}
+			}
+			if !sc.used[c.tok.Value] {
+				sc.used[c.tok.Value] = true
+				sc.uses = append(sc.uses, scopeVar{c.tok.Value, pos})
+			}
+		}
+		c.expect(lexer.Name)
+	case lexer.Int, lexer.Float, lexer.String, lexer.BlockString, lexer.Name:
+		c.advance()
+	default:
+		c.unsure = true
+	}
+}
+
+// arguments reads the arguments of a field (the field name of the type
+// typ) or of a directive (typ ""), whose definitions are defs when known;
+// an unknown argument is reported at pos, as validation does.
+func (c *docChecker) arguments(defs ast.ArgumentDefinitionList, known bool, pos ast.Position, typ, name string) {
+	c.advance() // (
+	if c.tok.Kind == lexer.ParenR {
+		c.unsure = true // the parser wants at least one
+		return
+	}
+	c.args = c.args[:0]
+	for c.ok() && c.tok.Kind != lexer.ParenR {
+		if c.tok.Kind == lexer.Name && c.checking() {
+			arg := c.tok.Value
+			switch {
+			case slices.Contains(c.args, arg):
+				c.fail("UniqueArgumentNames", c.tok.Pos, `There can be only one argument named "%s".`, arg)
+			case known && defs.ForName(arg) == nil:
+				names := make([]string, 0, len(defs))
+				for _, d := range defs {
+					names = append(names, d.Name)
+				}
+				if typ != "" {
+					c.fail("KnownArgumentNames", pos, `Unknown argument "%s" on field "%s.%s".`, arg, typ, name)
+				} else {
+					c.fail("KnownArgumentNames", pos, `Unknown argument "%s" on directive "@%s".`, arg, name)
+				}
+				// gqlgen keeps validation's hints here, whatever
+				// SetDisableSuggestion says.
+				core.SuggestListQuoted("Did you mean", arg, names)(c.first)
+			}
+			c.args = append(c.args, arg)
+		}
+		if !c.expect(lexer.Name) || !c.expect(lexer.Colon) {
+			return
+		}
+		c.value(false)
+	}
+	c.expect(lexer.ParenR)
+}
+
+// directiveList reads the directives at one location.
+func (c *docChecker) directiveList(loc ast.DirectiveLocation) {
+	c.directives = c.directives[:0]
+	for c.ok() && c.tok.Kind == lexer.At {
+		c.advance()
+		if c.tok.Kind != lexer.Name {
+			c.unsure = true
+			return
+		}
+		name, pos := c.tok.Value, c.tok.Pos
+		var def *ast.DirectiveDefinition
+		if c.checking() {
+			def = c.b.schema.Directives[name]
+			switch {
+			case def == nil:
+				c.fail("KnownDirectives", pos, `Unknown directive "@%s".`, name)
+			case !slices.Contains(def.Locations, loc):
+				c.fail("KnownDirectives", pos, `Directive "@%s" may not be used on %s.`, name, loc)
+			case !def.IsRepeatable && slices.Contains(c.directives, name):
+				c.fail("UniqueDirectivesPerLocation", pos, `The directive "@%s" can only be used once at this location.`, name)
+			}
+			c.directives = append(c.directives, name)
+		}
+		c.advance()
+		if c.ok() && c.tok.Kind == lexer.ParenL {
+			var defs ast.ArgumentDefinitionList
+			if def != nil {
+				defs = def.Arguments
+			}
+			c.arguments(defs, def != nil, pos, "", name)
+		}
+	}
+}
+
+// selectionSet reads a selection set whose type is typ (nil: unknown, as
+// for validation's walker, which then checks nothing in it).
+func (c *docChecker) selectionSet(typ *ast.Definition) {
+	if !c.ok() || !c.nest() {
+		return
+	}
+	c.advance() // {
+	if c.tok.Kind == lexer.BraceR {
+		c.unsure = true // the parser wants at least one selection
+		return
+	}
+	for c.ok() && c.tok.Kind != lexer.BraceR {
+		c.selection(typ)
+	}
+	c.expect(lexer.BraceR)
+	c.nesting--
+}
+
+// selection reads one selection of a set of type typ. The recursion
+// through nested sets goes through it and selectionSet alone, whose
+// frames are kept small: a document of several hundred nested sets grows
+// the goroutine's stack by that many of them.
+func (c *docChecker) selection(typ *ast.Definition) {
+	var next *ast.Definition
+	if c.tok.Kind == lexer.Spread {
+		next = c.fragmentHead(typ)
+	} else {
+		next = c.fieldHead(typ)
+	}
+	if c.ok() && c.tok.Kind == lexer.BraceL {
+		c.selectionSet(next)
+	}
+}
+
+// fragmentHead reads a fragment spread, or an inline fragment up to its
+// selection set, and returns that set's type.
+func (c *docChecker) fragmentHead(typ *ast.Definition) *ast.Definition {
+	c.advance() // ...
+	if c.tok.Kind == lexer.Name && c.tok.Value != "on" {
+		if c.checking() {
+			sc := c.scope()
+			sc.spreads = append(sc.spreads, c.tok.Value)
+		}
+		c.advance() // a fragment spread
+		c.directiveList(ast.LocationFragmentSpread)
+		if c.ok() && c.tok.Kind == lexer.BraceL {
+			c.unsure = true
+		}
+		return nil
+	}
+	if c.tok.Kind == lexer.Name { // on
+		c.advance()
+		if c.tok.Kind != lexer.Name {
+			c.unsure = true
+			return nil
+		}
+		typ = nil
+		if c.b.schema != nil {
+			typ = c.b.schema.Types[c.tok.Value]
+		}
+		c.advance()
+	}
+	c.directiveList(ast.LocationInlineFragment)
+	if c.ok() && c.tok.Kind != lexer.BraceL {
+		c.unsure = true
+	}
+	return typ
+}
+
+// fieldHead reads a field up to its selection set, and returns the type
+// of that set (nil: unknown).
+func (c *docChecker) fieldHead(typ *ast.Definition) *ast.Definition {
+	if c.tok.Kind != lexer.Name {
+		c.unsure = true
+		return nil
+	}
+	pos, name := c.tok.Pos, c.tok.Value
+	c.advance()
+	if c.tok.Kind == lexer.Colon { // name was the alias
+		c.advance()
+		if c.tok.Kind != lexer.Name {
+			c.unsure = true
+			return nil
+		}
+		name = c.tok.Value
+		c.advance()
+	}
+	var next *ast.Definition // the field's type, for its selection set
+	var def *ast.FieldDefinition
+	if c.checking() {
+		def, next = c.field(typ, name, pos)
+	}
+	if c.ok() && c.tok.Kind == lexer.ParenL {
+		var defs ast.ArgumentDefinitionList
+		typName := ""
+		if def != nil && typ != nil {
+			defs, typName = def.Arguments, typ.Name
+		}
+		c.arguments(defs, typName != "", pos, typName, name)
+	}
+	c.directiveList(ast.LocationField)
+	if c.ok() && c.tok.Kind == lexer.BraceL && next != nil && next.IsLeafType() && c.checking() {
+		c.fail("ScalarLeafs", pos, `Field "%s" must not have a selection since type "%s" has no subfields.`, name, next.Name)
+	}
+	return next
+}
+
+// typenameField is validation's walker's definition of __typename.
+var typenameField = &ast.FieldDefinition{Name: "__typename", Type: ast.NamedType("String", nil)}
+
+// field checks that typ has the field name, as validation's walker and
+// FieldsOnCorrectType do, and returns the field's definition and type
+// (nil: unknown).
+func (c *docChecker) field(typ *ast.Definition, name string, pos ast.Position) (*ast.FieldDefinition, *ast.Definition) {
+	s := c.b.schema
+	if name == "__typename" {
+		return typenameField, s.Types["String"]
+	}
+	if typ == nil {
+		return nil, nil
+	}
+	def := typ.Fields.ForName(name)
+	if def != nil {
+		return def, s.Types[def.Type.Name()]
+	}
+	hint := ""
+	if c.b.suggest {
+		if typ.IsAbstractType() {
+			// Validation would suggest types, by rules of its own: leave
+			// this one to it.
+			return nil, nil
+		}
+		if typ.Kind == ast.Object || typ.Kind == ast.Interface {
+			names := make([]string, 0, len(typ.Fields))
+			for _, f := range typ.Fields {
+				names = append(names, f.Name)
+			}
+			if s := core.SuggestionList(name, names); s != nil {
+				hint = " Did you mean " + core.QuotedOrList(s...) + "?"
+			}
+		}
+	}
+	c.fail("FieldsOnCorrectType", pos, `Cannot query field "%s" on type "%s".%s`, name, typ.Name, hint)
+	return nil, nil
+}
+
+// unusedVariables notes a variable an operation defines and neither it
+// nor a fragment it spreads (however deep) uses, as NoUnusedVariables
+// does, or one they use that it does not define, as NoUndefinedVariables
+// does (validation's walker visits the first fragment of a name).
+func (c *docChecker) unusedVariables() {
+	var frags map[string]*scope
+	for i := range c.scopes {
+		sc := &c.scopes[i]
+		if sc.operation {
+			continue
+		}
+		if frags == nil {
+			frags = map[string]*scope{}
+		}
+		if frags[sc.name] == nil {
+			frags[sc.name] = sc
+		}
+	}
+	for i := range c.scopes {
+		op := &c.scopes[i]
+		if !op.operation {
+			continue
+		}
+		// What it and the fragments it reaches use, then what it
+		// defines: a document of a few hundred variables and no use
+		// costs no map of them.
+		var uses []scopeVar
+		seen := map[string]bool{}
+		var walk func(sc *scope)
+		walk = func(sc *scope) {
+			uses = append(uses, sc.uses...)
+			for _, f := range sc.spreads {
+				if !seen[f] && frags[f] != nil {
+					seen[f] = true
+					walk(frags[f])
+				}
+			}
+		}
+		walk(op)
+		used := make(map[string]bool, len(uses))
+		for _, u := range uses {
+			used[u.name] = true
+		}
+		for _, v := range op.vars {
+			if used[v.name] {
+				continue
+			}
+			if op.name != "" {
+				c.fail("NoUnusedVariables", v.pos, `Variable "$%s" is never used in operation "%s".`, v.name, op.name)
+			} else {
+				c.fail("NoUnusedVariables", v.pos, `Variable "$%s" is never used.`, v.name)
+			}
+		}
+		if c.first == nil && len(uses) > 0 {
+			defined := make(map[string]bool, len(op.vars))
+			for _, v := range op.vars {
+				defined[v.name] = true
+			}
+			for _, u := range uses {
+				if defined[u.name] {
+					continue
+				}
+				if op.name != "" {
+					c.fail("NoUndefinedVariables", u.pos, `Variable "$%s" is not defined by operation "%s".`, u.name, op.name)
+				} else {
+					c.fail("NoUndefinedVariables", u.pos, `Variable "$%s" is not defined.`, u.name)
+				}
+			}
+		}
+		if c.first != nil {
+			return
+		}
+	}
 }
 
 // selectionScanner follows the nesting of a document's tokens and counts
@@ -117,6 +838,16 @@ func boundsError(format string, args ...any) *gqlerror.Error {
 // or an inline fragment, whose own selections count in the enclosing set.
 type selectionScanner struct {
 	frames []frame
+	// sets are the document's selection sets, the repeats of one response
+	// name merged, by the index frames and names give them.
+	sets []setCount
+	// names are the response names of every set, each set's a list from
+	// its head: most sets select a few names, which a short walk finds
+	// for less than a map's hashing costs (a document of a few hundred
+	// nested sets would otherwise hash each of its names twice); past
+	// smallSet names, a set's are found through big.
+	names []nameCount
+	big   map[setName]int32
 	// prev is the previous token's kind and value.
 	prev      lexer.Type
 	prevValue string
@@ -137,47 +868,103 @@ const (
 
 type frame struct {
 	kind frameKind
-	// count is the selections of the set this frame adds to: its own, or
-	// its parent's for an inline fragment.
-	count *setCount
+	// set is the selection set this frame adds to: its own, or its
+	// parent's for an inline fragment.
+	set int32
+}
+
+type setName struct {
+	set  int32
+	name string
 }
 
 type setCount struct {
-	n     int
-	names map[string]int // response name -> selections of it
-	// children is, per response name, the selections of its selection
-	// sets, all its repeats' together: validation merges the fields of
-	// one response name and compares their sub-selections pairwise, so 10
-	// copies of a field with 200 sub-fields cost as a set of 2,000 would.
-	children map[string]*setCount
+	n int
+	// distinct is how many response names it selects, head the first of
+	// them in names (-1: none).
+	distinct int
+	head     int32
 	// last is the response name of the set's last field, whose selection
-	// set a brace opens.
-	last string
+	// set a brace opens (-1: none).
+	last int32
 }
 
-// child is the merged selection set of the response name last selected.
-func (c *setCount) child() *setCount {
-	if c.children == nil {
-		c.children = map[string]*setCount{}
+// smallSet is how many names a set's list holds before they are mapped.
+const smallSet = 8
+
+type nameCount struct {
+	name string
+	n    int32
+	// child is the selection set of all the name's repeats together, 0
+	// until it has one (set 0 is the first operation's, never a child):
+	// validation merges the fields of one response name and compares
+	// their sub-selections pairwise, so 10 copies of a field with 200
+	// sub-fields cost as a set of 2,000 would.
+	child int32
+	next  int32 // the set's next name, -1 after its last
+}
+
+func (s *selectionScanner) newSet() int32 {
+	s.sets = append(s.sets, setCount{head: -1, last: -1})
+	return int32(len(s.sets) - 1)
+}
+
+// name returns the index in names of set's response name, added if new.
+func (s *selectionScanner) name(set int32, name string) int32 {
+	c := &s.sets[set]
+	if c.distinct > smallSet {
+		if i, ok := s.big[setName{set, name}]; ok {
+			return i
+		}
+	} else {
+		for i := c.head; i >= 0; i = s.names[i].next {
+			if s.names[i].name == name {
+				return i
+			}
+		}
 	}
-	ch := c.children[c.last]
-	if ch == nil {
-		ch = new(setCount)
-		c.children[c.last] = ch
+	i := int32(len(s.names))
+	s.names = append(s.names, nameCount{name: name, next: c.head})
+	c.head = i
+	c.distinct++
+	switch {
+	case c.distinct == smallSet+1:
+		if s.big == nil {
+			s.big = map[setName]int32{}
+		}
+		for j := c.head; j >= 0; j = s.names[j].next {
+			s.big[setName{set, s.names[j].name}] = j
+		}
+	case c.distinct > smallSet:
+		s.big[setName{set, name}] = i
 	}
-	return ch
+	return i
+}
+
+// child is the merged selection set of the response name set last
+// selected.
+func (s *selectionScanner) child(set int32) int32 {
+	last := s.sets[set].last
+	if last < 0 {
+		return s.newSet()
+	}
+	if s.names[last].child == 0 {
+		ch := s.newSet()
+		s.names[last].child = ch
+	}
+	return s.names[last].child
 }
 
 // next takes the next token and returns the selection count of the set it
 // added a selection to, and how often that set selects the token's
 // response name (0 and 0 when it added none).
-func (s *selectionScanner) next(tok lexer.Token) (int, int) {
+func (s *selectionScanner) next(tok *lexer.Token) (int, int) {
 	n, repeats := s.add(tok)
 	s.prev, s.prevValue = tok.Kind, tok.Value
 	return n, repeats
 }
 
-func (s *selectionScanner) add(tok lexer.Token) (int, int) {
+func (s *selectionScanner) add(tok *lexer.Token) (int, int) {
 	top := frame{kind: value}
 	inSet := false
 	if len(s.frames) > 0 {
@@ -188,13 +975,13 @@ func (s *selectionScanner) add(tok lexer.Token) (int, int) {
 	case lexer.BraceL:
 		switch {
 		case len(s.frames) == 0:
-			s.frames = append(s.frames, frame{kind: selectionSet, count: new(setCount)})
+			s.frames = append(s.frames, frame{kind: selectionSet, set: s.newSet()})
 		case !inSet:
 			s.frames = append(s.frames, frame{kind: value})
 		case s.inline:
-			s.frames = append(s.frames, frame{kind: selectionSet, count: top.count})
+			s.frames = append(s.frames, frame{kind: selectionSet, set: top.set})
 		default:
-			s.frames = append(s.frames, frame{kind: selectionSet, count: top.count.child()})
+			s.frames = append(s.frames, frame{kind: selectionSet, set: s.child(top.set)})
 		}
 		s.inline = false
 	case lexer.ParenL, lexer.BracketL:
@@ -209,9 +996,10 @@ func (s *selectionScanner) add(tok lexer.Token) (int, int) {
 		}
 	case lexer.Spread:
 		if inSet {
-			top.count.n++
+			c := &s.sets[top.set]
+			c.n++
 			s.inline = true // until a fragment name says otherwise
-			return top.count.n, 0
+			return c.n, 0
 		}
 	case lexer.Name:
 		if !inSet {
@@ -228,14 +1016,12 @@ func (s *selectionScanner) add(tok lexer.Token) (int, int) {
 		default:
 			// The first name of a field is its response name: the alias
 			// when it has one.
-			c := top.count
+			i := s.name(top.set, tok.Value)
+			s.names[i].n++
+			c := &s.sets[top.set]
 			c.n++
-			if c.names == nil {
-				c.names = map[string]int{}
-			}
-			c.names[tok.Value]++
-			c.last = tok.Value
-			return c.n, c.names[tok.Value]
+			c.last = i
+			return c.n, int(s.names[i].n)
 		}
 	}
 	return 0, 0

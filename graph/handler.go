@@ -49,6 +49,9 @@ type Options struct {
 	// MaxRepeats bounds how often one response name is selected in one
 	// selection set; 0 means DefaultMaxRepeats.
 	MaxRepeats int
+	// MaxValidationErrors bounds the errors answered for a document that
+	// fails validation; 0 means DefaultMaxValidationErrors.
+	MaxValidationErrors int
 	// NoLimits turns the depth, alias and complexity limits off, and the
 	// check that a root field does not start past the request's deadline
 	// (the server's -limits=false, to measure what they cost).
@@ -102,7 +105,8 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	cfg.Complexity.Relationship.History = history
 	// A causation chain has no page: count it as a full one.
 	cfg.Complexity.Query.Causation = func(child int, _ string) int { return 1 + 100*child }
-	srv := handler.New(generated.NewExecutableSchema(cfg))
+	es := generated.NewExecutableSchema(cfg)
+	srv := handler.New(es)
 	// Outermost, so that every error answered gets its code and the
 	// correlation id, whichever middleware answers it.
 	srv.AroundOperations(decorateResponses)
@@ -132,6 +136,7 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 	// "Did you mean" hints name fields: with introspection off, they
 	// would disclose the schema to anyone, token or not.
 	srv.SetDisableSuggestion(!opts.Introspection)
+	srv.SetValidationRulesFn(boundedRules(orDefault(opts.MaxValidationErrors, DefaultMaxValidationErrors), opts.Introspection))
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
 	}
@@ -146,6 +151,9 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 		maxTokens:     maxTokens,
 		maxSelections: orDefault(opts.MaxSelections, DefaultMaxSelections),
 		maxRepeats:    orDefault(opts.MaxRepeats, DefaultMaxRepeats),
+		schema:        es.Schema(),
+		// As gqlgen's validation hints (SetDisableSuggestion above).
+		suggest: opts.Introspection,
 		parsed: func(ctx context.Context, q string) bool {
 			_, ok := queries.Get(ctx, q)
 			return ok

@@ -105,6 +105,79 @@ func TestDocumentBoundsBeforeValidation(t *testing.T) {
 	}
 }
 
+// A document within the bounds that repeats what validation reports once
+// per repeat (an unknown field, a directive, a variable, an argument) is
+// refused with the first of those errors alone, validation's message and
+// code, whatever the token: the server answers it from the pass that
+// checks the bounds instead of parsing, validating and answering
+// hundreds of errors. A document that does not parse is still a parse
+// failure, and the bounds still come first.
+func TestRepeatsAreRefusedWithTheirFirstError(t *testing.T) {
+	t.Parallel()
+	ts, tok := server(t, graph.Options{Development: true})
+	under := graph.DefaultMaxTokens
+	for _, tc := range []struct {
+		name, doc, code, message string
+	}{
+		{"unknown fields", "{ " + distinct("f", 100) + "}", "GRAPHQL_VALIDATION_FAILED", `Cannot query field "f0" on type "Query".`},
+		{"nesting under an unknown field", strings.Repeat("{ a ", under/3-1) + strings.Repeat("}", under/3-1), "GRAPHQL_VALIDATION_FAILED", `Cannot query field "a" on type "Query".`},
+		{"nesting under a leaf", "{ __typename " + strings.Repeat("{ a ", under/3-2) + strings.Repeat("}", under/3-2) + "}", "GRAPHQL_VALIDATION_FAILED", `Field "__typename" must not have a selection since type "String" has no subfields.`},
+		{"a repeated directive", "{ __typename " + strings.Repeat("@include(if: true) ", under/7-1) + "}", "GRAPHQL_VALIDATION_FAILED", `The directive "@include" can only be used once at this location.`},
+		{"unknown directives", "{ __typename " + distinct("@d", under/2-5) + "}", "GRAPHQL_VALIDATION_FAILED", `Unknown directive "@d0".`},
+		{"a repeated variable", "query(" + strings.Repeat("$v: Int ", under/4-5) + ") { __typename }", "GRAPHQL_VALIDATION_FAILED", `There can be only one variable named "$v".`},
+		{"unused variables", "query Q(" + strings.ReplaceAll(distinct("$v", under/4-5), " ", ": Int ") + ") { __typename }", "GRAPHQL_VALIDATION_FAILED", `Variable "$v0" is never used in operation "Q".`},
+		{"unknown arguments", "{ __typename(" + strings.ReplaceAll(distinct("a", under/3-5), " ", ": 1 ") + ") }", "GRAPHQL_VALIDATION_FAILED", `Unknown argument "a0" on field "Query.__typename".`},
+		{"an undefined variable", "{ events(filter: {types: [" + strings.Repeat("$x, ", under/2-10) + "]}) { totalCount } }", "GRAPHQL_VALIDATION_FAILED", `Variable "$x" is not defined.`},
+		{"a repeated argument", `{ customer(id: "x"` + strings.Repeat(`, id: "x"`, under/3-5) + ") { id } }", "GRAPHQL_VALIDATION_FAILED", `There can be only one argument named "id".`},
+		{"unknown fields that do not parse", "{ " + distinct("f", 100), "GRAPHQL_PARSE_FAILED", "Expected Name, found <EOF>"},
+		{"unknown fields over the selections bound", "{ " + distinct("f", 101) + "}", graph.CodeComplexityLimitExceeded, "a selection set of the document has more than 100 selections"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, token := range []string{"", tok} {
+				r := post(t, ts, token, map[string]any{"query": tc.doc})
+				if r.code() != tc.code || len(r.Errors) != 1 || !strings.HasSuffix(r.Errors[0].Message, tc.message) {
+					t.Fatalf("token %v: %d errors, code %q, want one, %s %q: %.300v", token != "", len(r.Errors), r.code(), tc.code, tc.message, r.Errors)
+				}
+			}
+		})
+	}
+}
+
+// A document that validation refuses for hundreds of items (each literal
+// of the wrong type, each field an input type does not have) is answered
+// with the first MaxValidationErrors of them and one error saying the
+// rest are not reported, whatever the token.
+func TestValidationErrorsAreBounded(t *testing.T) {
+	t.Parallel()
+	wrong := "{ events(filter: {types: [" + strings.Repeat("1, ", 900) + "]}) { totalCount } }"
+	unknown := "{ events(filter: {" + strings.ReplaceAll(distinct("f", 400), " ", ": 1 ") + "}) { totalCount } }"
+	for _, tc := range []struct {
+		max, want int
+	}{
+		{0, graph.DefaultMaxValidationErrors},
+		{3, 3},
+	} {
+		ts, tok := server(t, graph.Options{Development: true, MaxValidationErrors: tc.max})
+		for _, doc := range []string{wrong, unknown} {
+			for _, token := range []string{"", tok} {
+				r := post(t, ts, token, map[string]any{"query": doc})
+				if r.code() != "GRAPHQL_VALIDATION_FAILED" || len(r.Errors) != tc.want+1 {
+					t.Fatalf("max %d, %.40s: code %q, %d errors, want %d and one more", tc.max, doc, r.code(), len(r.Errors), tc.want)
+				}
+				last := r.Errors[len(r.Errors)-1]
+				if last.Message != "too many validation errors: the rest are not reported" || last.Extensions["code"] != "GRAPHQL_VALIDATION_FAILED" {
+					t.Fatalf("last error %+v", last)
+				}
+			}
+		}
+	}
+	// A document with fewer errors has them all.
+	ts, _ := server(t, graph.Options{Development: true, MaxValidationErrors: 3})
+	if r := post(t, ts, "", map[string]any{"query": "{ events(filter: {types: [1, 2, 3]}) { totalCount } }"}); len(r.Errors) != 3 {
+		t.Fatalf("%d errors, want 3: %+v", len(r.Errors), r.Errors)
+	}
+}
+
 func TestDocumentBoundsAreConfigurable(t *testing.T) {
 	t.Parallel()
 	ts, _ := server(t, graph.Options{Development: true, MaxSelections: 3, MaxTokens: 20, MaxDocumentBytes: 100})

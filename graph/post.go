@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -34,7 +33,7 @@ import (
 //     JSON).
 type post struct {
 	// maxDocumentBytes bounds the body's query while it is read (see
-	// readBody); 0 is no bound.
+	// readParams); 0 is no bound.
 	maxDocumentBytes int
 }
 
@@ -59,7 +58,7 @@ func (p post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 
 	start := graphql.Now()
 	var params graphql.RawParams
-	body, err := readBody(r.Body, p.maxDocumentBytes)
+	err := readParams(r.Body, p.maxDocumentBytes, &params)
 	if errors.Is(err, errQueryTooLong) {
 		// Refused as the document bounds refuse it, before the rest of
 		// the body is read or decoded.
@@ -67,13 +66,6 @@ func (p post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 		w.WriteHeader(replyStatus(contentType, resp))
 		writeReply(w, contentType, resp)
 		return
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	// Numbers stay json.Number, as gqlgen's own transports keep them, so
-	// that an Int variable beyond 2^53 is not rounded.
-	dec.UseNumber()
-	if err == nil {
-		err = dec.Decode(&params)
 	}
 	if err != nil {
 		// Not a GraphQL-over-HTTP request at all: 400 under either type.

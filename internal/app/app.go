@@ -213,6 +213,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		Websocket:        cfg.Ops.Websocket,
 		RateLimiter:      wsLimiter,
 		Now:              o.now,
+		// Validation's errors, bounded even with -limits=false, as the
+		// document bounds are: formatting and answering each costs.
+		MaxValidationErrors: cfg.Ops.MaxValidationErrors,
 	})
 
 	var headers map[string]string

@@ -211,6 +211,9 @@ type OpsConfig struct {
 	MaxTokens        int // graph.DefaultMaxTokens
 	MaxSelections    int // selections per selection set; graph.DefaultMaxSelections
 	MaxRepeats       int // selections of one response name per set; graph.DefaultMaxRepeats
+	// MaxValidationErrors bounds the errors answered for a document that
+	// fails validation; graph.DefaultMaxValidationErrors.
+	MaxValidationErrors int
 	// MaxBodyBytes bounds a request body (HTTP 413 past it); it stays
 	// on with -limits=false. httpapi.DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
@@ -265,6 +268,7 @@ func (o *OpsConfig) flags(fs *flag.FlagSet) (finish func(development bool) error
 	fs.IntVar(&o.MaxTokens, "max-tokens", envInt("MAX_TOKENS", graph.DefaultMaxTokens), "most lexical tokens in a document (MAX_TOKENS)")
 	fs.IntVar(&o.MaxSelections, "max-selections", envInt("MAX_SELECTIONS", graph.DefaultMaxSelections), "most selections in one selection set (MAX_SELECTIONS)")
 	fs.IntVar(&o.MaxRepeats, "max-repeats", envInt("MAX_REPEATS", graph.DefaultMaxRepeats), "most selections of one response name in one selection set (MAX_REPEATS)")
+	fs.IntVar(&o.MaxValidationErrors, "max-validation-errors", envInt("MAX_VALIDATION_ERRORS", graph.DefaultMaxValidationErrors), "most validation errors answered for one document; past them, one error says the rest are not reported (MAX_VALIDATION_ERRORS)")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", int64(envInt("MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes)), "largest request body, in bytes; past it, HTTP 413 (MAX_BODY_BYTES)")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", envDuration("REQUEST_TIMEOUT", defaultRequestTimeout), "deadline of a GraphQL request over HTTP; past it, UNAVAILABLE (REQUEST_TIMEOUT)")
 	fs.IntVar(&o.RateBurst, "rate-burst", envInt("RATE_BURST", DefaultRateBurst), "burst of the per-tenant rate limit (RATE_BURST)")
