@@ -303,6 +303,7 @@ func (w *writer) commit(batch []*appendRequest) {
 		// The tail first: a subscriber woken by the commit must find it.
 		w.s.tail.add(written)
 		w.s.committed()
+		w.s.ckpt.committed(events)
 	}
 	for _, o := range outcomes {
 		o.req.done <- appendResponse{result: o.result, err: o.err}

@@ -83,6 +83,10 @@ CREATE INDEX IF NOT EXISTS events_id ON events (id);
 PRAGMA user_version = 1;
 `
 
+// busyTimeout is how long a connection waits for a lock (a reader for a
+// checkpoint, the writer for a RESTART checkpoint) before SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
 // ErrReadOnly is returned by Append on a store opened with OpenReadOnly.
 var ErrReadOnly = errors.New("event store opened read-only")
 
@@ -113,16 +117,22 @@ type Store struct {
 	// tail keeps the latest commits for subscribers (nil on a read-only
 	// store, which others write).
 	tail *tail
+
+	// ckpt copies the WAL into the database file off the append path (nil
+	// on a read-only store).
+	ckpt *checkpointer
 }
 
 var _ eventstore.Store = (*Store)(nil)
 
 type options struct {
-	maxBatch     int
-	lingerMax    time.Duration // 0: commit at once
-	readConns    int
-	pollInterval time.Duration
-	observer     Observer // nil: none
+	maxBatch         int
+	lingerMax        time.Duration // 0: commit at once
+	readConns        int
+	pollInterval     time.Duration
+	observer         Observer // nil: none
+	checkpointEvents int
+	walRestartEvents int
 }
 
 // Option configures Open and OpenReadOnly.
@@ -174,7 +184,10 @@ func WithPollInterval(d time.Duration) Option {
 }
 
 func buildOptions(opts []Option) options {
-	o := options{maxBatch: 1024, readConns: 4, pollInterval: 250 * time.Millisecond, lingerMax: DefaultLingerMax}
+	o := options{
+		maxBatch: 1024, readConns: 4, pollInterval: 250 * time.Millisecond, lingerMax: DefaultLingerMax,
+		checkpointEvents: DefaultCheckpointEvents, walRestartEvents: DefaultWALRestartEvents,
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -191,9 +204,9 @@ func buildOptions(opts []Option) options {
 // connection (1.4 GB of file pages after a start on a 901 MB log, beside
 // 670 MB of heap), where read through the page cache it is the kernel's
 // to evict.
-func dsn(path string, readOnly, mmap bool) string {
+func dsn(path string, readOnly, mmap bool, busy time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	if readOnly {
 		q.Add("mode", "ro")
 		q.Add("_pragma", "query_only(1)")
@@ -205,6 +218,9 @@ func dsn(path string, readOnly, mmap bool) string {
 		// FULL: in WAL mode NORMAL does not sync on commit, so an
 		// acknowledged append could vanish on power loss.
 		q.Add("_pragma", "synchronous(FULL)")
+		// The checkpointer copies the WAL into the file (checkpoint.go):
+		// a commit never runs a checkpoint before it returns.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
@@ -231,7 +247,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	_, _ = msqlite.Fdatasync(true) // unavailable on some platforms: fsync then, same durability
 
-	wdb, err := sql.Open("sqlite", dsn(path, false, false))
+	wdb, err := sql.Open("sqlite", dsn(path, false, false, busyTimeout))
 	if err != nil {
 		lock.release()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -269,6 +285,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	w, err := newWriter(s)
 	if err != nil {
+		s.rdb.Close()
+		wdb.Close()
+		lock.release()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if s.ckpt, err = newCheckpointer(path, o); err != nil {
 		s.rdb.Close()
 		wdb.Close()
 		lock.release()
@@ -313,7 +335,7 @@ func OpenReadOnly(path string, opts ...Option) (*Store, error) {
 }
 
 func (s *Store) openReaders() error {
-	rdb, err := sql.Open("sqlite", dsn(s.path, true, s.readOnly))
+	rdb, err := sql.Open("sqlite", dsn(s.path, true, s.readOnly, busyTimeout))
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", s.path, err)
 	}
@@ -371,6 +393,9 @@ func (s *Store) Close() error {
 			close(s.queue) // the writer drains what is queued, then exits
 			s.mu.Unlock()
 			<-s.done
+			if err := s.ckpt.close(); err != nil {
+				errs = append(errs, err)
+			}
 			if err := s.wdb.Close(); err != nil {
 				errs = append(errs, err)
 			}
