@@ -318,6 +318,7 @@ func (w *writer) commitAppends(batch []*appendRequest) {
 	for _, o := range outcomes {
 		o.req.done <- appendResponse{result: o.result, err: o.err}
 	}
+	w.checkpoint(events)
 }
 
 // commitBatch writes one AppendBatch in a transaction of its own: a wrong
@@ -371,6 +372,16 @@ func (w *writer) commitBatch(req *appendRequest) {
 		results[i] = o.result
 	}
 	req.done <- appendResponse{results: results}
+	w.checkpoint(events)
+}
+
+// checkpoint tells the checkpointer about a commit's events once its
+// appends are answered, so that the writer's part of a checkpoint, when
+// one is due, delays no append of that commit.
+func (w *writer) checkpoint(events int) {
+	if events > 0 {
+		w.s.ckpt.committed(w.db, events)
+	}
 }
 
 // inTx runs fn in one write transaction and commits it when fn says that
@@ -421,7 +432,7 @@ func (w *writer) failed(err error, appends int) error {
 }
 
 // committed records a successful transaction: the heads it moved, and its
-// events for the subscribers and the checkpointer.
+// events for the subscribers.
 func (w *writer) committed(batchHeads map[string]head, written []eventstore.RecordedEvent, events int) {
 	if len(w.heads)+len(batchHeads) > maxCachedHeads {
 		clear(w.heads)
@@ -433,7 +444,6 @@ func (w *writer) committed(batchHeads map[string]head, written []eventstore.Reco
 		// The tail first: a subscriber woken by the commit must find it.
 		w.s.tail.add(written)
 		w.s.committed()
-		w.s.ckpt.committed(events)
 	}
 }
 

@@ -1,14 +1,15 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"sync"
 	"time"
 )
 
-// restartBusyTimeout is the checkpoint connection's busy timeout: how long
-// a RESTART checkpoint waits for readers.
+// restartBusyTimeout is how long a RESTART checkpoint waits for readers,
+// holding the commits meanwhile.
 const restartBusyTimeout = 250 * time.Millisecond
 
 // DefaultCheckpointEvents is how many committed events the background
@@ -48,45 +49,52 @@ func WithWALRestartEvents(n int) Option {
 	}
 }
 
-// checkpointer copies the WAL into the database file on its own
-// connection, off the append path.
+// checkpointer copies the WAL into the database file, most of it on its
+// own connection, off the append path.
 //
 // With SQLite's automatic checkpoint, the commit that takes the WAL past
 // 1,000 pages runs the checkpoint before it returns: it writes those pages
 // into the database file and syncs the WAL and the file, so one append in
-// a few hundred waited for a checkpoint of tens of milliseconds, and a
-// lone appender lost a third of its rate to them. The write connection
-// runs with wal_autocheckpoint=0, and this goroutine checkpoints (PASSIVE:
-// it never blocks the writer or a reader) after every checkpointEvents
-// committed events. A checkpoint that copied every frame lets the next
-// commit start the WAL over from its beginning, writing over the file in
-// place, so a commit's one fdatasync does not also commit a new file size.
+// a few hundred waited for a checkpoint of tens of milliseconds. The write
+// connection runs with wal_autocheckpoint=0 instead, and:
+//
+//   - after every `every` committed events this goroutine runs a PASSIVE
+//     checkpoint (it never blocks the writer or a reader), which copies
+//     the frames committed up to its start;
+//   - the WAL starts over from its beginning only when a write
+//     transaction begins with every frame copied, and the writer keeps
+//     adding frames while the checkpoint runs, so once it is done the
+//     writer, between two commits, copies the few frames committed
+//     meanwhile (tail). Its next commit then writes over the WAL in
+//     place, so that a commit's one fdatasync does not also commit a new
+//     file size, and the WAL stays the size of one checkpoint's events;
+//   - when readers on old snapshots kept the WAL from being copied whole
+//     for restartAt events, the writer runs a RESTART checkpoint, which
+//     waits (briefly: restartBusyTimeout) for them to move on.
 type checkpointer struct {
 	db               *sql.DB
 	every, restartAt int
 
 	mu      sync.Mutex
 	idle    *sync.Cond // on mu: signalled when a checkpoint ends
-	pending int        // events committed since the last checkpoint
-	behind  int        // events committed since the last complete checkpoint
-	// due is set when a checkpoint is asked for, running while it runs.
-	due, running bool
+	pending int        // events committed since the last checkpoint was asked for
+	behind  int        // events committed since the WAL was last copied whole
+	// due is set when a checkpoint is asked for, running while it runs,
+	// tailDue once it is done and the writer's part is left.
+	due, running, tailDue bool
 
 	poke chan struct{} // buffered (1): a checkpoint is due
 	stop chan struct{}
 	done chan struct{}
 
-	// ran and restarts count the checkpoints run, complete says whether
-	// the last one copied every frame (for tests).
-	ran, restarts int
-	complete      bool
+	// ran, tails and restarts count the checkpoints; complete says
+	// whether the writer's last one copied every frame (for tests).
+	ran, tails, restarts int
+	complete             bool
 }
 
 func newCheckpointer(path string, o options) (*checkpointer, error) {
-	// A RESTART checkpoint holds new commits while it waits for the
-	// readers, so it waits briefly and tries again at the next one, rather
-	// than for the store's busy timeout.
-	db, err := sql.Open("sqlite", dsn(path, false, false, restartBusyTimeout))
+	db, err := sql.Open("sqlite", dsn(path, false, false, busyTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("open checkpoint connection: %w", err)
 	}
@@ -107,14 +115,40 @@ func newCheckpointer(path string, o options) (*checkpointer, error) {
 	return c, nil
 }
 
-// committed counts n events made durable in the WAL, and wakes the
-// checkpointer when a checkpoint is due. It never blocks the writer.
-func (c *checkpointer) committed(n int) {
+// committed is called by the writer after each commit that wrote n
+// events, and after it has answered the commit's appends: it runs the
+// writer's part of a finished checkpoint on db (the write connection, idle
+// between commits), then wakes the checkpointer when another is due.
+func (c *checkpointer) committed(db *sql.DB, n int) {
 	c.mu.Lock()
 	c.pending += n
-	due := c.pending >= c.every && !c.due
+	c.behind += n
+	tail := c.tailDue
+	c.tailDue = false
+	restart := tail && c.behind >= c.restartAt
+	c.mu.Unlock()
+	if tail {
+		// The background checkpoint is idle: it only starts when poked,
+		// below, by this goroutine.
+		complete, err := c.tail(db, restart)
+		c.mu.Lock()
+		c.tails++
+		if restart {
+			c.restarts++
+		}
+		c.complete = err == nil && complete
+		if c.complete {
+			c.behind = 0
+		}
+		c.mu.Unlock()
+		// A failed checkpoint (the disk, a busy timeout of RESTART) only
+		// leaves the WAL longer: the next one copies what this one did
+		// not, and commits go on meanwhile.
+	}
+	c.mu.Lock()
+	due := c.pending >= c.every && !c.due && !c.running
 	if due {
-		c.due = true
+		c.due, c.pending = true, 0
 	}
 	c.mu.Unlock()
 	if due {
@@ -123,6 +157,25 @@ func (c *checkpointer) committed(n int) {
 		default: // already woken
 		}
 	}
+}
+
+// tail runs the writer's checkpoint: PASSIVE, or RESTART with a short
+// busy timeout, so that the commits it holds wait little for a reader that
+// does not move on.
+func (c *checkpointer) tail(db *sql.DB, restart bool) (bool, error) {
+	if !restart {
+		return checkpoint(db, "PASSIVE")
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		return false, fmt.Errorf("checkpoint (RESTART): %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA busy_timeout = %d", restartBusyTimeout.Milliseconds())); err != nil {
+		return false, fmt.Errorf("checkpoint (RESTART): %w", err)
+	}
+	defer conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout.Milliseconds()))
+	return checkpoint(conn, "RESTART")
 }
 
 func (c *checkpointer) run() {
@@ -135,46 +188,34 @@ func (c *checkpointer) run() {
 		}
 		c.mu.Lock()
 		c.due, c.running = false, true
-		n := c.pending
-		c.pending = 0
-		c.behind += n
-		restart := c.behind >= c.restartAt
 		c.mu.Unlock()
-		mode := "PASSIVE"
-		if restart {
-			mode = "RESTART"
-		}
-		complete, err := c.checkpoint(mode)
+		_, _ = checkpoint(c.db, "PASSIVE") // what it left, the writer's part copies
 		c.mu.Lock()
 		c.ran++
-		if restart {
-			c.restarts++
-		}
-		c.complete = complete
-		if err == nil && complete {
-			c.behind = 0
-		}
 		c.running = false
+		c.tailDue = true
 		c.idle.Broadcast()
 		c.mu.Unlock()
-		// A failed checkpoint (the disk, a busy timeout of RESTART) only
-		// leaves the WAL longer: the next one copies what this one did
-		// not, and commits go on meanwhile.
 	}
+}
+
+// querier is a *sql.DB or a *sql.Conn.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // checkpoint runs one checkpoint in mode and reports whether it copied
 // every frame of the WAL.
-func (c *checkpointer) checkpoint(mode string) (bool, error) {
+func checkpoint(db querier, mode string) (bool, error) {
 	var busy, log, copied int
-	if err := c.db.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &log, &copied); err != nil {
+	if err := db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &log, &copied); err != nil {
 		return false, fmt.Errorf("checkpoint (%s): %w", mode, err)
 	}
 	return busy == 0 && log == copied, nil
 }
 
-// wait returns once no checkpoint is asked for or running: the
-// benchmark's raw syncs must not share the disk with one.
+// wait returns once no background checkpoint is asked for or running:
+// the benchmark's raw syncs must not share the disk with one.
 func (c *checkpointer) wait() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -28,11 +28,17 @@ type batchWriter struct {
 	store eventstore.Store
 	ba    eventstore.BatchAppender // nil: one Append per run
 	max   int
-	// flushed, when set, is told how many events each write made durable.
+	// flushed, when set, is told how many events each write made durable,
+	// on the goroutine that calls add, flush and wait.
 	flushed func(events int)
 
 	pending []eventstore.StreamAppend
 	events  int
+	// inflight answers the batch being written, if one is (AppendBatch
+	// only): the next batch is gathered, and its events decoded, while the
+	// store commits the last one.
+	inflight chan error
+	written  int // the events of the batch in flight
 }
 
 func newBatchWriter(store eventstore.Store, maxEvents int, flushed func(int)) *batchWriter {
@@ -75,26 +81,58 @@ func (w *batchWriter) add(ctx context.Context, e eventstore.StreamAppend) error 
 	return nil
 }
 
-// flush writes what is queued.
+// flush hands what is queued to the store. On a BatchAppender the batch
+// is written while the caller goes on (one at a time, so the log keeps the
+// order of add); wait collects its outcome. Otherwise it is written before
+// flush returns.
 func (w *batchWriter) flush(ctx context.Context) error {
 	if len(w.pending) == 0 {
 		return nil
 	}
-	if w.ba != nil {
-		if _, err := w.ba.AppendBatch(ctx, w.pending); err != nil {
-			return fmt.Errorf("append a batch of %d events to %d streams: %w", w.events, len(w.pending), err)
-		}
-	} else {
+	if w.ba == nil {
 		for _, e := range w.pending {
 			if _, err := w.store.Append(ctx, e.Stream, e.Expected, e.Events...); err != nil {
 				return fmt.Errorf("append %d events to %s: %w", len(e.Events), e.Stream, err)
 			}
 		}
+		w.done(w.events)
+		clear(w.pending) // let the written events' bytes go
+		w.pending, w.events = w.pending[:0], 0
+		return nil
 	}
-	if w.flushed != nil {
-		w.flushed(w.events)
+	if err := w.wait(); err != nil {
+		return err
 	}
-	clear(w.pending) // let the written events' bytes go
-	w.pending, w.events = w.pending[:0], 0
+	batch, events := w.pending, w.events
+	w.pending, w.events = nil, 0
+	w.inflight, w.written = make(chan error, 1), events
+	go func() {
+		_, err := w.ba.AppendBatch(ctx, batch)
+		if err != nil {
+			err = fmt.Errorf("append a batch of %d events to %d streams: %w", events, len(batch), err)
+		}
+		w.inflight <- err
+	}()
 	return nil
+}
+
+// wait returns once the batch in flight, if any, is written, with its
+// error. Call flush, then wait, to write everything added.
+func (w *batchWriter) wait() error {
+	if w.inflight == nil {
+		return nil
+	}
+	err := <-w.inflight
+	w.inflight = nil
+	if err != nil {
+		return err
+	}
+	w.done(w.written)
+	return nil
+}
+
+func (w *batchWriter) done(events int) {
+	if w.flushed != nil {
+		w.flushed(events)
+	}
 }

@@ -253,12 +253,16 @@ func (g *generator) writeBatches(ctx context.Context) error {
 		select {
 		case e, ok := <-g.batches:
 			if !ok {
-				return w.flush(ctx)
+				if err := w.flush(ctx); err != nil {
+					return err
+				}
+				return w.wait()
 			}
 			if err := w.add(ctx, e); err != nil {
 				return err
 			}
 		case <-ctx.Done():
+			_ = w.wait() // a batch in flight ends with ctx
 			return ctx.Err()
 		}
 	}

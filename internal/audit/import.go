@@ -42,7 +42,7 @@ type ImportOptions struct {
 // each run of consecutive events of one stream is one append, one after
 // the other (see docs/audit.md). Positions are the new store's own. It
 // returns how many events it appended.
-func Import(ctx context.Context, r io.Reader, store eventstore.Store, opts ImportOptions) (int, error) {
+func Import(ctx context.Context, r io.Reader, store eventstore.Store, opts ImportOptions) (n int, err error) {
 	if evs, err := store.ReadAll(ctx, eventstore.Start, 1); err != nil {
 		return 0, fmt.Errorf("audit: import: %w", err)
 	} else if len(evs) > 0 {
@@ -51,7 +51,6 @@ func Import(ctx context.Context, r io.Reader, store eventstore.Store, opts Impor
 	br := bufio.NewReaderSize(r, 1<<20)
 	next := make(map[string]uint64)
 	var (
-		n       int
 		lineNo  int
 		lastPos *eventstore.Position
 	)
@@ -61,6 +60,12 @@ func Import(ctx context.Context, r io.Reader, store eventstore.Store, opts Impor
 			opts.Progress(int64(n))
 		}
 	})
+	defer func() {
+		if err != nil {
+			// A batch still in flight counts in n if it was written.
+			_ = w.wait()
+		}
+	}()
 	for {
 		line, readErr := br.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
@@ -111,6 +116,9 @@ func Import(ctx context.Context, r io.Reader, store eventstore.Store, opts Impor
 		}
 	}
 	if err := w.flush(ctx); err != nil {
+		return n, fmt.Errorf("audit: import: %w", err)
+	}
+	if err := w.wait(); err != nil {
 		return n, fmt.Errorf("audit: import: %w", err)
 	}
 	return n, nil
