@@ -28,7 +28,10 @@
 // waiting for it in ONE transaction with one fsync (group commit), then
 // answers each caller. Each append is checked against its stream's head as of
 // its place in the batch, so an append with a wrong expected revision fails
-// alone; an error of SQLite itself fails the whole batch. The file is opened
+// alone; an error of SQLite itself fails the whole batch. AppendBatch
+// (eventstore.BatchAppender: many streams, all or nothing, for import and
+// generate) goes through the same writer and commits in a transaction of
+// its own, so that its conflict undoes no other append. The file is opened
 // in WAL mode with synchronous=FULL: an acknowledged append survives power
 // loss. An exclusive flock on path+".lock" keeps a second writing process out
 // (eventstore.ErrLocked); readers, OpenReadOnly included, are never blocked.

@@ -53,8 +53,8 @@ type Config struct {
 	// CheckpointEvents is how many committed events the embedded store's
 	// background checkpointer lets into the WAL before it copies them
 	// into the file (sqlite.WithCheckpointEvents); WALRestartEvents how
-	// many may gather without a complete checkpoint before it waits for
-	// the readers to let the WAL start over (sqlite.WithWALRestartEvents).
+	// many may gather without the WAL starting over before the writer
+	// copies the rest itself (sqlite.WithWALRestartEvents).
 	CheckpointEvents, WALRestartEvents int
 	// ClockOffset is added to the application's clock (CLOCK_OFFSET), so
 	// that a black-box test or a demo can move time, e.g. past a request's
@@ -124,7 +124,7 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	fs.DurationVar(&c.ClaimGrace, "claim-grace", envDuration("CLAIM_GRACE", command.DefaultClaimGrace), "how long past an abandoned Idempotency-Key claim's deadline a repeat waits before taking it over; more than the servers' clock skew (CLAIM_GRACE)")
 	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
 	fs.IntVar(&c.CheckpointEvents, "checkpoint-events", envInt("CHECKPOINT_EVENTS", sqlite.DefaultCheckpointEvents), "embedded store: copy the WAL into the file, in the background, after this many events (CHECKPOINT_EVENTS)")
-	fs.IntVar(&c.WALRestartEvents, "wal-restart-events", envInt("WAL_RESTART_EVENTS", sqlite.DefaultWALRestartEvents), "embedded store: after this many events without a complete checkpoint, wait briefly for readers to let the WAL start over (WAL_RESTART_EVENTS)")
+	fs.IntVar(&c.WALRestartEvents, "wal-restart-events", envInt("WAL_RESTART_EVENTS", sqlite.DefaultWALRestartEvents), "embedded store: once this many events have gathered in the WAL without it starting over, the writer copies the rest itself, waiting briefly for readers (WAL_RESTART_EVENTS)")
 	fs.DurationVar(&c.ClockOffset, "clock-offset", envDuration("CLOCK_OFFSET", 0), "development mode: a duration added to the server's clock, for tests and demos, e.g. 2160h (CLOCK_OFFSET)")
 	snapshotDir := fs.String("snapshot-dir", Env("SNAPSHOT_DIR", ""), "where read-model snapshots are kept; default: snapshots/ beside -events-db, none with EventStoreDB; \"off\" for none (SNAPSHOT_DIR)")
 	fs.IntVar(&c.Snapshots.Every, "snapshot-every", envInt("SNAPSHOT_EVERY", DefaultSnapshotEvery), "write a read-model snapshot after this many events (SNAPSHOT_EVERY)")
