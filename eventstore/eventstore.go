@@ -52,6 +52,31 @@ type Store interface {
 	Close() error
 }
 
+// BatchAppender is implemented by a store that can append to many streams
+// in one atomic write (the embedded store: one transaction, one fsync).
+// It is optional: EventStoreDB appends to one stream atomically, never to
+// two, so a caller that has one checks for it and otherwise appends each
+// entry with Append (an import does; see internal/audit).
+type BatchAppender interface {
+	// AppendBatch appends every entry, in order, as one all-or-nothing
+	// write: each entry's Expected is checked against its stream as the
+	// entries before it in the batch left it (so a stream may appear in
+	// several entries), and a mismatch in any entry fails the whole batch
+	// with that entry's *WrongExpectedRevisionError, writing nothing. An
+	// entry that is a retry of an append already written (its event ids
+	// at its expected revision) writes nothing and answers where it
+	// landed, as Append does. On success it returns one AppendResult per
+	// entry; the entries' events are in the global log in entry order.
+	AppendBatch(ctx context.Context, entries []StreamAppend) ([]AppendResult, error)
+}
+
+// StreamAppend is one entry of a batch: what one Append would take.
+type StreamAppend struct {
+	Stream   string
+	Expected ExpectedRevision
+	Events   []EventData
+}
+
 // Direction of a stream read.
 type Direction int
 

@@ -42,6 +42,10 @@ func Run(t *testing.T, newStore func(t *testing.T) func() (eventstore.Store, err
 		{"SubscribeAllCatchUpAndLive", testSubscribeAllCatchUpAndLive},
 		{"SubscribeAllStops", testSubscribeAllStops},
 		{"UseAfterClose", testUseAfterClose},
+		// Optional: skipped, and says so, for a store that is not an
+		// eventstore.BatchAppender.
+		{"AppendBatch", testAppendBatch},
+		{"AppendBatchConflict", testAppendBatchConflict},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -20,6 +20,9 @@ type appendRequest struct {
 	stream   string
 	expected eventstore.ExpectedRevision
 	events   []eventstore.EventData
+	// entries, when set, make the request an AppendBatch: committed alone,
+	// all or nothing (stream, expected and events are then unused).
+	entries []eventstore.StreamAppend
 
 	// state settles the race between a caller giving up (its ctx ended) and
 	// the writer taking the request into a batch: whoever moves it out of
@@ -36,8 +39,9 @@ const (
 )
 
 type appendResponse struct {
-	result eventstore.AppendResult
-	err    error
+	result  eventstore.AppendResult
+	results []eventstore.AppendResult // an AppendBatch's, one per entry
+	err     error
 }
 
 // Append implements eventstore.Store. The append is queued for the writer
@@ -53,37 +57,67 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if stream == "" {
 		return eventstore.AppendResult{}, errors.New("sqlite: append: empty stream name")
 	}
+	resp, err := s.submit(ctx, &appendRequest{stream: stream, expected: expected, events: events})
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("sqlite: append to %s: %w", stream, err)
+	}
+	return resp.result, resp.err
+}
+
+var _ eventstore.BatchAppender = (*Store)(nil)
+
+// AppendBatch implements eventstore.BatchAppender: the entries are
+// committed in one transaction of their own, with one fsync, through the
+// same writer as Append (so the file keeps its one writer, and the batch's
+// events are contiguous in the log). As with Append, once the writer has
+// taken the batch its outcome stands whatever ctx says.
+func (s *Store) AppendBatch(ctx context.Context, entries []eventstore.StreamAppend) ([]eventstore.AppendResult, error) {
+	if s.readOnly {
+		return nil, fmt.Errorf("sqlite: append batch: %w", ErrReadOnly)
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	for i, e := range entries {
+		if e.Stream == "" {
+			return nil, fmt.Errorf("sqlite: append batch: entry %d: empty stream name", i)
+		}
+	}
+	resp, err := s.submit(ctx, &appendRequest{entries: entries})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: append batch of %d entries: %w", len(entries), err)
+	}
+	return resp.results, resp.err
+}
+
+// submit queues req for the writer and waits for its answer. The error is
+// ctx's, or ErrClosed; the answer's own error is in the response.
+func (s *Store) submit(ctx context.Context, req *appendRequest) (appendResponse, error) {
 	if err := ctx.Err(); err != nil {
-		return eventstore.AppendResult{}, err
+		return appendResponse{}, err
 	}
-	req := &appendRequest{
-		stream:   stream,
-		expected: expected,
-		events:   events,
-		done:     make(chan appendResponse, 1),
-	}
+	req.done = make(chan appendResponse, 1)
 	// The read lock keeps Close from closing the queue under a send.
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		return eventstore.AppendResult{}, fmt.Errorf("sqlite: append to %s: %w", stream, eventstore.ErrClosed)
+		return appendResponse{}, eventstore.ErrClosed
 	}
 	select {
 	case s.queue <- req:
 		s.mu.RUnlock()
 	case <-ctx.Done():
 		s.mu.RUnlock()
-		return eventstore.AppendResult{}, ctx.Err()
+		return appendResponse{}, ctx.Err()
 	}
 	select {
 	case resp := <-req.done:
-		return resp.result, resp.err
+		return resp, nil
 	case <-ctx.Done():
 		if req.state.CompareAndSwap(statePending, stateAbandoned) {
-			return eventstore.AppendResult{}, ctx.Err()
+			return appendResponse{}, ctx.Err()
 		}
-		resp := <-req.done // already in a batch: its outcome stands
-		return resp.result, resp.err
+		return <-req.done, nil // already in a batch: its outcome stands
 	}
 }
 
@@ -221,8 +255,28 @@ type outcome struct {
 	err    error // a per-append failure (wrong expected revision), not a batch failure
 }
 
-// commit writes one batch in one transaction.
+// commit writes one batch: its Appends in one transaction, and each
+// AppendBatch in a transaction of its own (all or nothing, which a
+// conflict of another append must not undo), in the order they came.
 func (w *writer) commit(batch []*appendRequest) {
+	from := 0
+	for i, req := range batch {
+		if req.entries == nil {
+			continue
+		}
+		if from < i {
+			w.commitAppends(batch[from:i])
+		}
+		w.commitBatch(req)
+		from = i + 1
+	}
+	if from < len(batch) {
+		w.commitAppends(batch[from:])
+	}
+}
+
+// commitAppends writes Appends in one transaction.
+func (w *writer) commitAppends(batch []*appendRequest) {
 	outcomes := make([]outcome, 0, len(batch))
 	for _, req := range batch {
 		if req.state.CompareAndSwap(statePending, stateTaken) {
@@ -238,74 +292,158 @@ func (w *writer) commit(batch []*appendRequest) {
 	// after the commit succeeds, so a failed commit leaves the cache true.
 	batchHeads := make(map[string]head, len(outcomes))
 	var written []eventstore.RecordedEvent
-	wrote := false
-	err := func() error {
-		tx, err := w.db.Begin()
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer tx.Rollback()
-		b := &batchTx{
-			heads:      batchHeads,
-			insert:     tx.Stmt(w.insert),
-			loadHead:   tx.Stmt(w.loadHead),
-			byRevision: tx.Stmt(w.byRevision),
-			byID:       tx.Stmt(w.byID),
-		}
+	err := w.inTx(batchHeads, func(b *batchTx) (bool, error) {
+		wrote := false
 		for i := range outcomes {
 			o := &outcomes[i]
 			n, err := w.apply(b, o)
 			if err != nil {
-				return err
+				return false, err
 			}
 			wrote = wrote || n > 0
 			events += n
 		}
-		if !wrote {
-			return nil // nothing to make durable; the deferred rollback ends the read
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
 		written = b.written
-		return nil
-	}()
-	w.observe(outcomes, events, start, err)
+		return wrote, nil
+	})
+	w.observe(len(outcomes), events, start, err)
 	if err != nil {
-		reopen := reopenNeeded(err)
-		err = fmt.Errorf("sqlite: append batch of %d: %w", len(outcomes), classify(err))
+		err = w.failed(err, len(outcomes))
 		for _, o := range outcomes {
 			o.req.done <- appendResponse{err: err}
 		}
-		// A COMMIT that fails can leave SQLite's transaction open on the
-		// one write connection, and every later batch would then fail to
-		// begin: end it. "No transaction is active" is the usual answer.
-		_, _ = w.db.Exec("ROLLBACK")
-		if reopen {
-			// Close the idle write connection so that the next batch opens
-			// the file afresh (the statements prepare themselves again on
-			// it): the store recovers by itself once the file is writable.
-			w.db.SetMaxIdleConns(0)
-			w.db.SetMaxIdleConns(1)
-		}
-		// Heads read inside the failed transaction were not changed by it,
-		// but forget them all: the cache must never run ahead of the file.
-		clear(w.heads)
 		return
 	}
+	w.committed(batchHeads, written, events)
+	for _, o := range outcomes {
+		o.req.done <- appendResponse{result: o.result, err: o.err}
+	}
+	w.checkpoint(events)
+}
+
+// commitBatch writes one AppendBatch in a transaction of its own: a wrong
+// expected revision in any entry rolls back every entry.
+func (w *writer) commitBatch(req *appendRequest) {
+	if !req.state.CompareAndSwap(statePending, stateTaken) {
+		return
+	}
+	start := time.Now()
+	events := 0
+	batchHeads := make(map[string]head, len(req.entries))
+	outcomes := make([]outcome, len(req.entries))
+	var written []eventstore.RecordedEvent
+	var conflict error
+	err := w.inTx(batchHeads, func(b *batchTx) (bool, error) {
+		wrote := false
+		for i, e := range req.entries {
+			o := &outcomes[i]
+			o.req = &appendRequest{stream: e.Stream, expected: e.Expected, events: e.Events}
+			n, err := w.apply(b, o)
+			if err != nil {
+				return false, err
+			}
+			if o.err != nil {
+				conflict = fmt.Errorf("sqlite: append batch: entry %d: %w", i, o.err)
+				return false, nil // the deferred rollback undoes the entries before it
+			}
+			wrote = wrote || n > 0
+			events += n
+		}
+		written = b.written
+		return wrote, nil
+	})
+	if conflict != nil {
+		events = 0
+	}
+	w.observe(len(outcomes), events, start, err)
+	switch {
+	case err != nil:
+		req.done <- appendResponse{err: w.failed(err, len(outcomes))}
+		return
+	case conflict != nil:
+		// The heads this batch read are true of the file; the ones it
+		// moved were rolled back with it: keep none of them.
+		req.done <- appendResponse{err: conflict}
+		return
+	}
+	w.committed(batchHeads, written, events)
+	results := make([]eventstore.AppendResult, len(outcomes))
+	for i, o := range outcomes {
+		results[i] = o.result
+	}
+	req.done <- appendResponse{results: results}
+	w.checkpoint(events)
+}
+
+// checkpoint tells the checkpointer about a commit's events once its
+// appends are answered, so that the writer's part of a checkpoint, when
+// one is due, delays no append of that commit.
+func (w *writer) checkpoint(events int) {
+	if events > 0 {
+		w.s.ckpt.committed(w.db, events)
+	}
+}
+
+// inTx runs fn in one write transaction and commits it when fn says that
+// it wrote; otherwise (nothing written, or an error) it rolls back.
+func (w *writer) inTx(heads map[string]head, fn func(*batchTx) (bool, error)) error {
+	tx, err := w.db.Begin()
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	b := &batchTx{
+		heads:      heads,
+		insert:     tx.Stmt(w.insert),
+		loadHead:   tx.Stmt(w.loadHead),
+		byRevision: tx.Stmt(w.byRevision),
+		byID:       tx.Stmt(w.byID),
+	}
+	wrote, err := fn(b)
+	if err != nil || !wrote {
+		return err // nothing to make durable; the deferred rollback ends the read
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// failed cleans up after a transaction SQLite failed and returns the
+// error every append of it is answered with.
+func (w *writer) failed(err error, appends int) error {
+	reopen := reopenNeeded(err)
+	err = fmt.Errorf("sqlite: append batch of %d: %w", appends, classify(err))
+	// A COMMIT that fails can leave SQLite's transaction open on the
+	// one write connection, and every later batch would then fail to
+	// begin: end it. "No transaction is active" is the usual answer.
+	_, _ = w.db.Exec("ROLLBACK")
+	if reopen {
+		// Close the idle write connection so that the next batch opens
+		// the file afresh (the statements prepare themselves again on
+		// it): the store recovers by itself once the file is writable.
+		w.db.SetMaxIdleConns(0)
+		w.db.SetMaxIdleConns(1)
+	}
+	// Heads read inside the failed transaction were not changed by it,
+	// but forget them all: the cache must never run ahead of the file.
+	clear(w.heads)
+	return err
+}
+
+// committed records a successful transaction: the heads it moved, and its
+// events for the subscribers.
+func (w *writer) committed(batchHeads map[string]head, written []eventstore.RecordedEvent, events int) {
 	if len(w.heads)+len(batchHeads) > maxCachedHeads {
 		clear(w.heads)
 	}
 	for stream, h := range batchHeads {
 		w.heads[stream] = h
 	}
-	if wrote {
+	if events > 0 {
 		// The tail first: a subscriber woken by the commit must find it.
 		w.s.tail.add(written)
 		w.s.committed()
-	}
-	for _, o := range outcomes {
-		o.req.done <- appendResponse{result: o.result, err: o.err}
 	}
 }
 

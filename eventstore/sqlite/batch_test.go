@@ -82,3 +82,62 @@ func TestFailedBatchFailsAllAndKeepsHeads(t *testing.T) {
 		t.Fatalf("last event is %s@%d, want %s@1", all[2].Stream, all[2].Revision, existing)
 	}
 }
+
+// An AppendBatch that the writer takes with other appends commits alone:
+// its conflict undoes none of them, and theirs none of it.
+func TestAppendBatchCommitsAloneAmongAppends(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, err := newWriter(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(typ string) []eventstore.EventData {
+		return []eventstore.EventData{{ID: uuid.Must(uuid.NewV7()), Type: typ, Data: []byte(`{}`)}}
+	}
+	group := func(entries ...eventstore.StreamAppend) *appendRequest {
+		return &appendRequest{entries: entries, done: make(chan appendResponse, 1)}
+	}
+	a, b, c := "batch-"+uuid.NewString(), "batch-"+uuid.NewString(), "batch-"+uuid.NewString()
+	batch := []*appendRequest{
+		request(a, eventstore.NoStream(), "Single"),
+		group(
+			eventstore.StreamAppend{Stream: b, Expected: eventstore.NoStream(), Events: ev("Grouped")},
+			eventstore.StreamAppend{Stream: a, Expected: eventstore.Exact(7), Events: ev("Grouped")}, // a is at 0
+		),
+		request(a, eventstore.Exact(0), "Single"),
+		request(c, eventstore.Exact(3), "Single"), // a conflict of its own
+		group(eventstore.StreamAppend{Stream: c, Expected: eventstore.NoStream(), Events: ev("Grouped")}),
+	}
+	w.commit(batch)
+	want := []error{nil, eventstore.ErrWrongExpectedRevision, nil, eventstore.ErrWrongExpectedRevision, nil}
+	for i, req := range batch {
+		resp := <-req.done
+		if !errors.Is(resp.err, want[i]) {
+			t.Fatalf("request %d: %v, want %v", i, resp.err, want[i])
+		}
+	}
+	all, err := s.ReadAll(t.Context(), eventstore.Start, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range all {
+		got = append(got, e.Stream+"/"+e.Type)
+	}
+	wantLog := []string{a + "/Single", a + "/Single", c + "/Grouped"}
+	if len(got) != len(wantLog) {
+		t.Fatalf("log %v, want %v", got, wantLog)
+	}
+	for i := range got {
+		if got[i] != wantLog[i] {
+			t.Fatalf("log %v, want %v", got, wantLog)
+		}
+	}
+	if _, ok := w.heads[b]; ok {
+		t.Fatalf("the head cache kept stream %s of a failed batch", b)
+	}
+}

@@ -28,12 +28,12 @@ func WithObserver(o Observer) Option {
 }
 
 // observe reports a batch to the observer, if there is one.
-func (w *writer) observe(outcomes []outcome, events int, start time.Time, err error) {
+func (w *writer) observe(appends, events int, start time.Time, err error) {
 	if w.s.opts.observer == nil {
 		return
 	}
 	w.s.opts.observer.ObserveCommit(CommitStats{
-		Appends:  len(outcomes),
+		Appends:  appends,
 		Events:   events,
 		Duration: time.Since(start),
 		Err:      err,

@@ -109,7 +109,11 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	}
 	started := time.Now()
 	var metrics *observability.Metrics
-	storeOpts := []sqlite.Option{sqlite.WithLinger(cfg.CommitLinger)}
+	storeOpts := []sqlite.Option{
+		sqlite.WithLinger(cfg.CommitLinger),
+		sqlite.WithCheckpointEvents(cfg.CheckpointEvents),
+		sqlite.WithWALRestartEvents(cfg.WALRestartEvents),
+	}
 	if !cfg.Ops.NoMetrics {
 		metrics = observability.NewMetrics()
 		storeOpts = append(storeOpts, sqlite.WithObserver(storeObserver{metrics}))

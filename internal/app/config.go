@@ -50,6 +50,12 @@ type Config struct {
 	// CommitLinger bounds how long the embedded store's writer waits for
 	// concurrent appends to join a commit (sqlite.WithLinger).
 	CommitLinger time.Duration
+	// CheckpointEvents is how many committed events the embedded store's
+	// background checkpointer lets into the WAL before it copies them
+	// into the file (sqlite.WithCheckpointEvents); WALRestartEvents how
+	// many may gather without the WAL starting over before the writer
+	// copies the rest itself (sqlite.WithWALRestartEvents).
+	CheckpointEvents, WALRestartEvents int
 	// ClockOffset is added to the application's clock (CLOCK_OFFSET), so
 	// that a black-box test or a demo can move time, e.g. past a request's
 	// expiry; development mode only.
@@ -117,6 +123,8 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
 	fs.DurationVar(&c.ClaimGrace, "claim-grace", envDuration("CLAIM_GRACE", command.DefaultClaimGrace), "how long past an abandoned Idempotency-Key claim's deadline a repeat waits before taking it over; more than the servers' clock skew (CLAIM_GRACE)")
 	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
+	fs.IntVar(&c.CheckpointEvents, "checkpoint-events", envInt("CHECKPOINT_EVENTS", sqlite.DefaultCheckpointEvents), "embedded store: copy the WAL into the file, in the background, after this many events (CHECKPOINT_EVENTS)")
+	fs.IntVar(&c.WALRestartEvents, "wal-restart-events", envInt("WAL_RESTART_EVENTS", sqlite.DefaultWALRestartEvents), "embedded store: once this many events have gathered in the WAL without it starting over, the writer copies the rest itself, waiting briefly for readers (WAL_RESTART_EVENTS)")
 	fs.DurationVar(&c.ClockOffset, "clock-offset", envDuration("CLOCK_OFFSET", 0), "development mode: a duration added to the server's clock, for tests and demos, e.g. 2160h (CLOCK_OFFSET)")
 	snapshotDir := fs.String("snapshot-dir", Env("SNAPSHOT_DIR", ""), "where read-model snapshots are kept; default: snapshots/ beside -events-db, none with EventStoreDB; \"off\" for none (SNAPSHOT_DIR)")
 	fs.IntVar(&c.Snapshots.Every, "snapshot-every", envInt("SNAPSHOT_EVERY", DefaultSnapshotEvery), "write a read-model snapshot after this many events (SNAPSHOT_EVERY)")
@@ -150,6 +158,9 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	c.GCHeadroom = int64(*gcHeadroom) << 20
 	if c.ClaimGrace < 0 {
 		return c, fmt.Errorf("CLAIM_GRACE must not be negative, not %s", c.ClaimGrace)
+	}
+	if c.CheckpointEvents <= 0 || c.WALRestartEvents <= 0 {
+		return c, errors.New("CHECKPOINT_EVENTS and WAL_RESTART_EVENTS must be positive")
 	}
 	if c.Snapshots.Every <= 0 || c.Snapshots.Interval <= 0 {
 		return c, errors.New("SNAPSHOT_EVERY and SNAPSHOT_INTERVAL must be positive")

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/internal/command"
 )
 
@@ -83,5 +84,21 @@ func TestClaimGrace(t *testing.T) {
 	}
 	if _, err = ParseConfig([]string{"-claim-grace", "-1s"}); err == nil || !strings.Contains(err.Error(), "CLAIM_GRACE") {
 		t.Fatalf("a negative grace: %v, want a refusal naming CLAIM_GRACE", err)
+	}
+}
+
+func TestCheckpointSettings(t *testing.T) {
+	t.Setenv("CHECKPOINT_EVENTS", "")
+	t.Setenv("WAL_RESTART_EVENTS", "")
+	c, err := ParseConfig(nil)
+	if err != nil || c.CheckpointEvents != sqlite.DefaultCheckpointEvents || c.WALRestartEvents != sqlite.DefaultWALRestartEvents {
+		t.Fatalf("defaults: %d, %d, %v", c.CheckpointEvents, c.WALRestartEvents, err)
+	}
+	t.Setenv("CHECKPOINT_EVENTS", "500")
+	if c, err = ParseConfig([]string{"-wal-restart-events", "9000"}); err != nil || c.CheckpointEvents != 500 || c.WALRestartEvents != 9000 {
+		t.Fatalf("CHECKPOINT_EVENTS=500 -wal-restart-events 9000: %d, %d, %v", c.CheckpointEvents, c.WALRestartEvents, err)
+	}
+	if _, err = ParseConfig([]string{"-checkpoint-events", "0"}); err == nil || !strings.Contains(err.Error(), "CHECKPOINT_EVENTS") {
+		t.Fatalf("-checkpoint-events 0: %v, want a refusal naming CHECKPOINT_EVENTS", err)
 	}
 }

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -216,21 +217,106 @@ func BenchmarkVerify(b *testing.B) {
 	report(b, n*int64(b.N), total, raw, cpuTime()-cpu0)
 }
 
-// BenchmarkGenerate measures writing a log through Append (group commit).
+// appendOnly hides a store's AppendBatch: Import and Generate then append
+// one stream at a time, as they do on EventStoreDB and as they did on the
+// embedded store before batches (the baselines below).
+type appendOnly struct{ eventstore.Store }
+
+// BenchmarkGenerate writes a log in batches (the embedded store's
+// AppendBatch), against the same generator appending each request through
+// Append with 256 concurrent workers (group commit), in the same run.
 func BenchmarkGenerate(b *testing.B) {
 	const n = 20_000
-	var total time.Duration
-	for b.Loop() {
+	gen := func(b *testing.B, wrap func(eventstore.Store) eventstore.Store) time.Duration {
 		st, err := sqlite.Open(filepath.Join(b.TempDir(), "gen.db"))
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer st.Close()
 		start := time.Now()
-		if _, err := audit.Generate(context.Background(), st, n, audit.GenerateOptions{}); err != nil {
+		if _, err := audit.Generate(context.Background(), wrap(st), n, audit.GenerateOptions{}); err != nil {
 			b.Fatal(err)
 		}
-		total += time.Since(start)
-		st.Close()
+		return time.Since(start)
 	}
-	b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
+	var batched, appends time.Duration
+	for b.Loop() {
+		appends += gen(b, func(s eventstore.Store) eventstore.Store { return appendOnly{s} }) / 2
+		batched += gen(b, func(s eventstore.Store) eventstore.Store { return s })
+		appends += gen(b, func(s eventstore.Store) eventstore.Store { return appendOnly{s} }) / 2
+	}
+	rate, base := float64(n*b.N)/batched.Seconds(), float64(n*b.N)/appends.Seconds()
+	b.ReportMetric(rate, "events/s")
+	b.ReportMetric(base, "append-events/s")
+	b.ReportMetric(rate/base, "x-append")
 }
+
+// BenchmarkImport imports an export of the benchmark log into a fresh
+// embedded store in batches (AppendBatch, DefaultBatchEvents), against the
+// baseline of one append per stream's run of events, one after the other
+// (an import without batches), measured in the same run on the export's
+// first importBaselineEvents events, before and after.
+func BenchmarkImport(b *testing.B) {
+	path, n, _ := benchLog(b)
+	src, err := sqlite.OpenReadOnly(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var export bytes.Buffer
+	err = audit.Export(context.Background(), src, audit.Filter{}, &export)
+	src.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A prefix of a log's export is a whole log: every stream in it starts
+	// at revision 0 and has no gap.
+	prefix := export.Bytes()
+	for i, lines := 0, 0; i < len(prefix); i++ {
+		if prefix[i] == '\n' {
+			if lines++; lines == importBaselineEvents {
+				prefix = prefix[:i+1]
+				break
+			}
+		}
+	}
+	imp := func(b *testing.B, in []byte, wrap func(eventstore.Store) eventstore.Store) (int, time.Duration) {
+		st, err := sqlite.Open(filepath.Join(b.TempDir(), "imported.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		start := time.Now()
+		got, err := audit.Import(context.Background(), bytes.NewReader(in), wrap(st), audit.ImportOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return got, time.Since(start)
+	}
+	appendOnlyStore := func(s eventstore.Store) eventstore.Store { return appendOnly{s} }
+	var batched, appends, cpu time.Duration
+	var baseEvents int
+	b.ResetTimer()
+	for b.Loop() {
+		k, d := imp(b, prefix, appendOnlyStore)
+		baseEvents, appends = baseEvents+k, appends+d
+		cpu0 := cpuTime()
+		got, d := imp(b, export.Bytes(), func(s eventstore.Store) eventstore.Store { return s })
+		if int64(got) != n {
+			b.Fatalf("imported %d of %d events", got, n)
+		}
+		batched, cpu = batched+d, cpu+cpuTime()-cpu0
+		k, d = imp(b, prefix, appendOnlyStore)
+		baseEvents, appends = baseEvents+k, appends+d
+	}
+	rate, base := float64(n*int64(b.N))/batched.Seconds(), float64(baseEvents)/appends.Seconds()
+	b.ReportMetric(rate, "events/s")
+	b.ReportMetric(base, "per-stream-events/s")
+	b.ReportMetric(rate/base, "x-per-stream")
+	// As in report: the rate per second of this process's CPU, which a
+	// machine shared with other work moves much less.
+	b.ReportMetric(float64(n*int64(b.N))/cpu.Seconds(), "events/cpu-s")
+}
+
+// importBaselineEvents is the size of BenchmarkImport's baseline import:
+// at a few thousand appends per second, a few seconds.
+const importBaselineEvents = 5000

@@ -57,7 +57,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	n, err := audit.Import(ctx, bytes.NewReader(buf.Bytes()), dst)
+	n, err := audit.Import(ctx, bytes.NewReader(buf.Bytes()), dst, audit.ImportOptions{})
 	if err != nil || n != 1200 {
 		t.Fatalf("import: %d, %v", n, err)
 	}
@@ -94,7 +94,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 
 	// A second import into the now non-empty store is refused.
-	if _, err := audit.Import(ctx, bytes.NewReader(buf.Bytes()), dst); !errors.Is(err, audit.ErrNotEmpty) {
+	if _, err := audit.Import(ctx, bytes.NewReader(buf.Bytes()), dst, audit.ImportOptions{}); !errors.Is(err, audit.ErrNotEmpty) {
 		t.Fatalf("import into a non-empty store: %v", err)
 	}
 }
@@ -138,7 +138,7 @@ func TestImportRefusesPartialExports(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer dst.Close()
-			if _, err := audit.Import(ctx, strings.NewReader(input), dst); !errors.Is(err, audit.ErrBadExport) {
+			if _, err := audit.Import(ctx, strings.NewReader(input), dst, audit.ImportOptions{}); !errors.Is(err, audit.ErrBadExport) {
 				t.Fatalf("want ErrBadExport, got %v", err)
 			}
 		})
@@ -175,7 +175,7 @@ func TestExportKeepsBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	if _, err := audit.Import(ctx, &buf, dst); err != nil {
+	if _, err := audit.Import(ctx, &buf, dst, audit.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for i, e := range readAll(t, dst) {

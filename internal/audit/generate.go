@@ -13,7 +13,7 @@ import (
 
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
-	"github.com/partnercenter/multichannel/internal/integrity"
+	"github.com/partnercenter/multichannel/internal/record"
 )
 
 // GenerateOptions shapes the log Generate writes.
@@ -37,6 +37,9 @@ type GenerateOptions struct {
 	// partners and customers only). Off by default, so that a mistyped
 	// path never pollutes a real log.
 	AllowNonEmpty bool
+	// BatchEvents is how many events go in one batch on a store that
+	// appends batches (default DefaultBatchEvents); see Generate.
+	BatchEvents int
 }
 
 // ErrNotEmpty is returned by Generate and Import for a store that already
@@ -52,8 +55,16 @@ var ErrNotEmpty = errors.New("audit: the store is not empty")
 // legacy Azure one and cancels its services, and some subscriptions are
 // cancelled and some relationships terminated. Every event is encoded,
 // stamped and sealed into its stream's hash chain exactly as the command
-// layer does, and appended with the exact expected revision. The last
-// scenario is cut short to stop at n events.
+// layer does (package record), and appended with the exact expected
+// revision. The last scenario is cut short to stop at n events.
+//
+// On a store that appends batches (eventstore.BatchAppender: the embedded
+// store) the workers hand their appends to one goroutine that writes them
+// in batches of about opts.BatchEvents events across many streams, in the
+// order they were handed over (so each stream's appends stay in order):
+// the workers know their streams' heads and need not wait for a commit,
+// and a commit costs one fsync per batch instead of one per group of
+// concurrent appends. Otherwise each worker appends and waits.
 func Generate(ctx context.Context, store eventstore.Store, n int64, opts GenerateOptions) (int64, error) {
 	if n <= 0 {
 		return 0, nil
@@ -87,6 +98,17 @@ func Generate(ctx context.Context, store eventstore.Store, n int64, opts Generat
 	)
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	var batched chan struct{} // closed when the batch writer is done
+	if _, ok := store.(eventstore.BatchAppender); ok {
+		g.batches = make(chan eventstore.StreamAppend, max(opts.BatchEvents, DefaultBatchEvents))
+		batched = make(chan struct{})
+		go func() {
+			defer close(batched)
+			if err := g.writeBatches(ctx); err != nil {
+				fail(err)
+			}
+		}()
 	}
 	run := func(count int, job func(rng *rand.Rand, i int) error) {
 		next := atomic.Int64{}
@@ -128,6 +150,10 @@ func Generate(ctx context.Context, store eventstore.Store, n int64, opts Generat
 	if firstErr == nil {
 		run(-1, func(rng *rand.Rand, i int) error { return g.scenario(ctx, rng, i) })
 	}
+	if g.batches != nil {
+		close(g.batches) // every worker has returned: nothing more is sent
+		<-batched
+	}
 	written := g.written.Load()
 	if firstErr != nil {
 		return written, fmt.Errorf("audit: generate: %w", firstErr)
@@ -146,6 +172,7 @@ type partnerInfo struct {
 type generator struct {
 	store    eventstore.Store
 	opts     GenerateOptions
+	batches  chan eventstore.StreamAppend // nil: the workers append themselves
 	partners []partnerInfo
 	byCloud  map[domain.Cloud][]partnerInfo
 	budget   atomic.Int64 // events still to write
@@ -170,17 +197,9 @@ func (g *generator) reserve(k int) int {
 	}
 }
 
-// head is the end of a stream the scenario writes: the next revision and
-// the last event's hash.
-type head struct {
-	name string
-	next uint64
-	hash string
-}
-
 // append seals events into h's chain and appends them as one request of
 // actor at `at`, the way the command layer does.
-func (g *generator) append(ctx context.Context, h *head, actor domain.Actor, at time.Time, events ...domain.Event) error {
+func (g *generator) append(ctx context.Context, h *record.Head, actor domain.Actor, at time.Time, events ...domain.Event) error {
 	k := g.reserve(len(events))
 	if k == 0 {
 		return errBudget
@@ -188,49 +207,71 @@ func (g *generator) append(ctx context.Context, h *head, actor domain.Actor, at 
 	short := k < len(events)
 	events = events[:k]
 	corr := uuid.Must(uuid.NewV7())
-	out := make([]eventstore.EventData, len(events))
-	prev := h.hash
-	for i, e := range events {
-		data, version, err := domain.EncodeEvent(e)
-		if err != nil {
-			return err
+	causation := corr
+	sealed, err := record.Events(*h, domain.Metadata{
+		RecordedAt: domain.AtAPIPrecision(at), Actor: actor,
+		CorrelationID: corr, CausationID: &causation,
+	}, events)
+	if err != nil {
+		return err
+	}
+	e := eventstore.StreamAppend{Stream: h.Stream, Expected: h.Expected(), Events: sealed.Events}
+	if g.batches != nil {
+		select {
+		case g.batches <- e:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		causation := corr
-		md, err := domain.EncodeMetadata(domain.Metadata{
-			SchemaVersion: version, RecordedAt: domain.AtAPIPrecision(at), Actor: actor,
-			CorrelationID: corr, CausationID: &causation,
-		})
-		if err != nil {
-			return err
+	} else {
+		if _, err := g.store.Append(ctx, e.Stream, e.Expected, e.Events...); err != nil {
+			return fmt.Errorf("append to %s: %w", h.Stream, err)
 		}
-		sealed, hash := integrity.Seal(prev, h.name, h.next+uint64(i), e.EventType(), data, md)
-		prev = hash
-		out[i] = eventstore.EventData{ID: uuid.Must(uuid.NewV7()), Type: e.EventType(), Data: data, Metadata: sealed}
+		g.wrote(len(e.Events))
 	}
-	expected := eventstore.NoStream()
-	if h.next > 0 {
-		expected = eventstore.Exact(h.next - 1)
-	}
-	if _, err := g.store.Append(ctx, h.name, expected, out...); err != nil {
-		return fmt.Errorf("append to %s: %w", h.name, err)
-	}
-	h.next += uint64(len(out))
-	h.hash = prev
-	w := g.written.Add(int64(len(out)))
-	if g.opts.Progress != nil && w-g.reported.Load() >= 10_000 {
-		g.reported.Store(w)
-		g.opts.Progress(w)
-	}
+	h.Next += uint64(len(e.Events))
+	h.Hash = sealed.Hash
 	if short {
 		return errBudget
 	}
 	return nil
 }
 
+// wrote counts events made durable and reports progress now and then.
+func (g *generator) wrote(n int) {
+	w := g.written.Add(int64(n))
+	if g.opts.Progress != nil && w-g.reported.Load() >= 10_000 {
+		g.reported.Store(w)
+		g.opts.Progress(w)
+	}
+}
+
+// writeBatches writes what the workers hand over, in batches, until the
+// channel is closed (then what is left) or ctx ends.
+func (g *generator) writeBatches(ctx context.Context) error {
+	w := newBatchWriter(g.store, g.opts.BatchEvents, g.wrote)
+	for {
+		select {
+		case e, ok := <-g.batches:
+			if !ok {
+				if err := w.flush(ctx); err != nil {
+					return err
+				}
+				return w.wait()
+			}
+			if err := w.add(ctx, e); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			_ = w.wait() // a batch in flight ends with ctx
+			return ctx.Err()
+		}
+	}
+}
+
 func (g *generator) enroll(ctx context.Context, i int) error {
 	p := g.partners[i]
 	admin := domain.Actor{UserID: "admin@partner-" + p.id.String()[:8], TenantID: p.id, Role: domain.RoleGlobalAdmin}
-	h := &head{name: domain.PartnerStream(p.id)}
+	h := &record.Head{Stream: domain.PartnerStream(p.id)}
 	err := g.append(ctx, h, admin, g.opts.Start, domain.PartnerEnrolled{
 		PartnerID: p.id, Name: fmt.Sprintf("Partner %03d (%s)", i, p.id.String()[:8]), Cloud: p.cloud,
 	})
@@ -274,7 +315,7 @@ func (g *generator) story(ctx context.Context, rng *rand.Rand, i int) error {
 
 	cid := uuid.Must(uuid.NewV7())
 	admin := domain.Actor{UserID: "admin@" + cid.String()[:8], TenantID: cid, Role: domain.RoleGlobalAdmin}
-	ch := &head{name: domain.CustomerStream(cid)}
+	ch := &record.Head{Stream: domain.CustomerStream(cid)}
 	if err := g.append(ctx, ch, agent, step(), domain.CustomerOnboarded{
 		CustomerID: cid, Name: fmt.Sprintf("Contoso %d", i), Domain: fmt.Sprintf("contoso%d.example", i),
 		Cloud: owner.cloud, OnboardedBy: owner.id,
@@ -284,7 +325,7 @@ func (g *generator) story(ctx context.Context, rng *rand.Rand, i int) error {
 
 	type sub struct {
 		id       uuid.UUID
-		h        *head
+		h        *record.Head
 		kind     int // 0 license other channel, 1 license CSP, 2 usage other channel, 3 usage CSP
 		services []domain.Service
 	}
@@ -294,7 +335,7 @@ func (g *generator) story(ctx context.Context, rng *rand.Rand, i int) error {
 	nsubs := 3 + rng.IntN(3)
 	for k := 0; k < nsubs; k++ {
 		s := &sub{id: uuid.Must(uuid.NewV7()), kind: k % 4}
-		s.h = &head{name: domain.SubscriptionStream(s.id)}
+		s.h = &record.Head{Stream: domain.SubscriptionStream(s.id)}
 		at := step()
 		ev := domain.ExternalSubscriptionRecorded{SubscriptionID: s.id, CustomerID: cid, Quantity: 1 + rng.IntN(50), Services: []domain.Service{}}
 		switch s.kind {
@@ -330,7 +371,7 @@ func (g *generator) story(ctx context.Context, rng *rand.Rand, i int) error {
 
 	// The requesting partner asks for a reseller relationship.
 	rid := domain.RelationshipID(requester.id, cid, 0)
-	rh := &head{name: domain.RelationshipStream(rid)}
+	rh := &record.Head{Stream: domain.RelationshipStream(rid)}
 	requestedAt := domain.AtAPIPrecision(step())
 	msg := "We would like to support your subscriptions."
 	if err := g.append(ctx, rh, reqAgent, requestedAt, domain.RelationshipRequested{
@@ -364,7 +405,7 @@ func (g *generator) story(ctx context.Context, rng *rand.Rand, i int) error {
 			}
 		case s.kind == 2:
 			repl := domain.ReplacementID(s.id, requester.id)
-			nh := &head{name: domain.SubscriptionStream(repl)}
+			nh := &record.Head{Stream: domain.SubscriptionStream(repl)}
 			agreement := fmt.Sprintf("EA-%07d", rng.IntN(10_000_000))
 			if err := g.append(ctx, nh, reqAgent, step(), domain.AzureSubscriptionCreated{
 				SubscriptionID: repl, CustomerID: cid, PartnerID: requester.id, LegacySubscriptionID: s.id, Offer: "Azure plan",

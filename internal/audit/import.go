@@ -17,21 +17,32 @@ import (
 // gap, events out of log order, or an export that ended with an error).
 var ErrBadExport = errors.New("audit: not an importable export")
 
-// maxImportBatch bounds how many consecutive events of one stream Import
-// appends at once.
-const maxImportBatch = 256
+// ImportOptions tune Import.
+type ImportOptions struct {
+	// BatchEvents is how many events go in one batch on a store that
+	// appends batches (default DefaultBatchEvents).
+	BatchEvents int
+	// Progress, when set, is told the events appended so far, after each
+	// write.
+	Progress func(appended int64)
+}
 
 // Import appends an export (Export's NDJSON) into an empty store, in the
 // export's order, keeping every stream name, revision, event id, type, and
 // the data and metadata bytes exactly, so that every hash chain and the log
 // digest verify on the new store as on the old one. Each append names the
 // exact expected revision (NoStream for a stream's first event), so an
-// import can never interleave with another writer unnoticed. Consecutive
-// events of one stream go in one append; otherwise events are appended one
-// at a time, in order, which keeps the log order but is bound by the
-// store's commit latency (see docs/audit.md). Positions are the new
-// store's own. It returns how many events it appended.
-func Import(ctx context.Context, r io.Reader, store eventstore.Store) (int, error) {
+// import can never interleave with another writer unnoticed.
+//
+// On a store that appends batches (eventstore.BatchAppender: the embedded
+// store) the events go in batches of about opts.BatchEvents that span many
+// streams, in log order, each one transaction and one fsync: the bytes and
+// the order are those of one event at a time, at the disk's pace. On
+// another store (EventStoreDB, which appends to one stream at a time),
+// each run of consecutive events of one stream is one append, one after
+// the other (see docs/audit.md). Positions are the new store's own. It
+// returns how many events it appended.
+func Import(ctx context.Context, r io.Reader, store eventstore.Store, opts ImportOptions) (n int, err error) {
 	if evs, err := store.ReadAll(ctx, eventstore.Start, 1); err != nil {
 		return 0, fmt.Errorf("audit: import: %w", err)
 	} else if len(evs) > 0 {
@@ -40,28 +51,21 @@ func Import(ctx context.Context, r io.Reader, store eventstore.Store) (int, erro
 	br := bufio.NewReaderSize(r, 1<<20)
 	next := make(map[string]uint64)
 	var (
-		n       int
 		lineNo  int
 		lastPos *eventstore.Position
-		batch   []eventstore.EventData
-		bStream string
-		bFirst  uint64
 	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	w := newBatchWriter(store, opts.BatchEvents, func(events int) {
+		n += events
+		if opts.Progress != nil {
+			opts.Progress(int64(n))
 		}
-		expected := eventstore.NoStream()
-		if bFirst > 0 {
-			expected = eventstore.Exact(bFirst - 1)
+	})
+	defer func() {
+		if err != nil {
+			// A batch still in flight counts in n if it was written.
+			_ = w.wait()
 		}
-		if _, err := store.Append(ctx, bStream, expected, batch...); err != nil {
-			return fmt.Errorf("append %d events to %s at revision %d: %w", len(batch), bStream, bFirst, err)
-		}
-		n += len(batch)
-		batch = nil
-		return nil
-	}
+	}()
 	for {
 		line, readErr := br.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
@@ -94,13 +98,14 @@ func Import(ctx context.Context, r io.Reader, store eventstore.Store) (int, erro
 			if rec.MetadataBase64 != nil {
 				md = rec.MetadataBase64
 			}
-			if rec.Stream != bStream || len(batch) >= maxImportBatch {
-				if err := flush(); err != nil {
-					return n, fmt.Errorf("audit: import: line %d: %w", lineNo, err)
-				}
-				bStream, bFirst = rec.Stream, rec.Revision
+			expected := eventstore.NoStream()
+			if rec.Revision > 0 {
+				expected = eventstore.Exact(rec.Revision - 1)
 			}
-			batch = append(batch, eventstore.EventData{ID: rec.ID, Type: rec.Type, Data: data, Metadata: md})
+			ev := eventstore.EventData{ID: rec.ID, Type: rec.Type, Data: data, Metadata: md}
+			if err := w.add(ctx, eventstore.StreamAppend{Stream: rec.Stream, Expected: expected, Events: []eventstore.EventData{ev}}); err != nil {
+				return n, fmt.Errorf("audit: import: line %d: %w", lineNo, err)
+			}
 			next[rec.Stream] = rec.Revision + 1
 		}
 		if readErr == io.EOF {
@@ -110,7 +115,10 @@ func Import(ctx context.Context, r io.Reader, store eventstore.Store) (int, erro
 			return n, fmt.Errorf("audit: import: read line %d: %w", lineNo+1, readErr)
 		}
 	}
-	if err := flush(); err != nil {
+	if err := w.flush(ctx); err != nil {
+		return n, fmt.Errorf("audit: import: %w", err)
+	}
+	if err := w.wait(); err != nil {
 		return n, fmt.Errorf("audit: import: %w", err)
 	}
 	return n, nil

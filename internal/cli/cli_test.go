@@ -114,11 +114,15 @@ func TestProgressOfImportAndBothReplayPhases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := run(t, "import", "-events-db", copyDB, "-in", dump)
-	if err != nil || !regexp.MustCompile(`importing \d+/`+regexp.QuoteMeta(fmt.Sprint(fi.Size()))+` bytes`).MatchString(out) {
-		t.Fatalf("import: %v\n%s", err, out)
+	// Progress on stderr; stdout says what was done.
+	var stdout, stderr bytes.Buffer
+	err = cli.Run(context.Background(), []string{"import", "-events-db", copyDB, "-in", dump, "-batch-events", "100"}, &stdout, &stderr)
+	progress := regexp.MustCompile(`importing \d+/` + regexp.QuoteMeta(fmt.Sprint(fi.Size())) + ` bytes`)
+	if err != nil || !progress.MatchString(stderr.String()) || progress.MatchString(stdout.String()) ||
+		!strings.Contains(stdout.String(), "imported 600 events") {
+		t.Fatalf("import: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
 	}
-	out, err = run(t, "replay", "-events-db", db)
+	out, err := run(t, "replay", "-events-db", db)
 	if err != nil || !regexp.MustCompile(`(?m)^replayed \d+/600 events`).MatchString(out) ||
 		!regexp.MustCompile(`(?m)^replayed \(live path\) \d+/600 events`).MatchString(out) {
 		t.Fatalf("replay: %v\n%s", err, out)

@@ -145,7 +145,11 @@ func exportFlags(fs *flag.FlagSet) mode {
 
 func importFlags(fs *flag.FlagSet) mode {
 	in := fs.String("in", "-", "NDJSON export to import (- for standard input)")
+	batch := fs.Int("batch-events", audit.DefaultBatchEvents, "embedded store: events per batch, one transaction and one fsync each (EventStoreDB appends one stream at a time)")
 	return func(ctx context.Context, sf storeFlags, stdout, stderr io.Writer) error {
+		if *batch <= 0 {
+			return fmt.Errorf("%w: -batch-events must be positive", ErrUsage)
+		}
 		var r io.Reader = Stdin
 		size := int64(-1)
 		if *in != "-" {
@@ -164,11 +168,11 @@ func importFlags(fs *flag.FlagSet) mode {
 			return err
 		}
 		start := time.Now()
-		// Progress in bytes of the export read: the file's size is known
-		// before its events are.
-		p := newProgressIn(stdout, size, "importing", "bytes")
+		// Progress in bytes of the export read (the file's size is known
+		// before its events are), on stderr: stdout says what was done.
+		p := newProgressIn(stderr, size, "importing", "bytes")
 		cr := &countingReader{r: r, progress: p.set}
-		n, err := audit.Import(ctx, bufio.NewReaderSize(cr, 1<<20), st)
+		n, err := audit.Import(ctx, bufio.NewReaderSize(cr, 1<<20), st, audit.ImportOptions{BatchEvents: *batch})
 		p.finish(cr.n)
 		if cerr := st.Close(); err == nil {
 			err = cerr
@@ -176,7 +180,8 @@ func importFlags(fs *flag.FlagSet) mode {
 		if err != nil {
 			return fmt.Errorf("after %d events: %w", n, err)
 		}
-		fmt.Fprintf(stdout, "imported %d events into %s in %s\n", n, sf.describe(), time.Since(start).Round(time.Millisecond))
+		d := time.Since(start)
+		fmt.Fprintf(stdout, "imported %d events into %s in %s (%.0f events/s)\n", n, sf.describe(), d.Round(time.Millisecond), float64(n)/d.Seconds())
 		return nil
 	}
 }
@@ -184,18 +189,22 @@ func importFlags(fs *flag.FlagSet) mode {
 func generateFlags(fs *flag.FlagSet) mode {
 	n := fs.Int64("events", 100_000, "how many events to write")
 	seed := fs.Uint64("seed", 1, "seed of the scenario mix")
-	workers := fs.Int("workers", 0, "concurrent appends (0: automatic)")
+	workers := fs.Int("workers", 0, "concurrent scenarios (0: automatic)")
+	batch := fs.Int("batch-events", audit.DefaultBatchEvents, "embedded store: events per batch, one transaction and one fsync each")
 	return func(ctx context.Context, sf storeFlags, stdout, stderr io.Writer) error {
 		if *n <= 0 {
 			return fmt.Errorf("%w: -events must be positive", ErrUsage)
+		}
+		if *batch <= 0 {
+			return fmt.Errorf("%w: -batch-events must be positive", ErrUsage)
 		}
 		st, err := sf.open(ctx, false)
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		p := newProgress(stdout, *n, "generated")
-		written, err := audit.Generate(ctx, st, *n, audit.GenerateOptions{Seed: *seed, Workers: *workers, Progress: p.set})
+		p := newProgress(stderr, *n, "generated")
+		written, err := audit.Generate(ctx, st, *n, audit.GenerateOptions{Seed: *seed, Workers: *workers, BatchEvents: *batch, Progress: p.set})
 		p.finish(written)
 		if cerr := st.Close(); err == nil {
 			err = cerr

@@ -23,7 +23,7 @@ import (
 
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
-	"github.com/partnercenter/multichannel/internal/integrity"
+	"github.com/partnercenter/multichannel/internal/record"
 )
 
 // Request carries who asks and the request's ids; CorrelationID is also the
@@ -315,48 +315,34 @@ type written struct {
 // append encodes, stamps, seals and appends d's events after d.stream.
 func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decision) (eventstore.AppendResult, written, error) {
 	causation := r.CorrelationID
-	prev := d.stream.lastHash
-	out := make([]eventstore.EventData, len(d.events))
+	md := domain.Metadata{
+		RecordedAt:    now,
+		Actor:         r.Caller,
+		CorrelationID: r.CorrelationID,
+		CausationID:   &causation,
+	}
+	if r.IdempotencyKey != "" {
+		// On the first event only (record.Events), so that the key is
+		// stored atomically with what it produced.
+		md.IdempotencyKey, md.IdempotencyFingerprint = r.IdempotencyKey, r.Fingerprint
+	}
+	sealed, err := record.Events(record.Head{Stream: d.stream.name, Next: d.stream.version, Hash: d.stream.lastHash}, md, d.events)
+	if err != nil {
+		return eventstore.AppendResult{}, written{}, fmt.Errorf("command: %w", err)
+	}
+	out := sealed.Events
 	var w written
-	for i, e := range d.events {
-		data, version, err := domain.EncodeEvent(e)
-		if err != nil {
-			return eventstore.AppendResult{}, written{}, fmt.Errorf("command: %w", err)
-		}
-		if h.cache != nil && d.stream.version > 0 {
-			// Cache the event as a read of the stream would decode it, not
-			// as decided: what the aggregates fold must not depend on
-			// where it came from (a time's zone, a nil against an empty
-			// list).
-			back, err := domain.DecodeEvent(e.EventType(), version, data)
+	if h.cache != nil && d.stream.version > 0 {
+		// Cache the events as a read of the stream would decode them, not
+		// as decided: what the aggregates fold must not depend on where
+		// they came from (a time's zone, a nil against an empty list).
+		for i, e := range d.events {
+			back, err := domain.DecodeEvent(e.EventType(), sealed.Versions[i], out[i].Data)
 			if err != nil {
 				return eventstore.AppendResult{}, written{}, fmt.Errorf("command: %w", err)
 			}
 			w.events = append(w.events, back)
 		}
-		md := domain.Metadata{
-			SchemaVersion: version,
-			RecordedAt:    now,
-			Actor:         r.Caller,
-			CorrelationID: r.CorrelationID,
-			CausationID:   &causation,
-		}
-		if i == 0 && r.IdempotencyKey != "" {
-			// The first event of the append carries the key, so that the
-			// key is stored atomically with what it produced.
-			md.IdempotencyKey, md.IdempotencyFingerprint = r.IdempotencyKey, r.Fingerprint
-		}
-		mdBytes, err := domain.EncodeMetadata(md)
-		if err != nil {
-			return eventstore.AppendResult{}, written{}, fmt.Errorf("command: encode metadata: %w", err)
-		}
-		sealed, hash := integrity.Seal(prev, d.stream.name, d.stream.version+uint64(i), e.EventType(), data, mdBytes)
-		prev = hash
-		id, err := uuid.NewV7()
-		if err != nil {
-			return eventstore.AppendResult{}, written{}, fmt.Errorf("command: event id: %w", err)
-		}
-		out[i] = eventstore.EventData{ID: id, Type: e.EventType(), Data: data, Metadata: sealed}
 	}
 	if h.handoff != nil {
 		// Offered as decided: the aggregates produce events exactly as
@@ -375,7 +361,7 @@ func (h *Handlers) append(ctx context.Context, r Request, now time.Time, d decis
 		}
 		return res, written{}, fmt.Errorf("command: append to %s: %w", d.stream.name, err)
 	}
-	w.lastHash = prev
+	w.lastHash = sealed.Hash
 	return res, w, nil
 }
 
