@@ -120,7 +120,7 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	fs.DurationVar(&c.ExpirySweep, "expiry-sweep", 30*time.Second, "how often expired relationship requests are recorded")
 	fs.DurationVar(&c.CatchUpTimeout, "catch-up-timeout", 5*time.Second, "how long a mutation waits for its events to be visible")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take at shutdown")
-	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", 10*time.Second, "how long a mutation may take before it fails as UNAVAILABLE")
+	fs.DurationVar(&c.MutationTimeout, "mutation-timeout", envDuration("MUTATION_TIMEOUT", 10*time.Second), "how long one mutation (over HTTP or a WebSocket, or the expiry sweep's) may wait for the store before it fails as UNAVAILABLE (MUTATION_TIMEOUT)")
 	fs.DurationVar(&c.ClaimGrace, "claim-grace", envDuration("CLAIM_GRACE", command.DefaultClaimGrace), "how long past an abandoned Idempotency-Key claim's deadline a repeat waits before taking it over; more than the servers' clock skew (CLAIM_GRACE)")
 	fs.DurationVar(&c.CommitLinger, "commit-linger", envDuration("COMMIT_LINGER", sqlite.DefaultLingerMax), "embedded store: how long a commit may wait for concurrent appends to join it; 0 commits at once (COMMIT_LINGER)")
 	fs.IntVar(&c.CheckpointEvents, "checkpoint-events", envInt("CHECKPOINT_EVENTS", sqlite.DefaultCheckpointEvents), "embedded store: copy the WAL into the file, in the background, after this many events (CHECKPOINT_EVENTS)")
