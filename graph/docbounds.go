@@ -73,8 +73,8 @@ type documentBounds struct {
 	// schema is what the document is checked against; nil: the bounds
 	// alone.
 	schema *ast.Schema
-	// suggest adds validation's "Did you mean" hints to the message of an
-	// unknown field (gqlgen's SetDisableSuggestion(false)).
+	// suggest adds validation's "Did you mean" hints to its messages, as
+	// boundedRules(_, true) does.
 	suggest bool
 }
 
@@ -562,9 +562,9 @@ func (c *docChecker) arguments(defs ast.ArgumentDefinitionList, known bool, pos 
 				} else {
 					c.fail("KnownArgumentNames", pos, `Unknown argument "%s" on directive "@%s".`, arg, name)
 				}
-				// gqlgen keeps validation's hints here, whatever
-				// SetDisableSuggestion says.
-				core.SuggestListQuoted("Did you mean", arg, names)(c.first)
+				if c.b.suggest {
+					core.SuggestListQuoted("Did you mean", arg, names)(c.first)
+				}
 			}
 			c.args = append(c.args, arg)
 		}

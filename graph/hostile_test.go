@@ -212,6 +212,40 @@ func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
 	}
 }
 
+// The other hints validation gives (an argument, a type, an enum value,
+// an input field) name the schema's too: with introspection off, no
+// error of a document carries one, whether the pre-check or validation
+// answers it; with it on, each has its hint.
+func TestNoSuggestionsOfAnyKindWithoutIntrospection(t *testing.T) {
+	t.Parallel()
+	docs := []struct{ doc, hint string }{
+		{`{ customer(idd: "x") { id } }`, `"id"`},
+		{`{ __typename @include(iff: true) }`, `"if"`},
+		{`{ ...F } fragment F on Queri { __typename }`, `"Query"`},
+		{`{ customers(filter: {cloud: PUBLIK}) { totalCount } }`, `"PUBLIC"`},
+		{`{ customers(filter: {cloud: "PUBLIK"}) { totalCount } }`, `"PUBLIC"`},
+		{`{ customers(filter: {nameContain: "a"}) { totalCount } }`, `"nameContains"`},
+		{`{ events(filter: {stram: "a"}) { totalCount } }`, `"stream"`},
+	}
+	on, _ := server(t, graph.Options{Development: true, Introspection: true})
+	off, _ := server(t, graph.Options{})
+	for _, d := range docs {
+		r := post(t, on, "", map[string]any{"query": d.doc})
+		if r.code() != "GRAPHQL_VALIDATION_FAILED" || !strings.Contains(r.Errors[0].Message, "Did you mean") {
+			t.Errorf("introspection on, %s: no hint in %+v", d.doc, r.Errors)
+		}
+		r = post(t, off, "", map[string]any{"query": d.doc})
+		if r.code() != "GRAPHQL_VALIDATION_FAILED" {
+			t.Errorf("introspection off, %s: %+v", d.doc, r.Errors)
+		}
+		for _, e := range r.Errors {
+			if strings.Contains(e.Message, "Did you mean") || strings.Contains(e.Message, d.hint) {
+				t.Errorf("introspection off, %s: %q", d.doc, e.Message)
+			}
+		}
+	}
+}
+
 // GraphQL's Int is 32 bits: a variable outside it is refused as gqlgen
 // refuses any variable of the wrong type, before a resolver runs (these
 // servers' resolvers panic into INTERNAL when they run).

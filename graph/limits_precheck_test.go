@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/partnercenter/multichannel/graph/generated"
@@ -122,10 +123,16 @@ func validate(query string, suggest bool) (*ast.QueryDocument, error, gqlerror.L
 	}
 	r := rules.NewDefaultRules()
 	if !suggest {
-		r.RemoveRule("FieldsOnCorrectType")
-		r.AddRule(rules.FieldsOnCorrectTypeRuleWithoutSuggestions.Name, rules.FieldsOnCorrectTypeRuleWithoutSuggestions.RuleFunc)
-		r.RemoveRule("ScalarLeafs")
-		r.AddRule(rules.ScalarLeafsRuleWithoutSuggestions.Name, rules.ScalarLeafsRuleWithoutSuggestions.RuleFunc)
+		for _, swap := range []core.Rule{
+			rules.FieldsOnCorrectTypeRuleWithoutSuggestions,
+			rules.ScalarLeafsRuleWithoutSuggestions,
+			rules.KnownArgumentNamesRuleWithoutSuggestions,
+			rules.KnownTypeNamesRuleWithoutSuggestions,
+			rules.ValuesOfCorrectTypeRuleWithoutSuggestions,
+		} {
+			r.RemoveRule(strings.TrimSuffix(swap.Name, "WithoutSuggestions"))
+			r.AddRule(swap.Name, swap.RuleFunc)
+		}
 	}
 	return doc, nil, validator.ValidateWithRules(precheckSchema, doc, r)
 }
@@ -196,9 +203,11 @@ func TestPrecheckFirstError(t *testing.T) {
 		{doc: "{ __typename }\nfragment F on Query { nope }", want: `2:23 Cannot query field "nope" on type "Query".`},
 		{doc: `{ ... on Nope { a } b }`, want: `1:21 Cannot query field "b" on type "Query".`},
 		{doc: `{ __typename(a: 1) }`, want: `1:3 Unknown argument "a" on field "Query.__typename".`},
-		{doc: `{ customer(idd: "x") { id } }`, want: `1:3 Unknown argument "idd" on field "Query.customer". Did you mean "id"?`},
+		{doc: `{ customer(idd: "x") { id } }`, want: `1:3 Unknown argument "idd" on field "Query.customer". Did you mean "id"?`, suggest: true},
+		{doc: `{ customer(idd: "x") { id } }`, want: `1:3 Unknown argument "idd" on field "Query.customer".`},
 		{doc: `{ x: customer(id: "x", id: "y") { id } }`, want: `1:24 There can be only one argument named "id".`},
-		{doc: `{ __typename @include(iff: true) }`, want: `1:15 Unknown argument "iff" on directive "@include". Did you mean "if"?`},
+		{doc: `{ __typename @include(iff: true) }`, want: `1:15 Unknown argument "iff" on directive "@include". Did you mean "if"?`, suggest: true},
+		{doc: `{ __typename @include(iff: true) }`, want: `1:15 Unknown argument "iff" on directive "@include".`},
 		{doc: `query($v: Int) { __typename }`, want: `1:7 Variable "$v" is never used.`},
 		{doc: `query Q($v: Int, $w: Int) { customers(first: $w) { totalCount } }`, want: `1:9 Variable "$v" is never used in operation "Q".`},
 		{doc: `query Q($v: Int) { ...A } fragment A on Query { __typename } fragment A on Query { customers(first: $v) { totalCount } }`, want: `1:9 Variable "$v" is never used in operation "Q".`},
