@@ -62,9 +62,12 @@ func BenchmarkHostileDocuments(b *testing.B) {
 		{"repeated-arguments-under-tokens", `{ customer(id: "x"` + strings.Repeat(`, id: "x"`, graph.DefaultMaxTokens/3-5) + ") { id } }"},
 		{"list-nesting-under-tokens", "{ __typename(a: " + strings.Repeat("[", graph.DefaultMaxTokens/2-5) + strings.Repeat("]", graph.DefaultMaxTokens/2-5) + ") }"},
 		{"undefined-variables-under-tokens", "{ events(filter: {types: [" + strings.Repeat("$x, ", graph.DefaultMaxTokens/2-10) + "]}) { totalCount } }"},
-		// Left to gqlgen's parser and validation, whose errors are
-		// bounded (MaxValidationErrors).
+		// Values of the wrong type, each an error of its own.
 		{"wrong-values-under-tokens", "{ events(filter: {types: [" + strings.Repeat("1, ", graph.DefaultMaxTokens-20) + "]}) { totalCount } }"},
+		{"wrong-list-under-tokens", "{ events(first: [" + strings.Repeat(`"a", `, graph.DefaultMaxTokens-20) + "]) { totalCount } }"},
+		// A valid document as large as the bounds let it be, sent without
+		// a token: parsed and validated before it is refused.
+		{"string-list-under-tokens", "{ events(filter: {types: [" + strings.Repeat(`"a", `, graph.DefaultMaxTokens-20) + "]}) { totalCount } }"},
 		// A string the JSON body escapes byte by byte.
 		{"escaped-string-under-bytes", fill(`{ __type(name: "`, "\t", `") { name } }`, graph.DefaultMaxDocumentBytes-100)},
 	}

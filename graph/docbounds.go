@@ -2,8 +2,11 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -116,7 +119,7 @@ func (b documentBounds) check(query string) *gqlerror.Error {
 	}
 	c := checkers.Get().(*docChecker)
 	defer c.release()
-	c.b, c.lx = b, lexer.New(&ast.Source{Input: query})
+	c.b, c.src, c.lx = b, query, lexer.New(&ast.Source{Input: query})
 	c.advance()
 	c.document()
 	for !c.done {
@@ -171,6 +174,7 @@ const maxCheckedNesting = parser.MaxNestingDepth - 1
 // GRAPHQL_PARSE_FAILED.
 type docChecker struct {
 	b    documentBounds
+	src  string // the document's text
 	lx   lexer.Lexer
 	scan selectionScanner
 	tok  lexer.Token // the next token; EOF once done
@@ -188,6 +192,7 @@ type docChecker struct {
 
 	vars       map[string]bool // the current operation's variables
 	directives []string        // the names met at the current location
+	fieldNames []string        // the fields given in the input objects being read
 	args       []string        // the names of the current arguments
 	// scopes are the document's operations and fragments, in order, with
 	// the variables each uses and the fragments it spreads.
@@ -221,6 +226,7 @@ func (c *docChecker) release() {
 	clear(c.vars)
 	clear(c.directives)
 	clear(c.args)
+	clear(c.fieldNames)
 	for i := range c.scopes {
 		sc := &c.scopes[i]
 		clear(sc.vars)
@@ -238,6 +244,7 @@ func (c *docChecker) release() {
 		vars:       c.vars,
 		directives: c.directives[:0],
 		args:       c.args[:0],
+		fieldNames: c.fieldNames[:0],
 		scopes:     c.scopes[:0],
 	}
 	checkers.Put(c)
@@ -455,61 +462,132 @@ func (c *docChecker) variableDefinitions() {
 		if !c.expect(lexer.Colon) {
 			return
 		}
-		c.typeReference()
+		typ := c.typeReference()
 		if c.ok() && c.tok.Kind == lexer.Equals {
 			c.advance()
-			c.value(true)
+			c.value(true, typ)
 		}
 		c.directiveList(ast.LocationVariableDefinition)
 	}
 	c.expect(lexer.ParenR)
 }
 
-func (c *docChecker) typeReference() {
+// typeReference reads a variable's type, and returns it while errors are
+// looked for (nil otherwise, or when it is not one the parser accepts).
+func (c *docChecker) typeReference() *ast.Type {
+	var typ *ast.Type
 	switch c.tok.Kind {
 	case lexer.BracketL:
 		if !c.nest() {
-			return
+			return nil
 		}
 		c.advance()
-		c.typeReference()
+		elem := c.typeReference()
 		c.expect(lexer.BracketR)
 		c.nesting--
+		if elem != nil {
+			typ = &ast.Type{Elem: elem}
+		}
 	case lexer.Name:
+		if c.checking() {
+			typ = &ast.Type{NamedType: c.tok.Value}
+		}
 		c.advance()
 	default:
 		c.unsure = true
-		return
+		return nil
 	}
 	if c.ok() && c.tok.Kind == lexer.Bang {
+		if typ != nil {
+			typ.NonNull = true
+		}
 		c.advance()
 	}
+	if !c.ok() {
+		return nil
+	}
+	return typ
 }
 
-func (c *docChecker) value(constant bool) {
+// value reads a value whose expected type is typ (nil: unknown, as for
+// validation's walker, which then checks nothing in it), and notes the
+// first error ValuesOfCorrectType reports of it (see valueError).
+func (c *docChecker) value(constant bool, typ *ast.Type) {
+	var def *ast.Definition
+	if typ != nil && c.checking() {
+		def = c.b.schema.Types[typ.Name()]
+	}
+	if def == nil {
+		typ = nil // validation checks a value only against a known type
+	}
 	switch c.tok.Kind {
 	case lexer.BracketL:
 		if !c.nest() {
 			return
 		}
+		start := c.tok.Pos
 		c.advance()
-		for c.ok() && c.tok.Kind != lexer.BracketR {
-			c.value(constant)
+		var elem *ast.Type
+		if typ != nil {
+			elem = typ.Elem // nil for a list where one value is expected
 		}
-		c.expect(lexer.BracketR)
+		for c.ok() && c.tok.Kind != lexer.BracketR {
+			c.value(constant, elem)
+		}
+		end := c.tok.Pos.End
+		if c.expect(lexer.BracketR) && typ != nil && typ.Elem == nil && !customScalar(def) && c.checking() {
+			c.listOrObjectError(typ, def, start, end)
+		}
 		c.nesting--
 	case lexer.BraceL:
 		if !c.nest() {
 			return
 		}
+		pos := c.tok.Pos
 		c.advance()
+		checkFields := typ != nil && !customScalar(def)
+		// Validation reports an object's errors after those of its
+		// fields' values, a missing field before an unknown one.
+		unknown, unknownPos := "", ast.Position{}
+		// The names given, on a stack shared by the objects nested in
+		// this one.
+		base := len(c.fieldNames)
 		for c.ok() && c.tok.Kind != lexer.BraceR {
-			if !c.expect(lexer.Name) || !c.expect(lexer.Colon) {
+			if c.tok.Kind != lexer.Name {
+				c.unsure = true
 				return
 			}
-			c.value(constant)
+			name, namePos := c.tok.Value, c.tok.Pos
+			var ftyp *ast.Type
+			if checkFields && c.checking() {
+				// An enum's or a built-in scalar's fields are none:
+				// validation reports each of an object's given for them.
+				if f := def.Fields.ForName(name); f != nil {
+					ftyp = f.Type
+				} else if unknown == "" {
+					unknown, unknownPos = name, namePos
+				}
+				c.fieldNames = append(c.fieldNames, name)
+			}
+			c.advance()
+			if !c.expect(lexer.Colon) {
+				return
+			}
+			c.value(constant, ftyp)
 		}
-		c.expect(lexer.BraceR)
+		given := c.fieldNames[base:]
+		c.fieldNames = c.fieldNames[:base]
+		if c.expect(lexer.BraceR) && checkFields && c.checking() {
+			for _, f := range def.Fields {
+				if f.Type.NonNull && f.DefaultValue == nil && !slices.Contains(given, f.Name) {
+					c.fail("ValuesOfCorrectType", pos, `Field "%s.%s" of required type "%s" was not provided.`, def.Name, f.Name, f.Type.String())
+					break
+				}
+			}
+			if unknown != "" {
+				c.unknownInputField(def, unknown, unknownPos)
+			}
+		}
 		c.nesting--
 	case lexer.Dollar:
 		if constant {
@@ -530,10 +608,240 @@ func (c *docChecker) value(constant bool) {
 		}
 		c.expect(lexer.Name)
 	case lexer.Int, lexer.Float, lexer.String, lexer.BlockString, lexer.Name:
+		if typ != nil && c.checking() {
+			c.scalarValue(typ, def)
+		}
 		c.advance()
 	default:
 		c.unsure = true
 	}
+}
+
+// customScalar reports whether def is a scalar validation leaves to its
+// own coercion (the API's Time and JSON): of a value of such a type, it
+// checks only that it is not null where null may not be.
+func customScalar(def *ast.Definition) bool {
+	return def.Kind == ast.Scalar && !def.OneOf("Int", "Float", "String", "Boolean", "ID")
+}
+
+// scalarValue checks the token of one value (not a list, an object or a
+// variable) against its type typ, defined by def, as ValuesOfCorrectType
+// does, and notes the error it reports.
+func (c *docChecker) scalarValue(typ *ast.Type, def *ast.Definition) {
+	tok := &c.tok
+	v := ast.Value{Raw: tok.Value}
+	switch tok.Kind {
+	case lexer.Int:
+		v.Kind = ast.IntValue
+	case lexer.Float:
+		v.Kind = ast.FloatValue
+	case lexer.String:
+		v.Kind = ast.StringValue
+	case lexer.BlockString:
+		v.Kind = ast.BlockValue
+	default:
+		switch tok.Value {
+		case "true", "false":
+			v.Kind = ast.BooleanValue
+		case "null":
+			v.Kind = ast.NullValue
+		default:
+			v.Kind = ast.EnumValue
+		}
+	}
+	pos := tok.Pos
+	if v.Kind == ast.NullValue {
+		if typ.NonNull {
+			c.fail("ValuesOfCorrectType", pos, `Expected value of type "%s", found null.`, typ.String())
+		}
+		return
+	}
+	if customScalar(def) {
+		return
+	}
+	unexpected := func() {
+		c.fail("ValuesOfCorrectType", pos, "%s", unexpectedType(typ, def, v.Raw, v.String()))
+	}
+	switch v.Kind {
+	case ast.IntValue:
+		if _, err := strconv.ParseInt(v.Raw, 10, 64); err != nil || !def.OneOf("Int", "Float", "ID") {
+			unexpected()
+		}
+	case ast.FloatValue:
+		if _, err := strconv.ParseFloat(v.Raw, 64); err != nil || !def.OneOf("Float") {
+			unexpected()
+		}
+	case ast.StringValue, ast.BlockValue:
+		switch {
+		case def.Kind == ast.Enum:
+			c.fail("ValuesOfCorrectType", pos, `Enum "%s" cannot represent non-enum value: %s.`, typ.String(), v.String())
+			c.enumHint(def, v.Raw)
+		case !def.OneOf("String", "ID"):
+			unexpected()
+		}
+	case ast.BooleanValue:
+		if !def.OneOf("Boolean") {
+			unexpected()
+		}
+	case ast.EnumValue:
+		switch {
+		case def.Kind != ast.Enum:
+			unexpected() // with no hint: only an enum has values to suggest
+		case def.EnumValues.ForName(v.Raw) == nil:
+			c.fail("ValuesOfCorrectType", pos, `Value "%s" does not exist in "%s" enum.`, v.Raw, typ.String())
+			c.enumHint(def, v.Raw)
+		}
+	}
+}
+
+// enumHint adds validation's hint of def's values to the error just
+// noted, when suggestions are on.
+func (c *docChecker) enumHint(def *ast.Definition, raw string) {
+	if !c.b.suggest || c.first == nil || c.first.Rule != "ValuesOfCorrectType" {
+		return
+	}
+	names := make([]string, 0, len(def.EnumValues))
+	for _, e := range def.EnumValues {
+		names = append(names, e.Name)
+	}
+	core.SuggestListQuoted("Did you mean the enum value", raw, names)(c.first)
+}
+
+// unknownInputField notes a field an input object's type def does not
+// have, as ValuesOfCorrectType reports it (at the field's name).
+func (c *docChecker) unknownInputField(def *ast.Definition, name string, pos ast.Position) {
+	if c.first != nil {
+		return
+	}
+	c.fail("ValuesOfCorrectType", pos, `Field "%s" is not defined by type "%s".`, name, def.Name)
+	if c.b.suggest {
+		names := make([]string, 0, len(def.Fields))
+		for _, f := range def.Fields {
+			names = append(names, f.Name)
+		}
+		core.SuggestListQuoted("Did you mean", name, names)(c.first)
+	}
+}
+
+// listOrObjectError notes the error of a list given where one value of
+// type typ is expected; its message prints the list as validation does,
+// from the list's text between start and end, read again (once, for the
+// error answered).
+func (c *docChecker) listOrObjectError(typ *ast.Type, def *ast.Definition, start ast.Position, end int) {
+	if c.first != nil || start.Start < 0 || end > len(c.src) || start.Start >= end {
+		return
+	}
+	str, ok := printValue(c.src[start.Start:end])
+	if !ok {
+		return
+	}
+	// A list's raw text, for unexpectedType, is empty, as the parser's.
+	c.fail("ValuesOfCorrectType", start, "%s", unexpectedType(typ, def, "", str))
+}
+
+// printValue prints the value whose text is src as ast.Value's String
+// does (lists and objects without spaces, strings quoted as graphql-js
+// prints them), without building the value: a list of 2,000 strings would
+// be 4,000 allocations. It reports false for a text that is not one value
+// of the tokens the checker followed.
+func printValue(src string) (string, bool) {
+	lx := lexer.New(&ast.Source{Input: src})
+	var b strings.Builder
+	b.Grow(len(src))
+	// first: the next token opens a list or object, or is a list's first
+	// element; inObject marks the open braces.
+	var open []bool // true: an object
+	first, key := false, false
+	for {
+		tok, err := lx.ReadToken()
+		if err != nil {
+			return "", false
+		}
+		switch tok.Kind {
+		case lexer.EOF:
+			return b.String(), len(open) == 0
+		case lexer.Comment:
+			continue
+		case lexer.BracketR, lexer.BraceR:
+			if len(open) == 0 {
+				return "", false
+			}
+			open = open[:len(open)-1]
+			if tok.Kind == lexer.BracketR {
+				b.WriteByte(']')
+			} else {
+				b.WriteByte('}')
+			}
+			first = false
+			key = len(open) > 0 && open[len(open)-1]
+			continue
+		}
+		inObject := len(open) > 0 && open[len(open)-1]
+		if !first && len(open) > 0 && (!inObject || key) {
+			b.WriteByte(',')
+		}
+		first = false
+		if inObject && key {
+			if tok.Kind != lexer.Name {
+				return "", false
+			}
+			b.WriteString(tok.Value)
+			if tok, err = lx.ReadToken(); err != nil || tok.Kind != lexer.Colon {
+				return "", false
+			}
+			b.WriteByte(':')
+			key = false
+			continue
+		}
+		switch tok.Kind {
+		case lexer.BracketL:
+			b.WriteByte('[')
+			open = append(open, false)
+			first = true
+			continue
+		case lexer.BraceL:
+			b.WriteByte('{')
+			open = append(open, true)
+			first, key = true, true
+			continue
+		case lexer.Dollar:
+			if tok, err = lx.ReadToken(); err != nil || tok.Kind != lexer.Name {
+				return "", false
+			}
+			b.WriteString("$" + tok.Value)
+		case lexer.String, lexer.BlockString:
+			b.WriteString((&ast.Value{Kind: ast.StringValue, Raw: tok.Value}).String())
+		case lexer.Int, lexer.Float, lexer.Name:
+			b.WriteString(tok.Value)
+		default:
+			return "", false
+		}
+		key = inObject
+	}
+}
+
+// unexpectedType is ValuesOfCorrectType's message for a value (raw, and
+// printed as str) that type typ, defined by def, cannot represent.
+func unexpectedType(typ *ast.Type, def *ast.Definition, raw, str string) string {
+	switch typ.String() {
+	case "Int", "Int!":
+		if _, err := strconv.ParseInt(raw, 10, 32); errors.Is(err, strconv.ErrRange) {
+			return "Int cannot represent non 32-bit signed integer value: " + str
+		}
+		return "Int cannot represent non-integer value: " + str
+	case "String", "String!", "[String]":
+		return "String cannot represent a non string value: " + str
+	case "Boolean", "Boolean!":
+		return "Boolean cannot represent a non boolean value: " + str
+	case "Float", "Float!":
+		return "Float cannot represent non numeric value: " + str
+	case "ID", "ID!":
+		return "ID cannot represent a non-string and non-integer value: " + str
+	}
+	if def.Kind == ast.Enum {
+		return fmt.Sprintf(`Enum "%s" cannot represent non-enum value: %s.`, typ.String(), str)
+	}
+	return fmt.Sprintf(`Expected value of type "%s", found %s.`, typ.String(), str)
 }
 
 // arguments reads the arguments of a field (the field name of the type
@@ -547,8 +855,12 @@ func (c *docChecker) arguments(defs ast.ArgumentDefinitionList, known bool, pos 
 	}
 	c.args = c.args[:0]
 	for c.ok() && c.tok.Kind != lexer.ParenR {
+		var argType *ast.Type // the argument's, for its value
 		if c.tok.Kind == lexer.Name && c.checking() {
 			arg := c.tok.Value
+			if d := defs.ForName(arg); known && d != nil {
+				argType = d.Type
+			}
 			switch {
 			case slices.Contains(c.args, arg):
 				c.fail("UniqueArgumentNames", c.tok.Pos, `There can be only one argument named "%s".`, arg)
@@ -571,7 +883,7 @@ func (c *docChecker) arguments(defs ast.ArgumentDefinitionList, known bool, pos 
 		if !c.expect(lexer.Name) || !c.expect(lexer.Colon) {
 			return
 		}
-		c.value(false)
+		c.value(false, argType)
 	}
 	c.expect(lexer.ParenR)
 }

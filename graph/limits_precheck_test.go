@@ -112,6 +112,59 @@ var precheckSeeds = []string{
 	"{ f(a: " + strings.Repeat("[", 1001) + strings.Repeat("]", 1001) + ") }",
 }
 
+// valueSeeds are literal values against their types: each error of
+// ValuesOfCorrectType, and values it accepts.
+var valueSeeds = []string{
+	`{ events(filter: {types: [1, 2]}) { totalCount } }`,
+	`{ events(filter: {types: ["a", null]}) { totalCount } }`,
+	`{ events(filter: {types: "a", stream: 1.5}) { totalCount } }`,
+	`{ events(filter: {types: {a: 1}}) { totalCount } }`,
+	`{ events(filter: {stream: ["a", "b"]}) { totalCount } }`,
+	`{ events(filter: {stream: """block""", actorUserId: 12, correlationId: 1.5}) { totalCount } }`,
+	`{ events(filter: {from: 1, to: [true]}) { totalCount } }`,
+	`{ events(filter: {from: null, to: {a: 1}}) { totalCount } }`,
+	`{ events(filter: {stram: "a"}) { totalCount } }`,
+	`{ events(filter: [{stream: "a"}]) { totalCount } }`,
+	`{ events(filter: 3) { totalCount } }`,
+	`{ events(filter: ENUM) { totalCount } }`,
+	`{ events(first: "3") { totalCount } }`,
+	`{ events(first: 99999999999999999999) { totalCount } }`,
+	`{ events(first: 2147483648) { totalCount } }`,
+	`{ events(first: 1e400) { totalCount } }`,
+	`{ events(first: 1.0) { totalCount } }`,
+	`{ events(first: true) { totalCount } }`,
+	`{ events(first: FIRST) { totalCount } }`,
+	`{ events(first: [1, 2]) { totalCount } }`,
+	`{ events(first: {a: 1}) { totalCount } }`,
+	`{ customers(filter: {cloud: PUBLIK}) { totalCount } }`,
+	`{ customers(filter: {cloud: "PUBLIC"}) { totalCount } }`,
+	`{ customers(filter: {cloud: 1}) { totalCount } }`,
+	`{ customers(filter: {cloud: [PUBLIC]}) { totalCount } }`,
+	`{ customers(filter: {cloud: PUBLIC, nameContains: null}) { totalCount } }`,
+	`{ customer(id: null) { id } }`,
+	`{ customer(id: 12) { id } }`,
+	`{ customer(id: 1.5) { id } }`,
+	`{ customer(id: ["a"]) { id } }`,
+	`{ __typename @include(if: "yes") }`,
+	`{ __typename @include(if: null) }`,
+	`{ __typename @skip(if: [true]) }`,
+	`mutation { onboardCustomer(input: {}) { id } }`,
+	`mutation { onboardCustomer(input: {id: "x", nope: 1}) { id } }`,
+	`query($n: Int = "x") { events(first: $n) { totalCount } }`,
+	`query($n: [Int!]! = [1, null]) { __typename(a: $n) }`,
+	`query($f: EventFilter = {types: [1]}) { events(filter: $f) { totalCount } }`,
+	`query($f: Nope = 1) { __typename }`,
+	`{ events(filter: {types: [$a, 1]}) { totalCount } }`,
+	`{ __type(name: 1) { name } }`,
+	`{ ... on Nope { events(first: "x") { totalCount } } }`,
+	`fragment F on Query { events(first: "x") { totalCount } } { ...F }`,
+	`{ events(filter: {types: ["a", "b"], stream: "s", from: "2020-01-01T00:00:00Z"}, first: 3) { totalCount } }`,
+	`{ events(first: "\u00e9\n") { totalCount } }`,
+	`{ events(first: [{a: [1, "x"], b: {c: $v, d: []}}, [null, true, E], "q\"\n", """b"""]) { totalCount } }`,
+	`{ events(first: [[], {}, [[1]], {a: {b: {}}}]) { totalCount } }`,
+	`query($v: Int) { customer(id: [$v, 1.5e3, -0]) { id } }`,
+}
+
 var precheckSchema = generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
 
 // validate is gqlgen's parse and validation of a document (its
@@ -166,7 +219,7 @@ func checkLikeValidation(t *testing.T, query string, suggest bool) *gqlerror.Err
 // example document, an error it answers is among validation's, with the
 // same message and location, and the document parses.
 func TestPrecheckAnswersOnlyValidationErrors(t *testing.T) {
-	docs := slices.Clone(precheckSeeds)
+	docs := slices.Concat(precheckSeeds, valueSeeds)
 	files, _ := filepath.Glob(filepath.Join("..", "examples", "*.graphql"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -215,6 +268,18 @@ func TestPrecheckFirstError(t *testing.T) {
 		{doc: `query Q($w: Boolean) { ...A @include(if: $w) } fragment A on Query { __typename }`},
 		{doc: `query Q { ...A } fragment A on Query { customers(first: $n) { totalCount } }`, want: `1:57 Variable "$n" is not defined by operation "Q".`},
 		{doc: `{ customers(first: $n) { totalCount } }`, want: `1:20 Variable "$n" is not defined.`},
+		{doc: `{ events(filter: {types: ["a", 1, 2]}) { totalCount } }`, want: `1:32 String cannot represent a non string value: 1`},
+		{doc: `{ events(first: ["a", "b"]) { totalCount } }`, want: `1:17 Int cannot represent non-integer value: ["a","b"]`},
+		{doc: `{ events(first: 99999999999999999999) { totalCount } }`, want: `1:17 Int cannot represent non 32-bit signed integer value: 99999999999999999999`},
+		{doc: `{ customer(id: null) { id } }`, want: `1:16 Expected value of type "ID!", found null.`},
+		{doc: `{ customers(filter: {cloud: PUBLIK}) { totalCount } }`, want: `1:29 Value "PUBLIK" does not exist in "Cloud" enum.`},
+		{doc: `{ customers(filter: {cloud: PUBLIK}) { totalCount } }`, want: `1:29 Value "PUBLIK" does not exist in "Cloud" enum. Did you mean the enum value "PUBLIC"?`, suggest: true},
+		{doc: `{ customers(filter: {cloud: "PUBLIC"}) { totalCount } }`, want: `1:30 Enum "Cloud" cannot represent non-enum value: "PUBLIC".`},
+		{doc: `{ events(filter: {stram: "a"}) { totalCount } }`, want: `1:19 Field "stram" is not defined by type "EventFilter".`},
+		{doc: `{ events(filter: {stram: "a", stream: 1}) { totalCount } }`, want: `1:39 String cannot represent a non string value: 1`},
+		{doc: `mutation { onboardCustomer(input: {nope: 1}) { id } }`, want: `1:35 Field "OnboardCustomerInput.name" of required type "String!" was not provided.`},
+		{doc: `query($n: Int = "x") { events(first: $n) { totalCount } }`, want: `1:18 Int cannot represent non-integer value: "x"`},
+		{doc: `{ events(filter: {from: 1, to: [true]}, first: 2147483648) { totalCount } }`},
 		{doc: `{ __typename }`},
 		{doc: introspectionQuery},
 		{doc: `{ f0 `},
@@ -247,7 +312,7 @@ func distinctNames(prefix string, n int) string {
 }
 
 func FuzzPrecheck(f *testing.F) {
-	for _, s := range precheckSeeds {
+	for _, s := range slices.Concat(precheckSeeds, valueSeeds) {
 		f.Add(s, false)
 	}
 	f.Fuzz(func(t *testing.T, query string, suggest bool) {
