@@ -810,7 +810,13 @@ func printValue(src string) (string, bool) {
 			}
 			b.WriteString("$" + tok.Value)
 		case lexer.String, lexer.BlockString:
-			b.WriteString((&ast.Value{Kind: ast.StringValue, Raw: tok.Value}).String())
+			if plain(tok.Value) {
+				b.WriteByte('"')
+				b.WriteString(tok.Value)
+				b.WriteByte('"')
+			} else {
+				b.WriteString((&ast.Value{Kind: ast.StringValue, Raw: tok.Value}).String())
+			}
 		case lexer.Int, lexer.Float, lexer.Name:
 			b.WriteString(tok.Value)
 		default:
@@ -818,6 +824,18 @@ func printValue(src string) (string, bool) {
 		}
 		key = inObject
 	}
+}
+
+// plain reports whether s prints quoted as it is: no byte of it is one
+// graphql-js's printString escapes (controls, quote, backslash, DEL, and
+// the C1 controls, whose UTF-8 begins with 0xC2).
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == 0x7f || c == 0xC2 {
+			return false
+		}
+	}
+	return true
 }
 
 // unexpectedType is ValuesOfCorrectType's message for a value (raw, and
