@@ -119,7 +119,7 @@ func (b documentBounds) check(query string) *gqlerror.Error {
 	}
 	c := checkers.Get().(*docChecker)
 	defer c.release()
-	c.b, c.src, c.lx = b, query, lexer.New(&ast.Source{Input: query})
+	c.b, c.lx = b, lexer.New(&ast.Source{Input: query})
 	c.advance()
 	c.document()
 	for !c.done {
@@ -174,10 +174,11 @@ const maxCheckedNesting = parser.MaxNestingDepth - 1
 // GRAPHQL_PARSE_FAILED.
 type docChecker struct {
 	b    documentBounds
-	src  string // the document's text
 	lx   lexer.Lexer
 	scan selectionScanner
 	tok  lexer.Token // the next token; EOF once done
+	// printer prints the value an error will name, as it is read.
+	printer valuePrinter
 
 	tokens  int
 	done    bool            // the end, a lexical error or a broken bound
@@ -235,6 +236,8 @@ func (c *docChecker) release() {
 		*sc = scope{vars: sc.vars[:0], uses: sc.uses[:0], spreads: sc.spreads[:0]}
 	}
 	*c = docChecker{
+		// Not its builder: one copied once it holds text may not grow.
+		printer: valuePrinter{open: c.printer.open[:0]},
 		scan: selectionScanner{
 			frames: c.scan.frames[:0],
 			sets:   c.scan.sets[:0],
@@ -288,6 +291,9 @@ func (c *docChecker) advance() {
 		}
 		if tok.Kind == lexer.Comment {
 			continue
+		}
+		if c.printer.on {
+			c.printer.feed(tok)
 		}
 		n, repeats := c.scan.next(tok)
 		if c.b.maxSelections > 0 && n > c.b.maxSelections {
@@ -526,17 +532,26 @@ func (c *docChecker) value(constant bool, typ *ast.Type) {
 			return
 		}
 		start := c.tok.Pos
+		// A list where one value is expected is an error whatever it
+		// holds (validation checks nothing in it), which prints it.
+		wrong := typ != nil && typ.Elem == nil && !customScalar(def) && !c.printer.on
+		if wrong {
+			c.printer.start(&c.tok)
+		}
 		c.advance()
 		var elem *ast.Type
 		if typ != nil {
-			elem = typ.Elem // nil for a list where one value is expected
+			elem = typ.Elem
 		}
 		for c.ok() && c.tok.Kind != lexer.BracketR {
 			c.value(constant, elem)
 		}
-		end := c.tok.Pos.End
-		if c.expect(lexer.BracketR) && typ != nil && typ.Elem == nil && !customScalar(def) && c.checking() {
-			c.listOrObjectError(typ, def, start, end)
+		if c.expect(lexer.BracketR) && wrong && c.checking() {
+			if str, ok := c.printer.printed(); ok {
+				// A list's raw text, for unexpectedType, is empty, as
+				// the parser's is.
+				c.fail("ValuesOfCorrectType", start, "%s", unexpectedType(typ, def, "", str))
+			}
 		}
 		c.nesting--
 	case lexer.BraceL:
@@ -723,107 +738,133 @@ func (c *docChecker) unknownInputField(def *ast.Definition, name string, pos ast
 	}
 }
 
-// listOrObjectError notes the error of a list given where one value of
-// type typ is expected; its message prints the list as validation does,
-// from the list's text between start and end, read again (once, for the
-// error answered).
-func (c *docChecker) listOrObjectError(typ *ast.Type, def *ast.Definition, start ast.Position, end int) {
-	if c.first != nil || start.Start < 0 || end > len(c.src) || start.Start >= end {
-		return
-	}
-	str, ok := printValue(c.src[start.Start:end])
-	if !ok {
-		return
-	}
-	// A list's raw text, for unexpectedType, is empty, as the parser's.
-	c.fail("ValuesOfCorrectType", start, "%s", unexpectedType(typ, def, "", str))
+// valuePrinter prints a value from its tokens, as they are read, the way
+// ast.Value's String does (lists and objects without spaces, strings
+// quoted as graphql-js prints them), without building the value: a list
+// of 2,000 strings would be 4,000 allocations, and reading the text again
+// would cost what reading it did.
+type valuePrinter struct {
+	b strings.Builder
+	// open marks the lists and objects entered (true: an object).
+	open []bool
+	// first: the next token is a list's first element or an object's
+	// first key; key: it is an object's key; colon: it is the colon after
+	// a key; dollar: it is a variable's name.
+	first, key, colon, dollar bool
+	on, bad                   bool // printing; a token it does not expect
 }
 
-// printValue prints the value whose text is src as ast.Value's String
-// does (lists and objects without spaces, strings quoted as graphql-js
-// prints them), without building the value: a list of 2,000 strings would
-// be 4,000 allocations. It reports false for a text that is not one value
-// of the tokens the checker followed.
-func printValue(src string) (string, bool) {
-	lx := lexer.New(&ast.Source{Input: src})
-	var b strings.Builder
-	b.Grow(len(src))
-	// first: the next token opens a list or object, or is a list's first
-	// element; inObject marks the open braces.
-	var open []bool // true: an object
-	first, key := false, false
-	for {
-		tok, err := lx.ReadToken()
-		if err != nil {
-			return "", false
-		}
-		switch tok.Kind {
-		case lexer.EOF:
-			return b.String(), len(open) == 0
-		case lexer.Comment:
-			continue
-		case lexer.BracketR, lexer.BraceR:
-			if len(open) == 0 {
-				return "", false
-			}
-			open = open[:len(open)-1]
-			if tok.Kind == lexer.BracketR {
-				b.WriteByte(']')
-			} else {
-				b.WriteByte('}')
-			}
-			first = false
-			key = len(open) > 0 && open[len(open)-1]
-			continue
-		}
-		inObject := len(open) > 0 && open[len(open)-1]
-		if !first && len(open) > 0 && (!inObject || key) {
-			b.WriteByte(',')
-		}
-		first = false
-		if inObject && key {
-			if tok.Kind != lexer.Name {
-				return "", false
-			}
-			b.WriteString(tok.Value)
-			if tok, err = lx.ReadToken(); err != nil || tok.Kind != lexer.Colon {
-				return "", false
-			}
-			b.WriteByte(':')
-			key = false
-			continue
-		}
-		switch tok.Kind {
-		case lexer.BracketL:
-			b.WriteByte('[')
-			open = append(open, false)
-			first = true
-			continue
-		case lexer.BraceL:
-			b.WriteByte('{')
-			open = append(open, true)
-			first, key = true, true
-			continue
-		case lexer.Dollar:
-			if tok, err = lx.ReadToken(); err != nil || tok.Kind != lexer.Name {
-				return "", false
-			}
-			b.WriteString("$" + tok.Value)
-		case lexer.String, lexer.BlockString:
-			if plain(tok.Value) {
-				b.WriteByte('"')
-				b.WriteString(tok.Value)
-				b.WriteByte('"')
-			} else {
-				b.WriteString((&ast.Value{Kind: ast.StringValue, Raw: tok.Value}).String())
-			}
-		case lexer.Int, lexer.Float, lexer.Name:
-			b.WriteString(tok.Value)
-		default:
-			return "", false
-		}
-		key = inObject
+// start begins a value whose first token is tok.
+func (p *valuePrinter) start(tok *lexer.Token) {
+	p.b.Reset()
+	p.open = p.open[:0]
+	p.first, p.key, p.colon, p.dollar, p.on, p.bad = false, false, false, false, true, false
+	p.feed(tok)
+}
+
+// feed takes the value's next token; past the value's end, it stops.
+func (p *valuePrinter) feed(tok *lexer.Token) {
+	if !p.on || tok.Kind == lexer.Comment {
+		return
 	}
+	inObject := len(p.open) > 0 && p.open[len(p.open)-1]
+	switch {
+	case p.colon:
+		p.colon = false
+		if tok.Kind != lexer.Colon {
+			p.stop(true)
+			return
+		}
+		p.b.WriteByte(':')
+		return
+	case p.dollar:
+		p.dollar = false
+		if tok.Kind != lexer.Name {
+			p.stop(true)
+			return
+		}
+		p.b.WriteString(tok.Value)
+		p.end(inObject)
+		return
+	}
+	if tok.Kind == lexer.BracketR || tok.Kind == lexer.BraceR {
+		if len(p.open) == 0 || inObject != (tok.Kind == lexer.BraceR) {
+			p.stop(true)
+			return
+		}
+		if inObject {
+			p.b.WriteByte('}')
+		} else {
+			p.b.WriteByte(']')
+		}
+		p.open = p.open[:len(p.open)-1]
+		p.first = false
+		p.end(len(p.open) > 0 && p.open[len(p.open)-1])
+		return
+	}
+	if !p.first && len(p.open) > 0 && (!inObject || p.key) {
+		p.b.WriteByte(',')
+	}
+	p.first = false
+	if inObject && p.key {
+		if tok.Kind != lexer.Name {
+			p.stop(true)
+			return
+		}
+		p.b.WriteString(tok.Value)
+		p.key, p.colon = false, true
+		return
+	}
+	switch tok.Kind {
+	case lexer.BracketL:
+		p.b.WriteByte('[')
+		p.open = append(p.open, false)
+		p.first = true
+		return
+	case lexer.BraceL:
+		p.b.WriteByte('{')
+		p.open = append(p.open, true)
+		p.first, p.key = true, true
+		return
+	case lexer.Dollar:
+		p.b.WriteByte('$')
+		p.dollar = true
+		return
+	case lexer.String, lexer.BlockString:
+		if plain(tok.Value) {
+			p.b.WriteByte('"')
+			p.b.WriteString(tok.Value)
+			p.b.WriteByte('"')
+		} else {
+			p.b.WriteString((&ast.Value{Kind: ast.StringValue, Raw: tok.Value}).String())
+		}
+	case lexer.Int, lexer.Float, lexer.Name:
+		p.b.WriteString(tok.Value)
+	default:
+		p.stop(true)
+		return
+	}
+	p.end(inObject)
+}
+
+// end closes one element or field value: in an object the next token is
+// a key; at the top, the value is whole.
+func (p *valuePrinter) end(inObject bool) {
+	p.key = inObject
+	if len(p.open) == 0 {
+		p.stop(false)
+	}
+}
+
+func (p *valuePrinter) stop(bad bool) { p.on, p.bad = false, p.bad || bad }
+
+// printed returns the value printed, or false when it was not one whole
+// value of tokens it expects.
+func (p *valuePrinter) printed() (string, bool) {
+	if p.on || p.bad {
+		return "", false
+	}
+	return p.b.String(), true
 }
 
 // plain reports whether s prints quoted as it is: no byte of it is one
