@@ -165,7 +165,14 @@ const maxCheckedNesting = parser.MaxNestingDepth - 1
 //     (KnownArgumentNames), or given twice (UniqueArgumentNames);
 //   - a variable defined twice in one operation (UniqueVariableNames), or
 //     used nowhere in it, its fragments included (NoUnusedVariables), or
-//     used in it and not defined (NoUndefinedVariables).
+//     used in it and not defined (NoUndefinedVariables);
+//   - a literal value its argument's, variable's or input field's type
+//     cannot take: a scalar of the wrong kind, an Int that is not one, an
+//     unknown enum value, a list where one value is expected, an input
+//     object with an unknown field or without a required one, null for a
+//     non-null type (ValuesOfCorrectType; of the API's own scalars, Time
+//     and JSON, as of validation, only null is checked, their values
+//     being their coercion's to refuse).
 //
 // Its messages and locations are validation's. A document it does not
 // follow to the end as the parser would (a description, a fragment with
