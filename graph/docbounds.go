@@ -2,8 +2,11 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -73,8 +76,8 @@ type documentBounds struct {
 	// schema is what the document is checked against; nil: the bounds
 	// alone.
 	schema *ast.Schema
-	// suggest adds validation's "Did you mean" hints to the message of an
-	// unknown field (gqlgen's SetDisableSuggestion(false)).
+	// suggest adds validation's "Did you mean" hints to its messages, as
+	// boundedRules(_, true) does.
 	suggest bool
 }
 
@@ -162,7 +165,14 @@ const maxCheckedNesting = parser.MaxNestingDepth - 1
 //     (KnownArgumentNames), or given twice (UniqueArgumentNames);
 //   - a variable defined twice in one operation (UniqueVariableNames), or
 //     used nowhere in it, its fragments included (NoUnusedVariables), or
-//     used in it and not defined (NoUndefinedVariables).
+//     used in it and not defined (NoUndefinedVariables);
+//   - a literal value its argument's, variable's or input field's type
+//     cannot take: a scalar of the wrong kind, an Int that is not one, an
+//     unknown enum value, a list where one value is expected, an input
+//     object with an unknown field or without a required one, null for a
+//     non-null type (ValuesOfCorrectType; of the API's own scalars, Time
+//     and JSON, as of validation, only null is checked, their values
+//     being their coercion's to refuse).
 //
 // Its messages and locations are validation's. A document it does not
 // follow to the end as the parser would (a description, a fragment with
@@ -174,6 +184,8 @@ type docChecker struct {
 	lx   lexer.Lexer
 	scan selectionScanner
 	tok  lexer.Token // the next token; EOF once done
+	// printer prints the value an error will name, as it is read.
+	printer valuePrinter
 
 	tokens  int
 	done    bool            // the end, a lexical error or a broken bound
@@ -188,6 +200,7 @@ type docChecker struct {
 
 	vars       map[string]bool // the current operation's variables
 	directives []string        // the names met at the current location
+	fieldNames []string        // the fields given in the input objects being read
 	args       []string        // the names of the current arguments
 	// scopes are the document's operations and fragments, in order, with
 	// the variables each uses and the fragments it spreads.
@@ -221,6 +234,7 @@ func (c *docChecker) release() {
 	clear(c.vars)
 	clear(c.directives)
 	clear(c.args)
+	clear(c.fieldNames)
 	for i := range c.scopes {
 		sc := &c.scopes[i]
 		clear(sc.vars)
@@ -229,6 +243,8 @@ func (c *docChecker) release() {
 		*sc = scope{vars: sc.vars[:0], uses: sc.uses[:0], spreads: sc.spreads[:0]}
 	}
 	*c = docChecker{
+		// Not its builder: one copied once it holds text may not grow.
+		printer: valuePrinter{open: c.printer.open[:0]},
 		scan: selectionScanner{
 			frames: c.scan.frames[:0],
 			sets:   c.scan.sets[:0],
@@ -238,6 +254,7 @@ func (c *docChecker) release() {
 		vars:       c.vars,
 		directives: c.directives[:0],
 		args:       c.args[:0],
+		fieldNames: c.fieldNames[:0],
 		scopes:     c.scopes[:0],
 	}
 	checkers.Put(c)
@@ -281,6 +298,9 @@ func (c *docChecker) advance() {
 		}
 		if tok.Kind == lexer.Comment {
 			continue
+		}
+		if c.printer.on {
+			c.printer.feed(tok)
 		}
 		n, repeats := c.scan.next(tok)
 		if c.b.maxSelections > 0 && n > c.b.maxSelections {
@@ -455,61 +475,141 @@ func (c *docChecker) variableDefinitions() {
 		if !c.expect(lexer.Colon) {
 			return
 		}
-		c.typeReference()
+		typ := c.typeReference()
 		if c.ok() && c.tok.Kind == lexer.Equals {
 			c.advance()
-			c.value(true)
+			c.value(true, typ)
 		}
 		c.directiveList(ast.LocationVariableDefinition)
 	}
 	c.expect(lexer.ParenR)
 }
 
-func (c *docChecker) typeReference() {
+// typeReference reads a variable's type, and returns it while errors are
+// looked for (nil otherwise, or when it is not one the parser accepts).
+func (c *docChecker) typeReference() *ast.Type {
+	var typ *ast.Type
 	switch c.tok.Kind {
 	case lexer.BracketL:
 		if !c.nest() {
-			return
+			return nil
 		}
 		c.advance()
-		c.typeReference()
+		elem := c.typeReference()
 		c.expect(lexer.BracketR)
 		c.nesting--
+		if elem != nil {
+			typ = &ast.Type{Elem: elem}
+		}
 	case lexer.Name:
+		if c.checking() {
+			typ = &ast.Type{NamedType: c.tok.Value}
+		}
 		c.advance()
 	default:
 		c.unsure = true
-		return
+		return nil
 	}
 	if c.ok() && c.tok.Kind == lexer.Bang {
+		if typ != nil {
+			typ.NonNull = true
+		}
 		c.advance()
 	}
+	if !c.ok() {
+		return nil
+	}
+	return typ
 }
 
-func (c *docChecker) value(constant bool) {
+// value reads a value whose expected type is typ (nil: unknown, as for
+// validation's walker, which then checks nothing in it), and notes the
+// first error ValuesOfCorrectType reports of it (see valueError).
+func (c *docChecker) value(constant bool, typ *ast.Type) {
+	var def *ast.Definition
+	if typ != nil && c.checking() {
+		def = c.b.schema.Types[typ.Name()]
+	}
+	if def == nil {
+		typ = nil // validation checks a value only against a known type
+	}
 	switch c.tok.Kind {
 	case lexer.BracketL:
 		if !c.nest() {
 			return
 		}
-		c.advance()
-		for c.ok() && c.tok.Kind != lexer.BracketR {
-			c.value(constant)
+		start := c.tok.Pos
+		// A list where one value is expected is an error whatever it
+		// holds (validation checks nothing in it), which prints it.
+		wrong := typ != nil && typ.Elem == nil && !customScalar(def) && !c.printer.on
+		if wrong {
+			c.printer.start(&c.tok)
 		}
-		c.expect(lexer.BracketR)
+		c.advance()
+		var elem *ast.Type
+		if typ != nil {
+			elem = typ.Elem
+		}
+		for c.ok() && c.tok.Kind != lexer.BracketR {
+			c.value(constant, elem)
+		}
+		if c.expect(lexer.BracketR) && wrong && c.checking() {
+			if str, ok := c.printer.printed(); ok {
+				// A list's raw text, for unexpectedType, is empty, as
+				// the parser's is.
+				c.fail("ValuesOfCorrectType", start, "%s", unexpectedType(typ, def, "", str))
+			}
+		}
 		c.nesting--
 	case lexer.BraceL:
 		if !c.nest() {
 			return
 		}
+		pos := c.tok.Pos
 		c.advance()
+		checkFields := typ != nil && !customScalar(def)
+		// Validation reports an object's errors after those of its
+		// fields' values, a missing field before an unknown one.
+		unknown, unknownPos := "", ast.Position{}
+		// The names given, on a stack shared by the objects nested in
+		// this one.
+		base := len(c.fieldNames)
 		for c.ok() && c.tok.Kind != lexer.BraceR {
-			if !c.expect(lexer.Name) || !c.expect(lexer.Colon) {
+			if c.tok.Kind != lexer.Name {
+				c.unsure = true
 				return
 			}
-			c.value(constant)
+			name, namePos := c.tok.Value, c.tok.Pos
+			var ftyp *ast.Type
+			if checkFields && c.checking() {
+				// An enum's or a built-in scalar's fields are none:
+				// validation reports each of an object's given for them.
+				if f := def.Fields.ForName(name); f != nil {
+					ftyp = f.Type
+				} else if unknown == "" {
+					unknown, unknownPos = name, namePos
+				}
+				c.fieldNames = append(c.fieldNames, name)
+			}
+			c.advance()
+			if !c.expect(lexer.Colon) {
+				return
+			}
+			c.value(constant, ftyp)
 		}
-		c.expect(lexer.BraceR)
+		given := c.fieldNames[base:]
+		c.fieldNames = c.fieldNames[:base]
+		if c.expect(lexer.BraceR) && checkFields && c.checking() {
+			for _, f := range def.Fields {
+				if f.Type.NonNull && f.DefaultValue == nil && !slices.Contains(given, f.Name) {
+					c.fail("ValuesOfCorrectType", pos, `Field "%s.%s" of required type "%s" was not provided.`, def.Name, f.Name, f.Type.String())
+					break
+				}
+			}
+			if unknown != "" {
+				c.unknownInputField(def, unknown, unknownPos)
+			}
+		}
 		c.nesting--
 	case lexer.Dollar:
 		if constant {
@@ -530,10 +630,284 @@ func (c *docChecker) value(constant bool) {
 		}
 		c.expect(lexer.Name)
 	case lexer.Int, lexer.Float, lexer.String, lexer.BlockString, lexer.Name:
+		if typ != nil && c.checking() {
+			c.scalarValue(typ, def)
+		}
 		c.advance()
 	default:
 		c.unsure = true
 	}
+}
+
+// customScalar reports whether def is a scalar validation leaves to its
+// own coercion (the API's Time and JSON): of a value of such a type, it
+// checks only that it is not null where null may not be.
+func customScalar(def *ast.Definition) bool {
+	return def.Kind == ast.Scalar && !def.OneOf("Int", "Float", "String", "Boolean", "ID")
+}
+
+// scalarValue checks the token of one value (not a list, an object or a
+// variable) against its type typ, defined by def, as ValuesOfCorrectType
+// does, and notes the error it reports.
+func (c *docChecker) scalarValue(typ *ast.Type, def *ast.Definition) {
+	tok := &c.tok
+	v := ast.Value{Raw: tok.Value}
+	switch tok.Kind {
+	case lexer.Int:
+		v.Kind = ast.IntValue
+	case lexer.Float:
+		v.Kind = ast.FloatValue
+	case lexer.String:
+		v.Kind = ast.StringValue
+	case lexer.BlockString:
+		v.Kind = ast.BlockValue
+	default:
+		switch tok.Value {
+		case "true", "false":
+			v.Kind = ast.BooleanValue
+		case "null":
+			v.Kind = ast.NullValue
+		default:
+			v.Kind = ast.EnumValue
+		}
+	}
+	pos := tok.Pos
+	if v.Kind == ast.NullValue {
+		if typ.NonNull {
+			c.fail("ValuesOfCorrectType", pos, `Expected value of type "%s", found null.`, typ.String())
+		}
+		return
+	}
+	if customScalar(def) {
+		return
+	}
+	unexpected := func() {
+		c.fail("ValuesOfCorrectType", pos, "%s", unexpectedType(typ, def, v.Raw, v.String()))
+	}
+	switch v.Kind {
+	case ast.IntValue:
+		if _, err := strconv.ParseInt(v.Raw, 10, 64); err != nil || !def.OneOf("Int", "Float", "ID") {
+			unexpected()
+		}
+	case ast.FloatValue:
+		if _, err := strconv.ParseFloat(v.Raw, 64); err != nil || !def.OneOf("Float") {
+			unexpected()
+		}
+	case ast.StringValue, ast.BlockValue:
+		switch {
+		case def.Kind == ast.Enum:
+			c.fail("ValuesOfCorrectType", pos, `Enum "%s" cannot represent non-enum value: %s.`, typ.String(), v.String())
+			c.enumHint(def, v.Raw)
+		case !def.OneOf("String", "ID"):
+			unexpected()
+		}
+	case ast.BooleanValue:
+		if !def.OneOf("Boolean") {
+			unexpected()
+		}
+	case ast.EnumValue:
+		switch {
+		case def.Kind != ast.Enum:
+			unexpected() // with no hint: only an enum has values to suggest
+		case def.EnumValues.ForName(v.Raw) == nil:
+			c.fail("ValuesOfCorrectType", pos, `Value "%s" does not exist in "%s" enum.`, v.Raw, typ.String())
+			c.enumHint(def, v.Raw)
+		}
+	}
+}
+
+// enumHint adds validation's hint of def's values to the error just
+// noted, when suggestions are on.
+func (c *docChecker) enumHint(def *ast.Definition, raw string) {
+	if !c.b.suggest || c.first == nil || c.first.Rule != "ValuesOfCorrectType" {
+		return
+	}
+	names := make([]string, 0, len(def.EnumValues))
+	for _, e := range def.EnumValues {
+		names = append(names, e.Name)
+	}
+	core.SuggestListQuoted("Did you mean the enum value", raw, names)(c.first)
+}
+
+// unknownInputField notes a field an input object's type def does not
+// have, as ValuesOfCorrectType reports it (at the field's name).
+func (c *docChecker) unknownInputField(def *ast.Definition, name string, pos ast.Position) {
+	if c.first != nil {
+		return
+	}
+	c.fail("ValuesOfCorrectType", pos, `Field "%s" is not defined by type "%s".`, name, def.Name)
+	if c.b.suggest {
+		names := make([]string, 0, len(def.Fields))
+		for _, f := range def.Fields {
+			names = append(names, f.Name)
+		}
+		core.SuggestListQuoted("Did you mean", name, names)(c.first)
+	}
+}
+
+// valuePrinter prints a value from its tokens, as they are read, the way
+// ast.Value's String does (lists and objects without spaces, strings
+// quoted as graphql-js prints them), without building the value: a list
+// of 2,000 strings would be 4,000 allocations, and reading the text again
+// would cost what reading it did.
+type valuePrinter struct {
+	b strings.Builder
+	// open marks the lists and objects entered (true: an object).
+	open []bool
+	// first: the next token is a list's first element or an object's
+	// first key; key: it is an object's key; colon: it is the colon after
+	// a key; dollar: it is a variable's name.
+	first, key, colon, dollar bool
+	on, bad                   bool // printing; a token it does not expect
+}
+
+// start begins a value whose first token is tok.
+func (p *valuePrinter) start(tok *lexer.Token) {
+	p.b.Reset()
+	p.open = p.open[:0]
+	p.first, p.key, p.colon, p.dollar, p.on, p.bad = false, false, false, false, true, false
+	p.feed(tok)
+}
+
+// feed takes the value's next token; past the value's end, it stops.
+func (p *valuePrinter) feed(tok *lexer.Token) {
+	if !p.on || tok.Kind == lexer.Comment {
+		return
+	}
+	inObject := len(p.open) > 0 && p.open[len(p.open)-1]
+	switch {
+	case p.colon:
+		p.colon = false
+		if tok.Kind != lexer.Colon {
+			p.stop(true)
+			return
+		}
+		p.b.WriteByte(':')
+		return
+	case p.dollar:
+		p.dollar = false
+		if tok.Kind != lexer.Name {
+			p.stop(true)
+			return
+		}
+		p.b.WriteString(tok.Value)
+		p.end(inObject)
+		return
+	}
+	if tok.Kind == lexer.BracketR || tok.Kind == lexer.BraceR {
+		if len(p.open) == 0 || inObject != (tok.Kind == lexer.BraceR) {
+			p.stop(true)
+			return
+		}
+		if inObject {
+			p.b.WriteByte('}')
+		} else {
+			p.b.WriteByte(']')
+		}
+		p.open = p.open[:len(p.open)-1]
+		p.first = false
+		p.end(len(p.open) > 0 && p.open[len(p.open)-1])
+		return
+	}
+	if !p.first && len(p.open) > 0 && (!inObject || p.key) {
+		p.b.WriteByte(',')
+	}
+	p.first = false
+	if inObject && p.key {
+		if tok.Kind != lexer.Name {
+			p.stop(true)
+			return
+		}
+		p.b.WriteString(tok.Value)
+		p.key, p.colon = false, true
+		return
+	}
+	switch tok.Kind {
+	case lexer.BracketL:
+		p.b.WriteByte('[')
+		p.open = append(p.open, false)
+		p.first = true
+		return
+	case lexer.BraceL:
+		p.b.WriteByte('{')
+		p.open = append(p.open, true)
+		p.first, p.key = true, true
+		return
+	case lexer.Dollar:
+		p.b.WriteByte('$')
+		p.dollar = true
+		return
+	case lexer.String, lexer.BlockString:
+		if plain(tok.Value) {
+			p.b.WriteByte('"')
+			p.b.WriteString(tok.Value)
+			p.b.WriteByte('"')
+		} else {
+			p.b.WriteString((&ast.Value{Kind: ast.StringValue, Raw: tok.Value}).String())
+		}
+	case lexer.Int, lexer.Float, lexer.Name:
+		p.b.WriteString(tok.Value)
+	default:
+		p.stop(true)
+		return
+	}
+	p.end(inObject)
+}
+
+// end closes one element or field value: in an object the next token is
+// a key; at the top, the value is whole.
+func (p *valuePrinter) end(inObject bool) {
+	p.key = inObject
+	if len(p.open) == 0 {
+		p.stop(false)
+	}
+}
+
+func (p *valuePrinter) stop(bad bool) { p.on, p.bad = false, p.bad || bad }
+
+// printed returns the value printed, or false when it was not one whole
+// value of tokens it expects.
+func (p *valuePrinter) printed() (string, bool) {
+	if p.on || p.bad {
+		return "", false
+	}
+	return p.b.String(), true
+}
+
+// plain reports whether s prints quoted as it is: no byte of it is one
+// graphql-js's printString escapes (controls, quote, backslash, DEL, and
+// the C1 controls, whose UTF-8 begins with 0xC2).
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == 0x7f || c == 0xC2 {
+			return false
+		}
+	}
+	return true
+}
+
+// unexpectedType is ValuesOfCorrectType's message for a value (raw, and
+// printed as str) that type typ, defined by def, cannot represent.
+func unexpectedType(typ *ast.Type, def *ast.Definition, raw, str string) string {
+	switch typ.String() {
+	case "Int", "Int!":
+		if _, err := strconv.ParseInt(raw, 10, 32); errors.Is(err, strconv.ErrRange) {
+			return "Int cannot represent non 32-bit signed integer value: " + str
+		}
+		return "Int cannot represent non-integer value: " + str
+	case "String", "String!", "[String]":
+		return "String cannot represent a non string value: " + str
+	case "Boolean", "Boolean!":
+		return "Boolean cannot represent a non boolean value: " + str
+	case "Float", "Float!":
+		return "Float cannot represent non numeric value: " + str
+	case "ID", "ID!":
+		return "ID cannot represent a non-string and non-integer value: " + str
+	}
+	if def.Kind == ast.Enum {
+		return fmt.Sprintf(`Enum "%s" cannot represent non-enum value: %s.`, typ.String(), str)
+	}
+	return fmt.Sprintf(`Expected value of type "%s", found %s.`, typ.String(), str)
 }
 
 // arguments reads the arguments of a field (the field name of the type
@@ -547,8 +921,12 @@ func (c *docChecker) arguments(defs ast.ArgumentDefinitionList, known bool, pos 
 	}
 	c.args = c.args[:0]
 	for c.ok() && c.tok.Kind != lexer.ParenR {
+		var argType *ast.Type // the argument's, for its value
 		if c.tok.Kind == lexer.Name && c.checking() {
 			arg := c.tok.Value
+			if d := defs.ForName(arg); known && d != nil {
+				argType = d.Type
+			}
 			switch {
 			case slices.Contains(c.args, arg):
 				c.fail("UniqueArgumentNames", c.tok.Pos, `There can be only one argument named "%s".`, arg)
@@ -562,16 +940,16 @@ func (c *docChecker) arguments(defs ast.ArgumentDefinitionList, known bool, pos 
 				} else {
 					c.fail("KnownArgumentNames", pos, `Unknown argument "%s" on directive "@%s".`, arg, name)
 				}
-				// gqlgen keeps validation's hints here, whatever
-				// SetDisableSuggestion says.
-				core.SuggestListQuoted("Did you mean", arg, names)(c.first)
+				if c.b.suggest {
+					core.SuggestListQuoted("Did you mean", arg, names)(c.first)
+				}
 			}
 			c.args = append(c.args, arg)
 		}
 		if !c.expect(lexer.Name) || !c.expect(lexer.Colon) {
 			return
 		}
-		c.value(false)
+		c.value(false, argType)
 	}
 	c.expect(lexer.ParenR)
 }

@@ -129,6 +129,10 @@ func TestRepeatsAreRefusedWithTheirFirstError(t *testing.T) {
 		{"unknown arguments", "{ __typename(" + strings.ReplaceAll(distinct("a", under/3-5), " ", ": 1 ") + ") }", "GRAPHQL_VALIDATION_FAILED", `Unknown argument "a0" on field "Query.__typename".`},
 		{"an undefined variable", "{ events(filter: {types: [" + strings.Repeat("$x, ", under/2-10) + "]}) { totalCount } }", "GRAPHQL_VALIDATION_FAILED", `Variable "$x" is not defined.`},
 		{"a repeated argument", `{ customer(id: "x"` + strings.Repeat(`, id: "x"`, under/3-5) + ") { id } }", "GRAPHQL_VALIDATION_FAILED", `There can be only one argument named "id".`},
+		{"values of the wrong type", "{ events(filter: {types: [" + strings.Repeat("1, ", under-20) + "]}) { totalCount } }", "GRAPHQL_VALIDATION_FAILED", `String cannot represent a non string value: 1`},
+		{"a list for an Int", "{ events(first: [" + strings.Repeat(`"a", `, 3) + "]) { totalCount } }", "GRAPHQL_VALIDATION_FAILED", `Int cannot represent non-integer value: ["a","a","a"]`},
+		{"unknown input fields", "{ events(filter: {" + strings.ReplaceAll(distinct("f", under/3-10), " ", ": 1 ") + "}) { totalCount } }", "GRAPHQL_VALIDATION_FAILED", `Field "f0" is not defined by type "EventFilter".`},
+		{"nulls for a non-null type", "{ events(filter: {types: [" + strings.Repeat("null, ", under-20) + "]}) { totalCount } }", "GRAPHQL_VALIDATION_FAILED", `Expected value of type "String!", found null.`},
 		{"unknown fields that do not parse", "{ " + distinct("f", 100), "GRAPHQL_PARSE_FAILED", "Expected Name, found <EOF>"},
 		{"unknown fields over the selections bound", "{ " + distinct("f", 101) + "}", graph.CodeComplexityLimitExceeded, "a selection set of the document has more than 100 selections"},
 	} {
@@ -143,14 +147,15 @@ func TestRepeatsAreRefusedWithTheirFirstError(t *testing.T) {
 	}
 }
 
-// A document that validation refuses for hundreds of items (each literal
-// of the wrong type, each field an input type does not have) is answered
-// with the first MaxValidationErrors of them and one error saying the
-// rest are not reported, whatever the token.
+// A document that validation refuses for hundreds of items (each use of a
+// variable of the wrong type, each repeat of an input field: errors the
+// pre-check leaves to validation) is answered with the first
+// MaxValidationErrors of them and one error saying the rest are not
+// reported, whatever the token.
 func TestValidationErrorsAreBounded(t *testing.T) {
 	t.Parallel()
-	wrong := "{ events(filter: {types: [" + strings.Repeat("1, ", 900) + "]}) { totalCount } }"
-	unknown := "{ events(filter: {" + strings.ReplaceAll(distinct("f", 400), " ", ": 1 ") + "}) { totalCount } }"
+	wrong := "query($v: Int) { events(filter: {types: [" + strings.Repeat("$v, ", 900) + "]}) { totalCount } }"
+	unknown := "{ events(filter: {" + strings.Repeat(`stream: "a" `, 400) + "}) { totalCount } }"
 	for _, tc := range []struct {
 		max, want int
 	}{
@@ -173,7 +178,7 @@ func TestValidationErrorsAreBounded(t *testing.T) {
 	}
 	// A document with fewer errors has them all.
 	ts, _ := server(t, graph.Options{Development: true, MaxValidationErrors: 3})
-	if r := post(t, ts, "", map[string]any{"query": "{ events(filter: {types: [1, 2, 3]}) { totalCount } }"}); len(r.Errors) != 3 {
+	if r := post(t, ts, "", map[string]any{"query": "query($v: Int) { events(filter: {types: [$v, $v, $v]}) { totalCount } }"}); len(r.Errors) != 3 {
 		t.Fatalf("%d errors, want 3: %+v", len(r.Errors), r.Errors)
 	}
 }
@@ -208,6 +213,40 @@ func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
 		r := post(t, off, "", map[string]any{"query": doc})
 		if r.code() != "GRAPHQL_VALIDATION_FAILED" || strings.Contains(r.Errors[0].Message, "Did you mean") || strings.Contains(r.Errors[0].Message, "userId") {
 			t.Errorf("introspection off, %s: %+v", doc, r.Errors)
+		}
+	}
+}
+
+// The other hints validation gives (an argument, a type, an enum value,
+// an input field) name the schema's too: with introspection off, no
+// error of a document carries one, whether the pre-check or validation
+// answers it; with it on, each has its hint.
+func TestNoSuggestionsOfAnyKindWithoutIntrospection(t *testing.T) {
+	t.Parallel()
+	docs := []struct{ doc, hint string }{
+		{`{ customer(idd: "x") { id } }`, `"id"`},
+		{`{ __typename @include(iff: true) }`, `"if"`},
+		{`{ ...F } fragment F on Queri { __typename }`, `"Query"`},
+		{`{ customers(filter: {cloud: PUBLIK}) { totalCount } }`, `"PUBLIC"`},
+		{`{ customers(filter: {cloud: "PUBLIK"}) { totalCount } }`, `"PUBLIC"`},
+		{`{ customers(filter: {nameContain: "a"}) { totalCount } }`, `"nameContains"`},
+		{`{ events(filter: {stram: "a"}) { totalCount } }`, `"stream"`},
+	}
+	on, _ := server(t, graph.Options{Development: true, Introspection: true})
+	off, _ := server(t, graph.Options{})
+	for _, d := range docs {
+		r := post(t, on, "", map[string]any{"query": d.doc})
+		if r.code() != "GRAPHQL_VALIDATION_FAILED" || !strings.Contains(r.Errors[0].Message, "Did you mean") {
+			t.Errorf("introspection on, %s: no hint in %+v", d.doc, r.Errors)
+		}
+		r = post(t, off, "", map[string]any{"query": d.doc})
+		if r.code() != "GRAPHQL_VALIDATION_FAILED" {
+			t.Errorf("introspection off, %s: %+v", d.doc, r.Errors)
+		}
+		for _, e := range r.Errors {
+			if strings.Contains(e.Message, "Did you mean") || strings.Contains(e.Message, d.hint) {
+				t.Errorf("introspection off, %s: %q", d.doc, e.Message)
+			}
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/partnercenter/multichannel/graph/generated"
@@ -111,6 +112,59 @@ var precheckSeeds = []string{
 	"{ f(a: " + strings.Repeat("[", 1001) + strings.Repeat("]", 1001) + ") }",
 }
 
+// valueSeeds are literal values against their types: each error of
+// ValuesOfCorrectType, and values it accepts.
+var valueSeeds = []string{
+	`{ events(filter: {types: [1, 2]}) { totalCount } }`,
+	`{ events(filter: {types: ["a", null]}) { totalCount } }`,
+	`{ events(filter: {types: "a", stream: 1.5}) { totalCount } }`,
+	`{ events(filter: {types: {a: 1}}) { totalCount } }`,
+	`{ events(filter: {stream: ["a", "b"]}) { totalCount } }`,
+	`{ events(filter: {stream: """block""", actorUserId: 12, correlationId: 1.5}) { totalCount } }`,
+	`{ events(filter: {from: 1, to: [true]}) { totalCount } }`,
+	`{ events(filter: {from: null, to: {a: 1}}) { totalCount } }`,
+	`{ events(filter: {stram: "a"}) { totalCount } }`,
+	`{ events(filter: [{stream: "a"}]) { totalCount } }`,
+	`{ events(filter: 3) { totalCount } }`,
+	`{ events(filter: ENUM) { totalCount } }`,
+	`{ events(first: "3") { totalCount } }`,
+	`{ events(first: 99999999999999999999) { totalCount } }`,
+	`{ events(first: 2147483648) { totalCount } }`,
+	`{ events(first: 1e400) { totalCount } }`,
+	`{ events(first: 1.0) { totalCount } }`,
+	`{ events(first: true) { totalCount } }`,
+	`{ events(first: FIRST) { totalCount } }`,
+	`{ events(first: [1, 2]) { totalCount } }`,
+	`{ events(first: {a: 1}) { totalCount } }`,
+	`{ customers(filter: {cloud: PUBLIK}) { totalCount } }`,
+	`{ customers(filter: {cloud: "PUBLIC"}) { totalCount } }`,
+	`{ customers(filter: {cloud: 1}) { totalCount } }`,
+	`{ customers(filter: {cloud: [PUBLIC]}) { totalCount } }`,
+	`{ customers(filter: {cloud: PUBLIC, nameContains: null}) { totalCount } }`,
+	`{ customer(id: null) { id } }`,
+	`{ customer(id: 12) { id } }`,
+	`{ customer(id: 1.5) { id } }`,
+	`{ customer(id: ["a"]) { id } }`,
+	`{ __typename @include(if: "yes") }`,
+	`{ __typename @include(if: null) }`,
+	`{ __typename @skip(if: [true]) }`,
+	`mutation { onboardCustomer(input: {}) { id } }`,
+	`mutation { onboardCustomer(input: {id: "x", nope: 1}) { id } }`,
+	`query($n: Int = "x") { events(first: $n) { totalCount } }`,
+	`query($n: [Int!]! = [1, null]) { __typename(a: $n) }`,
+	`query($f: EventFilter = {types: [1]}) { events(filter: $f) { totalCount } }`,
+	`query($f: Nope = 1) { __typename }`,
+	`{ events(filter: {types: [$a, 1]}) { totalCount } }`,
+	`{ __type(name: 1) { name } }`,
+	`{ ... on Nope { events(first: "x") { totalCount } } }`,
+	`fragment F on Query { events(first: "x") { totalCount } } { ...F }`,
+	`{ events(filter: {types: ["a", "b"], stream: "s", from: "2020-01-01T00:00:00Z"}, first: 3) { totalCount } }`,
+	`{ events(first: "\u00e9\n") { totalCount } }`,
+	`{ events(first: [{a: [1, "x"], b: {c: $v, d: []}}, [null, true, E], "q\"\n", """b"""]) { totalCount } }`,
+	`{ events(first: [[], {}, [[1]], {a: {b: {}}}]) { totalCount } }`,
+	`query($v: Int) { customer(id: [$v, 1.5e3, -0]) { id } }`,
+}
+
 var precheckSchema = generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}).Schema()
 
 // validate is gqlgen's parse and validation of a document (its
@@ -122,10 +176,16 @@ func validate(query string, suggest bool) (*ast.QueryDocument, error, gqlerror.L
 	}
 	r := rules.NewDefaultRules()
 	if !suggest {
-		r.RemoveRule("FieldsOnCorrectType")
-		r.AddRule(rules.FieldsOnCorrectTypeRuleWithoutSuggestions.Name, rules.FieldsOnCorrectTypeRuleWithoutSuggestions.RuleFunc)
-		r.RemoveRule("ScalarLeafs")
-		r.AddRule(rules.ScalarLeafsRuleWithoutSuggestions.Name, rules.ScalarLeafsRuleWithoutSuggestions.RuleFunc)
+		for _, swap := range []core.Rule{
+			rules.FieldsOnCorrectTypeRuleWithoutSuggestions,
+			rules.ScalarLeafsRuleWithoutSuggestions,
+			rules.KnownArgumentNamesRuleWithoutSuggestions,
+			rules.KnownTypeNamesRuleWithoutSuggestions,
+			rules.ValuesOfCorrectTypeRuleWithoutSuggestions,
+		} {
+			r.RemoveRule(strings.TrimSuffix(swap.Name, "WithoutSuggestions"))
+			r.AddRule(swap.Name, swap.RuleFunc)
+		}
 	}
 	return doc, nil, validator.ValidateWithRules(precheckSchema, doc, r)
 }
@@ -159,7 +219,7 @@ func checkLikeValidation(t *testing.T, query string, suggest bool) *gqlerror.Err
 // example document, an error it answers is among validation's, with the
 // same message and location, and the document parses.
 func TestPrecheckAnswersOnlyValidationErrors(t *testing.T) {
-	docs := slices.Clone(precheckSeeds)
+	docs := slices.Concat(precheckSeeds, valueSeeds)
 	files, _ := filepath.Glob(filepath.Join("..", "examples", "*.graphql"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -196,9 +256,11 @@ func TestPrecheckFirstError(t *testing.T) {
 		{doc: "{ __typename }\nfragment F on Query { nope }", want: `2:23 Cannot query field "nope" on type "Query".`},
 		{doc: `{ ... on Nope { a } b }`, want: `1:21 Cannot query field "b" on type "Query".`},
 		{doc: `{ __typename(a: 1) }`, want: `1:3 Unknown argument "a" on field "Query.__typename".`},
-		{doc: `{ customer(idd: "x") { id } }`, want: `1:3 Unknown argument "idd" on field "Query.customer". Did you mean "id"?`},
+		{doc: `{ customer(idd: "x") { id } }`, want: `1:3 Unknown argument "idd" on field "Query.customer". Did you mean "id"?`, suggest: true},
+		{doc: `{ customer(idd: "x") { id } }`, want: `1:3 Unknown argument "idd" on field "Query.customer".`},
 		{doc: `{ x: customer(id: "x", id: "y") { id } }`, want: `1:24 There can be only one argument named "id".`},
-		{doc: `{ __typename @include(iff: true) }`, want: `1:15 Unknown argument "iff" on directive "@include". Did you mean "if"?`},
+		{doc: `{ __typename @include(iff: true) }`, want: `1:15 Unknown argument "iff" on directive "@include". Did you mean "if"?`, suggest: true},
+		{doc: `{ __typename @include(iff: true) }`, want: `1:15 Unknown argument "iff" on directive "@include".`},
 		{doc: `query($v: Int) { __typename }`, want: `1:7 Variable "$v" is never used.`},
 		{doc: `query Q($v: Int, $w: Int) { customers(first: $w) { totalCount } }`, want: `1:9 Variable "$v" is never used in operation "Q".`},
 		{doc: `query Q($v: Int) { ...A } fragment A on Query { __typename } fragment A on Query { customers(first: $v) { totalCount } }`, want: `1:9 Variable "$v" is never used in operation "Q".`},
@@ -206,6 +268,18 @@ func TestPrecheckFirstError(t *testing.T) {
 		{doc: `query Q($w: Boolean) { ...A @include(if: $w) } fragment A on Query { __typename }`},
 		{doc: `query Q { ...A } fragment A on Query { customers(first: $n) { totalCount } }`, want: `1:57 Variable "$n" is not defined by operation "Q".`},
 		{doc: `{ customers(first: $n) { totalCount } }`, want: `1:20 Variable "$n" is not defined.`},
+		{doc: `{ events(filter: {types: ["a", 1, 2]}) { totalCount } }`, want: `1:32 String cannot represent a non string value: 1`},
+		{doc: `{ events(first: ["a", "b"]) { totalCount } }`, want: `1:17 Int cannot represent non-integer value: ["a","b"]`},
+		{doc: `{ events(first: 99999999999999999999) { totalCount } }`, want: `1:17 Int cannot represent non 32-bit signed integer value: 99999999999999999999`},
+		{doc: `{ customer(id: null) { id } }`, want: `1:16 Expected value of type "ID!", found null.`},
+		{doc: `{ customers(filter: {cloud: PUBLIK}) { totalCount } }`, want: `1:29 Value "PUBLIK" does not exist in "Cloud" enum.`},
+		{doc: `{ customers(filter: {cloud: PUBLIK}) { totalCount } }`, want: `1:29 Value "PUBLIK" does not exist in "Cloud" enum. Did you mean the enum value "PUBLIC"?`, suggest: true},
+		{doc: `{ customers(filter: {cloud: "PUBLIC"}) { totalCount } }`, want: `1:30 Enum "Cloud" cannot represent non-enum value: "PUBLIC".`},
+		{doc: `{ events(filter: {stram: "a"}) { totalCount } }`, want: `1:19 Field "stram" is not defined by type "EventFilter".`},
+		{doc: `{ events(filter: {stram: "a", stream: 1}) { totalCount } }`, want: `1:39 String cannot represent a non string value: 1`},
+		{doc: `mutation { onboardCustomer(input: {nope: 1}) { id } }`, want: `1:35 Field "OnboardCustomerInput.name" of required type "String!" was not provided.`},
+		{doc: `query($n: Int = "x") { events(first: $n) { totalCount } }`, want: `1:18 Int cannot represent non-integer value: "x"`},
+		{doc: `{ events(filter: {from: 1, to: [true]}, first: 2147483648) { totalCount } }`},
 		{doc: `{ __typename }`},
 		{doc: introspectionQuery},
 		{doc: `{ f0 `},
@@ -238,11 +312,15 @@ func distinctNames(prefix string, n int) string {
 }
 
 func FuzzPrecheck(f *testing.F) {
-	for _, s := range precheckSeeds {
+	for _, s := range slices.Concat(precheckSeeds, valueSeeds) {
 		f.Add(s, false)
 	}
 	f.Fuzz(func(t *testing.T, query string, suggest bool) {
-		if len(query) > DefaultMaxDocumentBytes {
+		// What the server's bounds refuse is never validated: the
+		// comparison is of what validation sees, and without the
+		// bounds a few thousand fields cost it seconds.
+		bounds := documentBounds{maxBytes: DefaultMaxDocumentBytes, maxTokens: DefaultMaxTokens, maxSelections: DefaultMaxSelections, maxRepeats: DefaultMaxRepeats}
+		if bounds.check(query) != nil {
 			return
 		}
 		checkLikeValidation(t, query, suggest)

@@ -17,22 +17,38 @@ const DefaultMaxValidationErrors = 10
 // tooManyErrors is the last error of a validation cut short.
 const tooManyErrors = "too many validation errors: the rest are not reported"
 
+// suggestionFree are the rules of gqlparser that add "Did you mean"
+// hints, each with its twin that does not.
+var suggestionFree = []struct {
+	with    string
+	without core.Rule
+}{
+	{rules.FieldsOnCorrectTypeRule.Name, rules.FieldsOnCorrectTypeRuleWithoutSuggestions},
+	{rules.ScalarLeafsRule.Name, rules.ScalarLeafsRuleWithoutSuggestions},
+	{rules.KnownArgumentNamesRule.Name, rules.KnownArgumentNamesRuleWithoutSuggestions},
+	{rules.KnownTypeNamesRule.Name, rules.KnownTypeNamesRuleWithoutSuggestions},
+	{rules.ValuesOfCorrectTypeRule.Name, rules.ValuesOfCorrectTypeRuleWithoutSuggestions},
+}
+
 // boundedRules returns gqlgen's validation rules (gqlparser's defaults,
-// with or without the hints of FieldsOnCorrectType and ScalarLeafs as
-// suggest says), each reporting into one count per validation: past max
+// with or without their "Did you mean" hints as suggest says), each reporting into one count per validation: past max
 // errors, the rest are dropped, their messages never formatted, and one
 // error says so. gqlgen calls it once for each document it validates.
 func boundedRules(max int, suggest bool) func() *rules.Rules {
 	return func() *rules.Rules {
 		r := rules.NewDefaultRules()
-		// gqlgen swaps these two by SetDisableSuggestion after calling
-		// this, but adds a rule only under a name it does not hold: the
-		// bounded one of that name stays.
+		// gqlgen swaps FieldsOnCorrectType and ScalarLeafs by
+		// SetDisableSuggestion after calling this, but adds a rule only
+		// under a name it does not hold: the bounded one of that name
+		// stays. The other rules with hints (unknown arguments, types,
+		// enum values and input fields) it leaves as they are, and their
+		// hints name the schema's arguments, types and values to anyone:
+		// each is swapped here for gqlparser's rule without them.
 		if !suggest {
-			r.RemoveRule(rules.FieldsOnCorrectTypeRule.Name)
-			r.AddRule(rules.FieldsOnCorrectTypeRuleWithoutSuggestions.Name, rules.FieldsOnCorrectTypeRuleWithoutSuggestions.RuleFunc)
-			r.RemoveRule(rules.ScalarLeafsRule.Name)
-			r.AddRule(rules.ScalarLeafsRuleWithoutSuggestions.Name, rules.ScalarLeafsRuleWithoutSuggestions.RuleFunc)
+			for _, swap := range suggestionFree {
+				r.RemoveRule(swap.with)
+				r.AddRule(swap.without.Name, swap.without.RuleFunc)
+			}
 		}
 		n := 0
 		bounded := rules.NewRules()
