@@ -83,13 +83,13 @@ func hostileDocuments() []hostileDocument {
 		{"mutation-fields-under-selections", onboard + numbered("f", " ", graph.DefaultMaxSelections-1) + "}", "GRAPHQL_VALIDATION_FAILED", ""},
 		{"same-field-11", "{ " + strings.Repeat("__typename ", 11) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
 		{"repeats-at-every-level", "{ " + nested + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
-		{"aliases-under-selections", "{ " + numbered("a", ": __typename ", graph.DefaultMaxSelections) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
+		{"aliases-under-selections", "{ " + numbered("a", ": __typename ", graph.DefaultMaxSelections) + "}", "COMPLEXITY_LIMIT_EXCEEDED", "UNAUTHENTICATED"},
 		{"nesting-under-tokens", strings.Repeat("{ a ", graph.DefaultMaxTokens/3-1) + strings.Repeat("}", graph.DefaultMaxTokens/3-1), "GRAPHQL_VALIDATION_FAILED", ""},
 		{"variables-over-tokens", "query(" + strings.Repeat("$v: Int ", graph.DefaultMaxTokens/4+1) + ") { __typename }", "COMPLEXITY_LIMIT_EXCEEDED", ""},
 		{"spread-pairs-under-tokens", spreads.String(), "", "UNAUTHENTICATED"},
 		{"directives-over-tokens", "{ __typename " + strings.Repeat("@include(if: true) ", graph.DefaultMaxTokens/7+1) + "}", "COMPLEXITY_LIMIT_EXCEEDED", ""},
 		{"variables-under-tokens", "query(" + strings.Repeat("$v: Int ", graph.DefaultMaxTokens/4-5) + ") { __typename }", "GRAPHQL_VALIDATION_FAILED", ""},
-		{"unterminated-string", `{ __type(name: "` + strings.Repeat("x", graph.DefaultMaxDocumentBytes-100), "GRAPHQL_PARSE_FAILED", ""},
+		{"unterminated-string", `{ __type(name: "` + strings.Repeat("x", graph.DefaultMaxDocumentBytes-100), "GRAPHQL_PARSE_FAILED", "UNAUTHENTICATED"},
 	}
 }
 

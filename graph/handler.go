@@ -159,6 +159,9 @@ func NewServer(r *Resolver, opts Options) *handler.Server {
 			return ok
 		},
 	})
+	if !opts.Development {
+		srv.Use(callerFirst{})
+	}
 	srv.Use(&int32Variables{})
 	srv.Use(oneKeyedMutation{})
 	if !opts.NoLimits {

@@ -208,9 +208,16 @@ func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
 	if r := post(t, on, "", q); !strings.Contains(r.Errors[0].Message, "Did you mean") {
 		t.Errorf("introspection on: no suggestion in %q", r.Errors[0].Message)
 	}
-	off, _ := server(t, graph.Options{})
+	off, tok := server(t, graph.Options{})
 	for _, doc := range []string{`{ viewr { userId } }`, `{ viewer { userI } }`, `{ viewer }`} {
-		r := post(t, off, "", map[string]any{"query": doc})
+		// Without a token, production answers UNAUTHENTICATED before the
+		// document is validated (callerFirst), unless the bounds' pass
+		// refuses it first; a caller's errors must not name the schema
+		// either.
+		if r := post(t, off, "", map[string]any{"query": doc}); (r.code() != "UNAUTHENTICATED" && r.code() != "GRAPHQL_VALIDATION_FAILED") || strings.Contains(r.Errors[0].Message, "Did you mean") {
+			t.Errorf("introspection off, no token, %s: %+v", doc, r.Errors)
+		}
+		r := post(t, off, tok, map[string]any{"query": doc})
 		if r.code() != "GRAPHQL_VALIDATION_FAILED" || strings.Contains(r.Errors[0].Message, "Did you mean") || strings.Contains(r.Errors[0].Message, "userId") {
 			t.Errorf("introspection off, %s: %+v", doc, r.Errors)
 		}
@@ -233,13 +240,13 @@ func TestNoSuggestionsOfAnyKindWithoutIntrospection(t *testing.T) {
 		{`{ events(filter: {stram: "a"}) { totalCount } }`, `"stream"`},
 	}
 	on, _ := server(t, graph.Options{Development: true, Introspection: true})
-	off, _ := server(t, graph.Options{})
+	off, tok := server(t, graph.Options{})
 	for _, d := range docs {
 		r := post(t, on, "", map[string]any{"query": d.doc})
 		if r.code() != "GRAPHQL_VALIDATION_FAILED" || !strings.Contains(r.Errors[0].Message, "Did you mean") {
 			t.Errorf("introspection on, %s: no hint in %+v", d.doc, r.Errors)
 		}
-		r = post(t, off, "", map[string]any{"query": d.doc})
+		r = post(t, off, tok, map[string]any{"query": d.doc})
 		if r.code() != "GRAPHQL_VALIDATION_FAILED" {
 			t.Errorf("introspection off, %s: %+v", d.doc, r.Errors)
 		}
@@ -380,7 +387,7 @@ func rawDo(t *testing.T, req *http.Request) (int, response) {
 // a persisted query whose hash does not match, UNAUTHENTICATED.
 func TestEveryErrorHasCodeAndCorrelationID(t *testing.T) {
 	t.Parallel()
-	ts, _ := server(t, graph.Options{})
+	ts, tok := server(t, graph.Options{})
 	sum := sha256.Sum256([]byte("{ __typename }"))
 	goodHash := hex.EncodeToString(sum[:])
 	badHash := strings.Repeat("0", 64)
@@ -395,6 +402,13 @@ func TestEveryErrorHasCodeAndCorrelationID(t *testing.T) {
 	}
 	getQuery := func(v url.Values) *http.Request {
 		req, _ := http.NewRequest(http.MethodGet, ts.URL+"?"+v.Encode(), nil)
+		return req
+	}
+	// Without a token, production refuses a request before its document
+	// is parsed (callerFirst): the refusals that come after parsing are
+	// shown with one.
+	withToken := func(req *http.Request) *http.Request {
+		req.Header.Set("Authorization", "Bearer "+tok)
 		return req
 	}
 	put, _ := http.NewRequest(http.MethodPut, ts.URL, strings.NewReader(`{"query":"{ __typename }"}`))
@@ -413,9 +427,10 @@ func TestEveryErrorHasCodeAndCorrelationID(t *testing.T) {
 		{"PUT", put, 400, "BAD_USER_INPUT"},
 		{"GET variables not JSON", getQuery(url.Values{"query": {"{ __typename }"}, "variables": {"{"}}), 400, "BAD_USER_INPUT"},
 		{"GET extensions not JSON", getQuery(url.Values{"query": {"{ __typename }"}, "extensions": {"{"}}), 400, "BAD_USER_INPUT"},
-		{"GET mutation", getQuery(url.Values{"query": {"mutation { __typename }"}}), 406, "BAD_USER_INPUT"},
+		{"GET mutation", withToken(getQuery(url.Values{"query": {"mutation { __typename }"}})), 406, "BAD_USER_INPUT"},
 		// GraphQL over HTTP: under application/json a parse failure is 200.
-		{"parse error", postBody("application/json", `{"query":"{"}`), http.StatusOK, "GRAPHQL_PARSE_FAILED"},
+		{"parse error", withToken(postBody("application/json", `{"query":"{"}`)), http.StatusOK, "GRAPHQL_PARSE_FAILED"},
+		{"parse error, no token", postBody("application/json", `{"query":"{"}`), http.StatusOK, "UNAUTHENTICATED"},
 		{"no token", postBody("application/json", `{"query":"{ viewer { userId } }"}`), 200, "UNAUTHENTICATED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
