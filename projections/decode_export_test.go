@@ -24,3 +24,6 @@ func DecodeEventFast(typ string, version int, data []byte) (domain.Event, bool, 
 	ev, err := decodeEvent(typ, version, data)
 	return ev, fast, err
 }
+
+// DecodeEvent is decodeEvent, for benchmarks.
+var DecodeEvent = decodeEvent

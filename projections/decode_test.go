@@ -50,3 +50,33 @@ func TestDecodeEvent(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeEvent decodes the payloads of a generated log with the
+// fast path and with domain.DecodeEvent, in one run:
+//
+//	go test -run '^$' -bench DecodeEvent -count 3 ./projections/
+func BenchmarkDecodeEvent(b *testing.B) {
+	st := newLogStore(b)
+	if _, err := audit.Generate(b.Context(), st.Store, 20000, audit.GenerateOptions{Seed: 3}); err != nil {
+		b.Fatal(err)
+	}
+	st.reload(b)
+	for _, c := range []struct {
+		name   string
+		decode func(string, int, []byte) (domain.Event, error)
+	}{
+		{"fast", projections.DecodeEvent},
+		{"reference", domain.DecodeEvent},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				for _, e := range st.all {
+					if _, err := c.decode(e.Type, 1, e.Data); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(st.all)), "ns/event")
+		})
+	}
+}
