@@ -78,68 +78,137 @@ type metaLite struct {
 	CorrelationID uuid.UUID    `json:"correlationId"`
 }
 
+// Decoded is an event of the log made ready for the fold by Decode: the
+// work that depends on the event alone (its metadata and payload decoded),
+// so that many events can be decoded at once, on every core, while
+// ApplyDecoded folds them one at a time in log order.
+type Decoded struct {
+	e     eventstore.RecordedEvent
+	skip  bool  // not a read model's event: only the checkpoint moves
+	err   error // what applying it fails with, unless it is a redelivery
+	cat   category
+	typ   uint8
+	aggID uuid.UUID
+	md    metaLite
+	at    time.Time
+	ev    domain.Event
+}
+
+// Position is the decoded event's position in the log.
+func (d *Decoded) Position() eventstore.Position { return d.e.Position }
+
+// Decode prepares e for ApplyDecoded into d. It changes nothing in the
+// model and may run on many goroutines at once, for events in any order;
+// an event that cannot be decoded is reported by ApplyDecoded, when its
+// turn comes.
+func (m *Model) Decode(d *Decoded, e eventstore.RecordedEvent) {
+	*d = Decoded{e: e}
+	catName, aggID, okStream := domain.SplitStream(e.Stream)
+	cat := categoryOf(catName)
+	typ, known := eventTypeCode[e.Type]
+	if !known || !okStream || cat == catOther {
+		if cat != catOther && okStream {
+			d.err = fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, domain.ErrUnknownEventType)
+		}
+		d.skip = true
+		return
+	}
+	d.cat, d.typ, d.aggID = cat, typ, aggID
+	if err := decodeMeta(e.Metadata, &d.md); err != nil {
+		d.err = fmt.Errorf("apply %s at %s: decode metadata: %w", e.Type, e.Position, err)
+		return
+	}
+	ev, err := m.decode(e, d.md.SchemaVersion)
+	if err != nil {
+		d.err = fmt.Errorf("apply %s at %s: %w", e.Type, e.Position, err)
+		return
+	}
+	d.ev = ev
+	d.at = domain.AtAPIPrecision(d.md.RecordedAt)
+}
+
 // Apply folds one event of the global log into the model. An event at or
 // before the checkpoint is ignored (a redelivery); one whose stream
 // revision is not its stream's next is ErrOutOfOrder. Events of types the
 // registry does not know are an error in the product's streams and skipped
 // elsewhere (a stream outside the four categories is not a read model's).
 func (m *Model) Apply(e eventstore.RecordedEvent) error {
+	var d [1]Decoded
+	m.Decode(&d[0], e)
+	return m.ApplyDecoded(d[:])
+}
+
+// ApplyDecoded folds events prepared by Decode, in the order given, which
+// must be log order: each as Apply would. It stops at the first event that
+// fails, after the ones before it are applied. Readers are held up for the
+// fold of the whole batch (it takes the lock once), so callers pass
+// batches of at most a few hundred events.
+func (m *Model) ApplyDecoded(ds []Decoded) error {
+	_, err := m.applyDecoded(ds)
+	return err
+}
+
+// applyDecoded is ApplyDecoded that also says how many events of ds
+// were taken (applied, or passed over as redeliveries) before the one
+// that failed.
+func (m *Model) applyDecoded(ds []Decoded) (int, error) {
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
-	// m.pos and m.started change only under applyMu, so reading them here
-	// without mu is race-free.
-	if m.started && !m.pos.Less(e.Position) {
-		return nil
-	}
-
-	catName, aggID, okStream := domain.SplitStream(e.Stream)
-	cat := categoryOf(catName)
-	typ, known := eventTypeCode[e.Type]
-	if !known || !okStream || cat == catOther {
-		if cat != catOther && okStream {
-			return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, domain.ErrUnknownEventType)
-		}
-		m.mu.Lock()
-		m.setPosition(e)
-		m.mu.Unlock()
-		m.wake(e.Position)
-		return nil
-	}
-
-	var md metaLite
-	if err := decodeMeta(e.Metadata, &md); err != nil {
-		return fmt.Errorf("apply %s at %s: decode metadata: %w", e.Type, e.Position, err)
-	}
-	ev, err := m.decode(e, md.SchemaVersion)
-	if err != nil {
-		return fmt.Errorf("apply %s at %s: %w", e.Type, e.Position, err)
-	}
-	at := domain.AtAPIPrecision(md.RecordedAt)
-
+	var err error
+	moved := false
+	i := 0
 	m.mu.Lock()
+	for ; i < len(ds); i++ {
+		d := &ds[i]
+		// m.pos and m.started change only under applyMu.
+		if m.started && !m.pos.Less(d.e.Position) {
+			continue
+		}
+		if d.err != nil {
+			err = d.err
+			break
+		}
+		if !d.skip {
+			if err = m.fold1(d); err != nil {
+				break
+			}
+		}
+		m.setPosition(d.e)
+		moved = true
+	}
+	pos := m.pos
+	m.mu.Unlock()
+	if moved {
+		m.wake(pos)
+	}
+	return i, err
+}
+
+// fold1 applies one decoded event of the read models' streams. It runs
+// under mu.
+func (m *Model) fold1(d *Decoded) error {
+	e, md := &d.e, &d.md
 	si, exists := m.streams[e.Stream]
 	var next uint64
 	if exists {
 		next = m.streamList[si].next
 	}
 	if e.Revision != next {
-		m.mu.Unlock()
 		return fmt.Errorf("apply %s at %s: %s revision %d, expected %d: %w",
 			e.Type, e.Position, e.Stream, e.Revision, next, ErrOutOfOrder)
 	}
-	if err := m.fold(ev, e, at); err != nil {
-		m.mu.Unlock()
+	if err := m.fold(d.ev, *e, d.at); err != nil {
 		return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, err)
 	}
 	if !exists {
 		si = int32(len(m.streamList))
-		m.streamList = append(m.streamList, streamState{name: e.Stream, cat: cat, id: aggID})
+		m.streamList = append(m.streamList, streamState{name: e.Stream, cat: d.cat, id: d.aggID})
 		m.streams[e.Stream] = si
 	}
 	st := &m.streamList[si]
 	st.next = e.Revision + 1
 	st.events = append(st.events, int32(m.headers.len()))
-	m.indexEvent(ev, si, !exists)
+	m.indexEvent(d.ev, si, !exists)
 	ai, ok := m.actors[md.Actor]
 	if !ok {
 		ai = int32(len(m.actorList))
@@ -147,12 +216,9 @@ func (m *Model) Apply(e eventstore.RecordedEvent) error {
 		m.actors[md.Actor] = ai
 	}
 	m.headers.append(header{
-		pos: e.Position, rev: e.Revision, recordedAt: at.UnixNano(),
-		correlation: md.CorrelationID, stream: si, actor: ai, typ: typ,
+		pos: e.Position, rev: e.Revision, recordedAt: d.at.UnixNano(),
+		correlation: md.CorrelationID, stream: si, actor: ai, typ: d.typ,
 	})
-	m.setPosition(e)
-	m.mu.Unlock()
-	m.wake(e.Position)
 	return nil
 }
 

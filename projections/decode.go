@@ -10,8 +10,8 @@ import (
 // of a replay's work, and encoding/json spends most of that reflecting and
 // validating: goccy/go-json decodes the same structs, by the same tags,
 // four to six times faster (BenchmarkDecodeEvent, medians of three runs
-// on this 2-core machine: 2.8 against 18 µs an event under load, 0.75
-// against 3.2 µs of CPU idle). It is used only where
+// on this 2-core machine: 2.8 against 18 µs an event on a loaded machine; 0.75
+// against 3.2 µs of CPU time). It is used only where
 // the two cannot differ: a payload at its type's current version (no
 // upcast) made of printable ASCII without an escape, which is what
 // domain.EncodeEvent writes for the product's events. Anything else, and
