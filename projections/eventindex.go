@@ -231,8 +231,8 @@ func (hf *headerFilter) any() bool {
 }
 
 func (hf *headerFilter) match(h *header) bool {
-	return !(hf.types != nil && !hf.types[h.typ] ||
-		hf.actor != nil && hf.actors[h.actor].UserID != *hf.actor ||
+	return !(hf.types != nil && !hf.types[h.typ()] ||
+		hf.actor != nil && hf.actors[h.actor()].UserID != *hf.actor ||
 		hf.correlation != nil && h.correlation != *hf.correlation ||
 		hf.from != nil && h.recordedAt < *hf.from ||
 		hf.to != nil && h.recordedAt >= *hf.to)

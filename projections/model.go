@@ -51,6 +51,11 @@ type Model struct {
 	// pending holds the relationships whose recorded status is PENDING,
 	// for DueExpiries.
 	pending map[uuid.UUID]*relState
+	// strs and partnerIDs hold one copy of what many objects share (see
+	// intern and partnerRef).
+	strs       map[string]string
+	partnerIDs map[uuid.UUID]*uuid.UUID
+	slabs      slabs
 
 	// The event index: compact headers in log order, and every stream.
 	headers    headerLog
@@ -110,15 +115,17 @@ func New(clock func() time.Time) *Model {
 		clock = time.Now
 	}
 	return &Model{
-		clock:     clock,
-		partners:  make(map[uuid.UUID]*Partner),
-		customers: make(map[uuid.UUID]*customerState),
-		subs:      make(map[uuid.UUID]*subState),
-		rels:      make(map[uuid.UUID]*relState),
-		access:    make(map[pairKey]*access),
-		pending:   make(map[uuid.UUID]*relState),
-		streams:   make(map[string]int32),
-		actors:    make(map[domain.Actor]int32),
+		clock:      clock,
+		partners:   make(map[uuid.UUID]*Partner),
+		customers:  make(map[uuid.UUID]*customerState),
+		subs:       make(map[uuid.UUID]*subState),
+		rels:       make(map[uuid.UUID]*relState),
+		access:     make(map[pairKey]*access),
+		pending:    make(map[uuid.UUID]*relState),
+		strs:       make(map[string]string),
+		partnerIDs: make(map[uuid.UUID]*uuid.UUID),
+		streams:    make(map[string]int32),
+		actors:     make(map[domain.Actor]int32),
 	}
 }
 
