@@ -226,6 +226,7 @@ func (m *Model) fold1(d *Decoded) error {
 		return fmt.Errorf("apply %s at %s: %s revision %d, expected %d: %w",
 			e.Type, e.Position, e.Stream, e.Revision, next, ErrOutOfOrder)
 	}
+	m.created = created{}
 	if err := m.fold(d.ev, *e, d.at); err != nil {
 		return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, err)
 	}
@@ -376,6 +377,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 			RequestedAt: domain.AtAPIPrecision(ev.RequestedAt), ExpiresAt: domain.AtAPIPrecision(ev.ExpiresAt),
 		}}
 		m.rels[r.view.ID] = r
+		m.created.rel = r
 		m.relOrder = append(m.relOrder, r)
 		m.pending[r.view.ID] = r
 		if c := m.customers[r.view.CustomerID]; c != nil {
@@ -424,6 +426,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 }
 
 func (m *Model) addSubscription(s *subState) {
+	m.created.sub = s
 	m.subs[s.view.ID] = s
 	m.subOrder = append(m.subOrder, s)
 	if c := m.customers[s.view.CustomerID]; c != nil {
@@ -533,6 +536,13 @@ func (s *slab[T]) take() *T {
 	p := &s.free[0]
 	s.free = s.free[1:]
 	return p
+}
+
+// created holds the objects the last event folded created, so that
+// placing its stream need not look them up again. It is set under mu.
+type created struct {
+	sub *subState
+	rel *relState
 }
 
 // slabs are the model's (see slab). They run under mu.

@@ -56,6 +56,7 @@ type Model struct {
 	strs       map[string]string
 	partnerIDs map[uuid.UUID]*uuid.UUID
 	slabs      slabs
+	created    created
 
 	// The event index: compact headers in log order, and every stream.
 	headers    headerLog
