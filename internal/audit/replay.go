@@ -19,7 +19,7 @@ type ReplayOptions struct {
 	// PageSize is the size of a log read (default DefaultPageSize).
 	PageSize int
 	// Progress, when set, is called after each page with the events
-	// applied so far.
+	// applied so far, and once at the end.
 	Progress func(events int64)
 }
 
@@ -67,6 +67,11 @@ func Replay(ctx context.Context, store eventstore.Store, m *projections.Model, o
 		err = cerr
 	}
 	res.Events = f.Applied()
+	if opts.Progress != nil {
+		// The fold runs behind the reading: the count after each page is
+		// what was applied by then, and this one is the whole.
+		opts.Progress(res.Events)
+	}
 	if res.Events > 0 {
 		res.Position = m.Position()
 	}
