@@ -6,14 +6,18 @@ tool github.com/99designs/gqlgen
 
 require (
 	github.com/KimMachineGun/automemlimit v1.0.1
+	github.com/goccy/go-json v0.12.0
 	github.com/goccy/go-yaml v1.19.2
 	github.com/google/uuid v1.6.0
 	github.com/phuslu/log v1.0.121
+	github.com/sourcegraph/conc v0.3.0
 )
 
 require (
 	github.com/pbnjay/memory v0.0.0-20210728143218-7b4eea64cf58 // indirect
 	github.com/rs/cors v1.11.1 // indirect
+	go.uber.org/atomic v1.7.0 // indirect
+	go.uber.org/multierr v1.9.0 // indirect
 )
 
 require (

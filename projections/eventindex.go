@@ -80,7 +80,11 @@ func (m *Model) placeStream(si int32) {
 		x.tenant(st.id).customer = si
 	case catSubscription:
 		// A subscription never changes customer.
-		if s := m.subs[st.id]; s != nil {
+		s := m.created.sub // the fold's, if this event created it
+		if s == nil || s.view.ID != st.id {
+			s = m.subs[st.id]
+		}
+		if s != nil {
 			t := x.tenant(s.view.CustomerID)
 			t.subs = append(t.subs, si)
 		} else {
@@ -88,7 +92,11 @@ func (m *Model) placeStream(si int32) {
 		}
 	case catRelationship:
 		// Nor a relationship its partner or customer.
-		if r := m.rels[st.id]; r != nil {
+		r := m.created.rel
+		if r == nil || r.view.ID != st.id {
+			r = m.rels[st.id]
+		}
+		if r != nil {
 			t := x.tenant(r.view.PartnerID)
 			t.rels = append(t.rels, si)
 			if r.view.CustomerID != r.view.PartnerID {
@@ -231,8 +239,8 @@ func (hf *headerFilter) any() bool {
 }
 
 func (hf *headerFilter) match(h *header) bool {
-	return !(hf.types != nil && !hf.types[h.typ] ||
-		hf.actor != nil && hf.actors[h.actor].UserID != *hf.actor ||
+	return !(hf.types != nil && !hf.types[h.typ()] ||
+		hf.actor != nil && hf.actors[h.actor()].UserID != *hf.actor ||
 		hf.correlation != nil && h.correlation != *hf.correlation ||
 		hf.from != nil && h.recordedAt < *hf.from ||
 		hf.to != nil && h.recordedAt >= *hf.to)

@@ -35,9 +35,10 @@ type handoff struct {
 	events     sync.Map // uuid.UUID (event id) -> domain.Event
 	disabled   atomic.Bool
 	mismatches atomic.Int64
-	// taken and strict are used by Apply alone, under applyMu.
-	taken  uint64
-	strict bool
+	// taken counts the handed-over events taken; Decode runs on several
+	// goroutines at once, so both are atomic.
+	taken  atomic.Uint64
+	strict atomic.Bool
 }
 
 // handoffCheckEvery is how often a handed-over event is decoded anyway to
@@ -52,9 +53,7 @@ var ErrHandoffMismatch = errors.New("handed-over event differs from its stored b
 // decoded bytes, instead of one in handoffCheckEvery, and fail on a
 // difference (for tests: every mutation they make is checked).
 func (m *Model) CheckHandoffs() {
-	m.applyMu.Lock()
-	defer m.applyMu.Unlock()
-	m.handoff.strict = true
+	m.handoff.strict.Store(true)
 }
 
 // HandoffMismatches is how many handed-over events differed from their
@@ -62,29 +61,29 @@ func (m *Model) CheckHandoffs() {
 func (m *Model) HandoffMismatches() int64 { return m.handoff.mismatches.Load() }
 
 // decode returns e's event: the one handed over for it, or its bytes
-// decoded. It runs under applyMu.
+// decoded. It is safe to call from several goroutines (see Decode).
 func (m *Model) decode(e eventstore.RecordedEvent, version int) (domain.Event, error) {
 	v, ok := m.handoff.events.LoadAndDelete(e.ID)
 	if !ok {
-		return domain.DecodeEvent(e.Type, version, e.Data)
+		return decodeEvent(e.Type, version, e.Data)
 	}
 	ev := v.(domain.Event)
 	if ev.EventType() != e.Type {
 		// An id the log gives another event: not what was offered.
-		return domain.DecodeEvent(e.Type, version, e.Data)
+		return decodeEvent(e.Type, version, e.Data)
 	}
 	h := &m.handoff
-	h.taken++
-	if !h.strict && h.taken%handoffCheckEvery != 0 {
+	strict := h.strict.Load()
+	if taken := h.taken.Add(1); !strict && taken%handoffCheckEvery != 0 {
 		return ev, nil
 	}
-	decoded, err := domain.DecodeEvent(e.Type, version, e.Data)
+	decoded, err := decodeEvent(e.Type, version, e.Data)
 	if err != nil {
 		return nil, err
 	}
 	if !reflect.DeepEqual(ev, decoded) {
 		h.mismatches.Add(1)
-		if h.strict {
+		if strict {
 			return nil, fmt.Errorf("%w: %#v, decoded %#v", ErrHandoffMismatch, ev, decoded)
 		}
 		if !h.disabled.Swap(true) {

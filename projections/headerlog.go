@@ -10,7 +10,7 @@ type headerLog struct {
 }
 
 // headerChunk is how many headers a chunk holds (a power of two, so that
-// an index splits with a shift and a mask): 65,536 x 72 bytes, about 4.5 MB.
+// an index splits with a shift and a mask): 65,536 x 56 bytes, 3.5 MiB.
 const (
 	headerChunkBits = 16
 	headerChunk     = 1 << headerChunkBits

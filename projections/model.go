@@ -51,6 +51,12 @@ type Model struct {
 	// pending holds the relationships whose recorded status is PENDING,
 	// for DueExpiries.
 	pending map[uuid.UUID]*relState
+	// strs and partnerIDs hold one copy of what many objects share (see
+	// intern and partnerRef).
+	strs       map[string]string
+	partnerIDs map[uuid.UUID]*uuid.UUID
+	slabs      slabs
+	created    created
 
 	// The event index: compact headers in log order, and every stream.
 	headers    headerLog
@@ -110,15 +116,17 @@ func New(clock func() time.Time) *Model {
 		clock = time.Now
 	}
 	return &Model{
-		clock:     clock,
-		partners:  make(map[uuid.UUID]*Partner),
-		customers: make(map[uuid.UUID]*customerState),
-		subs:      make(map[uuid.UUID]*subState),
-		rels:      make(map[uuid.UUID]*relState),
-		access:    make(map[pairKey]*access),
-		pending:   make(map[uuid.UUID]*relState),
-		streams:   make(map[string]int32),
-		actors:    make(map[domain.Actor]int32),
+		clock:      clock,
+		partners:   make(map[uuid.UUID]*Partner),
+		customers:  make(map[uuid.UUID]*customerState),
+		subs:       make(map[uuid.UUID]*subState),
+		rels:       make(map[uuid.UUID]*relState),
+		access:     make(map[pairKey]*access),
+		pending:    make(map[uuid.UUID]*relState),
+		strs:       make(map[string]string),
+		partnerIDs: make(map[uuid.UUID]*uuid.UUID),
+		streams:    make(map[string]int32),
+		actors:     make(map[domain.Actor]int32),
 	}
 }
 
@@ -144,27 +152,27 @@ const runBuffer = 4096
 // Run keeps m current: it subscribes to the global log after m's checkpoint
 // and applies every event, until ctx ends or an event cannot be applied.
 //
-// Reading the log and folding it run on two goroutines joined by a buffered
-// channel, so that a rebuild at start-up costs max(read, fold) rather than
-// their sum. The store hands each event over with buffers of its own (the
-// interface never reuses them), so an event may outlive its callback.
+// Reading the log, decoding it and folding it run on separate goroutines:
+// the reader hands events over a buffered channel to a Folder, which
+// decodes batches of them on every core and folds them in log order, so a
+// rebuild at start-up costs about the fold's share alone. A live event that
+// arrives alone is decoded and folded at once, with no hand-off (see
+// Folder.Fold). The store hands each event over with buffers of its own
+// (the interface never reuses them), so an event may outlive its callback.
 func Run(ctx context.Context, store eventstore.Store, m *Model) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	events := make(chan eventstore.RecordedEvent, runBuffer)
 	folded := make(chan error, 1)
 	go func() {
-		for e := range events {
-			if err := m.Apply(e); err != nil {
-				cancel(err)
-				for range events {
-					// Let the reader finish; it stops at the cancelled context.
-				}
-				folded <- err
-				return
+		err := foldFrom(events, m)
+		if err != nil {
+			cancel(err)
+			for range events {
+				// Let the reader finish; it stops at the cancelled context.
 			}
 		}
-		folded <- nil
+		folded <- err
 	}()
 	err := store.SubscribeAll(ctx, m.Position(), func(e eventstore.RecordedEvent) error {
 		select {
@@ -182,6 +190,34 @@ func Run(ctx context.Context, store eventstore.Store, m *Model) error {
 		return fmt.Errorf("projections: %w", err)
 	}
 	return nil
+}
+
+// foldFrom folds the events of the channel until it is closed or one
+// fails: it takes what has arrived, up to a batch, without waiting for
+// more, so a batch is as large as the reader is ahead.
+func foldFrom(events <-chan eventstore.RecordedEvent, m *Model) error {
+	f := m.NewFolder()
+	for e := range events {
+		// Sized by what is waiting: a live event alone costs no more.
+		batch := make([]eventstore.RecordedEvent, 1, min(FoldBatch, 1+len(events)))
+		batch[0] = e
+	more:
+		for len(batch) < FoldBatch {
+			select {
+			case e, ok := <-events:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		if err := f.Fold(batch); err != nil {
+			break
+		}
+	}
+	return f.Close()
 }
 
 func lower(s string) string { return strings.ToLower(s) }

@@ -119,13 +119,13 @@ func (m *Model) Snapshot() *Snapshot {
 	}
 	slices.SortFunc(s.Pending, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	for i, st := range m.streamList {
-		s.Streams[i] = StreamSnapshot{Name: st.name, Next: st.next, Events: slices.Clone(st.events)}
+		s.Streams[i] = StreamSnapshot{Name: st.name, Next: st.next(), Events: slices.Clone(st.events)}
 	}
 	for i := range m.headers.len() {
 		h := m.headers.at(i)
 		s.Index[i] = EventSnapshot{
-			Stream: m.streamList[h.stream].name, Revision: h.rev, Type: eventTypes[h.typ],
-			RecordedAt: time.Unix(0, h.recordedAt).UTC(), Actor: m.actorList[h.actor], CorrelationID: h.correlation,
+			Stream: m.streamList[h.stream].name, Revision: h.rev, Type: eventTypes[h.typ()],
+			RecordedAt: time.Unix(0, h.recordedAt).UTC(), Actor: m.actorList[h.actor()], CorrelationID: h.correlation,
 		}
 	}
 	return s

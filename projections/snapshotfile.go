@@ -236,14 +236,14 @@ func (c *copied) state() *snapState {
 		s.Customers[i] = sc
 	}
 	for i, st := range c.streams {
-		s.Streams[i] = snapStream{Name: st.name, Next: st.next, Events: st.events}
+		s.Streams[i] = snapStream{Name: st.name, Next: st.next(), Events: st.events}
 	}
 	for i := range c.n {
 		h := &c.chunks[i>>headerChunkBits][i&(headerChunk-1)]
 		s.Commit[i], s.Prepare[i], s.Rev[i] = h.pos.Commit, h.pos.Prepare, h.rev
 		s.RecordedAt[i] = h.recordedAt
 		copy(s.Correlation[16*i:], h.correlation[:])
-		s.Stream[i], s.Actor[i], s.Type[i] = h.stream, h.actor, h.typ
+		s.Stream[i], s.Actor[i], s.Type[i] = h.stream, h.actor(), h.typ()
 	}
 	return s
 }
@@ -259,25 +259,37 @@ func (m *Model) restore(s *snapState) error {
 	defer m.mu.Unlock()
 	for i := range s.Partners {
 		p := s.Partners[i]
+		p.Cloud = intern(m, p.Cloud)
 		m.partners[p.ID] = &p
 	}
 	subs := make([]*subState, len(s.Subs))
 	for i, ss := range s.Subs {
-		st := &subState{view: ss.View, pos: ss.Pos, replacedBy: ss.ReplacedBy}
+		// Shared as the fold shares them (see intern).
+		v := &ss.View
+		v.Offer, v.BillingModel, v.Channel = intern(m, v.Offer), intern(m, v.BillingModel), intern(m, v.Channel)
+		v.SellerPartnerID = m.partnerRef(v.SellerPartnerID)
+		for k := range v.Services {
+			v.Services[k].Name = intern(m, v.Services[k].Name)
+		}
+		st := m.slabs.subs.take()
+		*st = subState{view: ss.View, pos: ss.Pos, replacedBy: ss.ReplacedBy}
 		subs[i] = st
 		m.subs[st.view.ID] = st
 	}
 	m.subOrder = subs
 	rels := make([]*relState, len(s.Rels))
 	for i, sr := range s.Rels {
-		r := &relState{view: sr.View, pos: sr.Pos}
+		r := m.slabs.rels.take()
+		*r = relState{view: sr.View, pos: sr.Pos}
 		rels[i] = r
 		m.rels[r.view.ID] = r
 	}
 	m.relOrder = rels
 	m.customerOrder = make([]*customerState, len(s.Customers))
 	for i, sc := range s.Customers {
-		c := &customerState{view: sc.View, pos: sc.Pos, lowerName: lower(sc.View.Name),
+		sc.View.Cloud = intern(m, sc.View.Cloud)
+		c := m.slabs.customers.take()
+		*c = customerState{view: sc.View, pos: sc.Pos, lowerName: lower(sc.View.Name),
 			subs: make([]*subState, len(sc.Subs)), rels: make([]*relState, len(sc.Rels))}
 		for k, j := range sc.Subs {
 			if j < 0 || int(j) >= len(subs) {
@@ -316,7 +328,10 @@ func (m *Model) restore(s *snapState) error {
 				return fmt.Errorf("%w: stream %q: event %d", ErrSnapshotInvalid, st.Name, e)
 			}
 		}
-		m.streamList[i] = streamState{name: st.Name, cat: categoryOf(catName), id: id, next: st.Next, events: st.Events}
+		if st.Next != uint64(len(st.Events)) {
+			return fmt.Errorf("%w: stream %q: next revision %d for %d events", ErrSnapshotInvalid, st.Name, st.Next, len(st.Events))
+		}
+		m.streamList[i] = streamState{name: st.Name, cat: categoryOf(catName), id: id, events: st.Events}
 		m.streams[st.Name] = int32(i)
 	}
 	m.actorList = s.Actors
@@ -325,10 +340,10 @@ func (m *Model) restore(s *snapState) error {
 	}
 	for i := range n {
 		h := header{pos: eventstore.Position{Commit: s.Commit[i], Prepare: s.Prepare[i]}, rev: s.Rev[i],
-			recordedAt: s.RecordedAt[i], stream: s.Stream[i], actor: s.Actor[i], typ: s.Type[i]}
+			recordedAt: s.RecordedAt[i], stream: s.Stream[i], actorTyp: packActorType(s.Actor[i], s.Type[i])}
 		copy(h.correlation[:], s.Correlation[16*i:])
-		if int(h.stream) >= len(m.streamList) || h.stream < 0 || int(h.actor) >= len(m.actorList) || h.actor < 0 ||
-			int(h.typ) >= len(eventTypes) {
+		if int(h.stream) >= len(m.streamList) || h.stream < 0 || int(s.Actor[i]) >= len(m.actorList) || s.Actor[i] < 0 ||
+			int(s.Type[i]) >= len(eventTypes) {
 			return fmt.Errorf("%w: index entry %d out of range", ErrSnapshotInvalid, i)
 		}
 		m.headers.append(h)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/partnercenter/multichannel/eventstore"
@@ -18,7 +19,7 @@ type ReplayOptions struct {
 	// PageSize is the size of a log read (default DefaultPageSize).
 	PageSize int
 	// Progress, when set, is called after each page with the events
-	// applied so far.
+	// applied so far, and once at the end.
 	Progress func(events int64)
 }
 
@@ -38,29 +39,42 @@ func (r ReplayResult) Rate() float64 {
 }
 
 // Replay folds the global log from its start into m (normally a fresh
-// projections.New model), reading page by page while the previous page is
-// applied. This is the batch path of a rebuild; projections.Run is the live
-// one (SubscribeAll), and ReplayLive drives that one to a position.
+// projections.New model): one goroutine reads the log page by page, the
+// pages are decoded on every core and folded in log order (a
+// projections.Folder), so the replay runs at the pace of the slower of
+// reading and folding. This is the batch path of a rebuild; projections.Run
+// is the live one (SubscribeAll), and ReplayLive drives that one to a
+// position.
 func Replay(ctx context.Context, store eventstore.Store, m *projections.Model, opts ReplayOptions) (ReplayResult, error) {
 	start := time.Now()
 	var res ReplayResult
+	f := m.NewFolder()
 	err := scanLog(ctx, store, m.Position(), opts.PageSize, func(evs []eventstore.RecordedEvent) (bool, error) {
-		for i := range evs {
-			e := evs[i]
-			if opts.UpTo != nil && opts.UpTo.Less(e.Position) {
-				return true, nil
-			}
-			if err := m.Apply(e); err != nil {
-				return false, err
-			}
-			res.Events++
-			res.Position = e.Position
+		stop := false
+		if opts.UpTo != nil {
+			n := sort.Search(len(evs), func(i int) bool { return opts.UpTo.Less(evs[i].Position) })
+			stop, evs = n < len(evs), evs[:n]
+		}
+		if err := f.Fold(evs); err != nil {
+			return false, err
 		}
 		if opts.Progress != nil {
-			opts.Progress(res.Events)
+			opts.Progress(f.Applied())
 		}
-		return false, nil
+		return stop, nil
 	})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	res.Events = f.Applied()
+	if opts.Progress != nil {
+		// The fold runs behind the reading: the count after each page is
+		// what was applied by then, and this one is the whole.
+		opts.Progress(res.Events)
+	}
+	if res.Events > 0 {
+		res.Position = m.Position()
+	}
 	res.Elapsed = time.Since(start)
 	if err != nil {
 		return res, fmt.Errorf("audit: replay: %w", err)

@@ -2,10 +2,16 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
+
+	"github.com/sourcegraph/conc/stream"
 
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/internal/integrity"
@@ -84,16 +90,85 @@ type VerifyOptions struct {
 // with broken streams into an error.
 var ErrIntegrity = errors.New("audit: the log does not verify")
 
+// hexHash is a chain hash as stored, HexLen lowercase hex digits, or the
+// empty hash a stream starts from (n == 0).
+type hexHash struct {
+	b [integrity.HexLen]byte
+	n uint8
+}
+
+func (h *hexHash) bytes() []byte { return h.b[:h.n] }
+
+func (h *hexHash) set(b []byte) {
+	if len(b) != integrity.HexLen {
+		*h = hexHash{}
+		return
+	}
+	copy(h.b[:], b)
+	h.n = integrity.HexLen
+}
+
 // streamCheck is what Verify keeps per stream while it scans.
 type streamCheck struct {
+	// Read and written by the scan, in log order, before hashing.
 	next int64 // the revision the next event must have
+	// guess is the stream's last event's stored hash as the scan reads it
+	// (without checking it): the predecessor's hash the workers hash the
+	// next event with. The check below confirms it is the one the chain
+	// needs, and hashes again (in order) where it is not.
+	guess hexHash
+
+	// Read and written by the check, in log order, after hashing.
 	// stored is the previous event's hash as stored; computed is the
 	// previous event's hash as recomputed along the chain. They are the
-	// same string while the stream is intact, so an intact stream costs
-	// one hash per event and one string per stream.
-	stored, computed string
+	// same while the stream is intact, so an intact stream costs one hash
+	// per event.
+	stored, computed hexHash
 	count            int64
 	broken           int // index into brokenList + 1; 0 while intact
+}
+
+// verifyEvent is one event on its way through Verify's three stages.
+type verifyEvent struct {
+	e       *eventstore.RecordedEvent
+	sc      *streamCheck
+	inScope bool
+	gap     bool   // its revision is not its stream's next (in scope only)
+	want    uint64 // then, the revision reported
+	prev    hexHash
+
+	// Set by a worker.
+	sealed     bool
+	stored     hexHash
+	hashed     hexHash // the event's hash after prev
+	head, tail []byte  // the metadata as hashed (the unsealed one)
+}
+
+// verifyBatch is how many events a verification worker hashes as one task.
+const verifyBatch = 256
+
+var (
+	hasherPool = sync.Pool{New: func() any { return integrity.NewHasher() }}
+	batchPool  = sync.Pool{New: func() any { return new([]verifyEvent) }}
+)
+
+// hashBatch is a worker's part: each event's unsealed metadata and its
+// hash after the predecessor hash the scan guessed.
+func hashBatch(vs []verifyEvent) {
+	h := hasherPool.Get().(*integrity.Hasher)
+	defer hasherPool.Put(h)
+	for i := range vs {
+		v := &vs[i]
+		e := v.e
+		head, tail, stored, ok := integrity.SplitSealed(e.Metadata)
+		if !ok {
+			head, tail = e.Metadata, nil
+		}
+		v.sealed, v.head, v.tail = ok, head, tail
+		v.stored.set(stored)
+		v.hashed.n = integrity.HexLen
+		h.Sum(&v.hashed.b, v.prev.bytes(), e.Stream, e.Revision, e.Type, e.Data, head, tail)
+	}
 }
 
 // Verify recomputes every stream's hash chain from the events of the log
@@ -103,6 +178,14 @@ type streamCheck struct {
 // makes, so one changed event breaks its stream at that revision and the
 // report names it. The digest chains the recomputed hashes (see Digest), so
 // it depends on the events' content alone, never on the stored hashes.
+//
+// The work runs in three stages, so that hashing, most of it, runs on every
+// core: the scan, in log order, finds each event's stream and the stored
+// hash of the stream's previous event; workers hash batches of events in
+// parallel, each after that predecessor; the check, in log order again,
+// walks each stream's chain with those hashes, hashing again only where a
+// stream's chain has parted from its stored hashes, and folds the log
+// digest. The verdict is the one a single pass makes.
 func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (*Report, error) {
 	if opts.MaxBroken <= 0 {
 		opts.MaxBroken = 1000
@@ -119,6 +202,7 @@ func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (*R
 		streams = make(map[string]*streamCheck)
 		broken  []*StreamIntegrity
 		expOK   *bool
+		hasher  = integrity.NewHasher() // the check's own
 	)
 	checkExpected := func() {
 		if opts.Expected != nil && expOK == nil && dig.d.Count == opts.Expected.Count {
@@ -135,69 +219,115 @@ func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (*R
 		broken = append(broken, &StreamIntegrity{Stream: stream, FirstBrokenRevision: &r, Reason: reason})
 		sc.broken = len(broken)
 	}
+	// check is the last stage, in log order (one goroutine: the stream's
+	// callbacks).
+	check := func(v *verifyEvent) {
+		e, sc := v.e, v.sc
+		if v.gap {
+			breakAt(sc, e.Stream, v.want, ReasonGap)
+		}
+		// hashed is the event's hash after sc.stored when the scan's guess
+		// was right, which it is unless the previous event was unsealed.
+		afterStored := func() *hexHash {
+			if v.prev != sc.stored {
+				v.prev = sc.stored
+				hasher.Sum(&v.hashed.b, sc.stored.bytes(), e.Stream, e.Revision, e.Type, e.Data, v.head, v.tail)
+			}
+			return &v.hashed
+		}
+		var computed hexHash
+		if sc.stored == sc.computed {
+			computed = *afterStored()
+		} else {
+			computed.n = integrity.HexLen
+			hasher.Sum(&computed.b, sc.computed.bytes(), e.Stream, e.Revision, e.Type, e.Data, v.head, v.tail)
+		}
+		var storedNext hexHash
+		switch {
+		case !v.sealed:
+			if v.inScope {
+				breakAt(sc, e.Stream, e.Revision, ReasonUnsealed)
+			}
+			storedNext = computed
+		case sc.stored == sc.computed && v.stored == computed:
+			// The common case: intact so far and this event verifies.
+			storedNext = computed
+		default:
+			// The stored chain and the recomputed one have parted (here
+			// or earlier): judge this event against its predecessor's
+			// stored hash, as integrity.Verify does.
+			if v.inScope && subtle.ConstantTimeCompare(afterStored().bytes(), v.stored.bytes()) != 1 {
+				breakAt(sc, e.Stream, e.Revision, ReasonMismatch)
+			}
+			storedNext = v.stored
+		}
+		sc.stored, sc.computed = storedNext, computed
+		dig.addHex(computed.b[:])
+		checkExpected()
+		if v.inScope {
+			sc.count++
+			rep.EventCount++
+			rep.Position = e.Position
+			rep.Digest = dig.d
+		}
+	}
 
+	s := stream.New().WithMaxGoroutines(runtime.GOMAXPROCS(0))
+	submit := func(vs *[]verifyEvent) {
+		s.Go(func() stream.Callback {
+			hashBatch(*vs)
+			return func() {
+				for i := range *vs {
+					check(&(*vs)[i])
+				}
+				clear(*vs) // drop the page before the slice is reused
+				batchPool.Put(vs)
+			}
+		})
+	}
 	err := scanLog(ctx, store, eventstore.Start, opts.PageSize, func(evs []eventstore.RecordedEvent) (bool, error) {
-		for i := range evs {
-			e := &evs[i]
-			if scanTo > 0 && seen >= scanTo {
-				return true, nil
-			}
-			seen++
-			inScope := limit <= 0 || seen <= limit
-			sc := streams[e.Stream]
-			if sc == nil {
-				sc = &streamCheck{}
-				// Stream names from the store are fresh strings per row:
-				// keep one copy per stream, not one per event.
-				streams[strings.Clone(e.Stream)] = sc
-			}
-			if inScope && int64(e.Revision) != sc.next {
-				want := uint64(sc.next)
-				if int64(e.Revision) < sc.next {
-					want = e.Revision
+		stop := false
+		for start := 0; start < len(evs) && !stop; start += verifyBatch {
+			chunk := evs[start:min(start+verifyBatch, len(evs))]
+			vs := batchPool.Get().(*[]verifyEvent)
+			*vs = (*vs)[:0]
+			for i := range chunk {
+				e := &chunk[i]
+				if scanTo > 0 && seen >= scanTo {
+					stop = true
+					break
 				}
-				breakAt(sc, e.Stream, want, ReasonGap)
-			}
-			md, stored, sealed := integrity.Open(e.Metadata)
-			if !sealed {
-				md = e.Metadata
-			}
-			computed := integrity.Hash(sc.computed, e.Stream, e.Revision, e.Type, e.Data, md)
-			var storedNext string
-			switch {
-			case !sealed:
-				if inScope {
-					breakAt(sc, e.Stream, e.Revision, ReasonUnsealed)
+				seen++
+				v := verifyEvent{e: e, inScope: limit <= 0 || seen <= limit}
+				sc := streams[e.Stream]
+				if sc == nil {
+					sc = &streamCheck{}
+					// Stream names from the store are fresh strings per
+					// row: keep one copy per stream, not one per event.
+					streams[strings.Clone(e.Stream)] = sc
 				}
-				storedNext = computed
-			case sc.stored == sc.computed && stored == computed:
-				// The common case: intact so far and this event verifies.
-				storedNext = computed
-			default:
-				// The stored chain and the recomputed one have parted (here
-				// or earlier): judge this event against its predecessor's
-				// stored hash, as integrity.Verify does.
-				if inScope && integrity.Verify(sc.stored, e.Stream, e.Revision, e.Type, e.Data, e.Metadata) != nil {
-					breakAt(sc, e.Stream, e.Revision, ReasonMismatch)
+				if v.inScope && int64(e.Revision) != sc.next {
+					v.gap, v.want = true, uint64(sc.next)
+					if int64(e.Revision) < sc.next {
+						v.want = e.Revision
+					}
 				}
-				storedNext = stored
+				v.sc, v.prev = sc, sc.guess
+				_, _, stored, _ := integrity.SplitSealed(e.Metadata)
+				sc.guess.set(stored)
+				sc.next = int64(e.Revision) + 1
+				*vs = append(*vs, v)
 			}
-			sc.stored, sc.computed = storedNext, computed
-			sc.next = int64(e.Revision) + 1
-			dig.add(computed)
-			checkExpected()
-			if inScope {
-				sc.count++
-				rep.EventCount++
-				rep.Position = e.Position
-				rep.Digest = dig.d
+			if len(*vs) > 0 {
+				submit(vs)
 			}
 		}
 		if opts.Progress != nil {
 			opts.Progress(seen)
 		}
-		return false, nil
+		return stop, nil
 	})
+	s.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
@@ -224,4 +354,16 @@ func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (*R
 		rep.ExtendsExpected = expOK
 	}
 	return &rep, nil
+}
+
+// addHex is digester.add for a computed hash held in an array: the same
+// digest, without a string per event.
+func (g *digester) addHex(h []byte) {
+	copy(g.buf[:sha256.Size], g.d.Sum[:])
+	if _, err := hex.Decode(g.buf[sha256.Size:], h); err != nil || len(h) != 2*sha256.Size {
+		sum := sha256.Sum256(h)
+		copy(g.buf[sha256.Size:], sum[:])
+	}
+	g.d.Sum = sha256.Sum256(g.buf[:])
+	g.d.Count++
 }

@@ -14,8 +14,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -55,21 +53,9 @@ func (e *MismatchError) Unwrap() error { return ErrMismatch }
 // and the revision is 8 bytes big-endian, so that no two different field
 // tuples encode to the same bytes.
 func Hash(prevHash, stream string, revision uint64, eventType string, data, metadata []byte) string {
-	h := sha256.New()
-	var n [8]byte
-	field := func(b []byte) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	field([]byte(prevHash))
-	field([]byte(stream))
-	binary.BigEndian.PutUint64(n[:], revision)
-	h.Write(n[:])
-	field([]byte(eventType))
-	field(data)
-	field(metadata)
-	return hex.EncodeToString(h.Sum(nil))
+	var out [hexLen]byte
+	NewHasher().Sum(&out, []byte(prevHash), stream, revision, eventType, data, metadata, nil)
+	return string(out[:])
 }
 
 // Seal computes the event's hash and returns metadata (a JSON object with no
@@ -105,41 +91,14 @@ func isEmptyObject(head []byte) bool {
 // sealing and the hash; ok is false when sealedMetadata does not end with a
 // hash member in the exact form Seal writes.
 func Open(sealedMetadata []byte) (metadata []byte, hash string, ok bool) {
-	// Seal's suffix: "hash":"<64 hex>"} with maybe trailing bytes after '}'
-	// that Seal kept as they were.
-	end := bytes.LastIndexByte(sealedMetadata, '}')
-	if end < 0 {
+	head, tail, h, ok := SplitSealed(sealedMetadata)
+	if !ok {
 		return nil, "", false
 	}
-	start := end - (len(hashKey) + hexLen + 1)
-	if start < 1 || !bytes.Equal(sealedMetadata[start:start+len(hashKey)], []byte(hashKey)) ||
-		sealedMetadata[end-1] != '"' {
-		return nil, "", false
-	}
-	hash = string(sealedMetadata[start+len(hashKey) : end-1])
-	if !isLowerHex(hash) {
-		return nil, "", false
-	}
-	head := sealedMetadata[:start]
-	switch {
-	case head[len(head)-1] == ',':
-		head = head[:len(head)-1]
-	case !isEmptyObject(head):
-		return nil, "", false
-	}
-	metadata = make([]byte, 0, len(head)+len(sealedMetadata)-end)
+	metadata = make([]byte, 0, len(head)+len(tail))
 	metadata = append(metadata, head...)
-	metadata = append(metadata, sealedMetadata[end:]...)
-	return metadata, hash, true
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
+	metadata = append(metadata, tail...)
+	return metadata, string(h), true
 }
 
 // Verify checks that sealedMetadata's hash is the one Seal computes for the
