@@ -3,10 +3,9 @@ package projections
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/gob"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -33,7 +32,7 @@ import (
 // A file is three parts:
 //
 //	a JSON header line (SnapshotHeader): format, version, position, the log's identity
-//	the model's state, encoding/gob
+//	the model's state, in sections of a binary encoding (snapshotcodec.go)
 //	"sha256 <64 hex>\n": SHA-256 of every byte before this line
 //
 // Nothing in a file is trusted without a check: a file whose digest does
@@ -46,7 +45,7 @@ import (
 // SnapshotVersion is the snapshot format's version. It changes whenever
 // the model's state or the fold changes what the model holds for the same
 // events: a snapshot of an older read model is then ignored, not loaded.
-const SnapshotVersion = 1
+const SnapshotVersion = 2
 
 const (
 	snapshotFormat  = "multichannel read-model snapshot"
@@ -90,49 +89,6 @@ type SnapshotInfo struct {
 	Held time.Duration
 }
 
-// The state as written: the model's structures with pointers turned into
-// indices. Gob keeps it compact and fast without a schema of its own.
-type snapState struct {
-	Pos       eventstore.Position
-	Partners  []Partner
-	Customers []snapCustomer
-	Subs      []snapSub
-	Rels      []snapRel
-	Access    []AccessSnapshot
-	Pending   []uuid.UUID
-	Streams   []snapStream
-	Actors    []domain.Actor
-	// The event index, column by column.
-	Commit, Prepare, Rev []uint64
-	RecordedAt           []int64
-	Correlation          []byte // 16 bytes per event
-	Stream, Actor        []int32
-	Type                 []byte
-}
-
-type snapCustomer struct {
-	View       Customer
-	Pos        eventstore.Position
-	Subs, Rels []int32 // indices into Subs, Rels
-}
-
-type snapSub struct {
-	View       Subscription
-	Pos        eventstore.Position
-	ReplacedBy []uuid.UUID
-}
-
-type snapRel struct {
-	View Relationship
-	Pos  eventstore.Position
-}
-
-type snapStream struct {
-	Name   string
-	Next   uint64
-	Events []int32
-}
-
 // copied is the model's state taken under the read lock: values and slice
 // headers only. It shares memory with the model safely: the fold never
 // writes below a slice's length once appended (headers, stream event
@@ -156,35 +112,57 @@ type copied struct {
 	n           int
 }
 
-func (m *Model) copyState() *copied {
+// copyState takes the copy holding applyMu, not mu: every change to the
+// model is made under both (see applyDecoded), so the state cannot change
+// while it is copied, and readers, who take mu alone, are not held at all;
+// only the fold waits for the copy (held says how long). The copy's arrays
+// are made before, outside the lock, with room to spare: allocating and
+// clearing them costs about as much as filling them, and appends make more
+// room in the rare case the model outgrew them in between.
+func (m *Model) copyState() (c *copied, held time.Duration) {
 	m.mu.RLock()
-	defer m.mu.RUnlock()
-	c := &copied{
-		pos: m.pos, first: m.first, last: m.last,
-		partners:  make([]Partner, 0, len(m.partners)),
-		customers: make([]customerState, len(m.customerOrder)),
-		subs:      slices.Clone(m.subOrder),
-		subViews:  make([]subState, len(m.subOrder)),
-		rels:      slices.Clone(m.relOrder),
-		relViews:  make([]relState, len(m.relOrder)),
-		access:    make([]AccessSnapshot, 0, len(m.access)),
-		pending:   make([]uuid.UUID, 0, len(m.pending)),
-		streams:   slices.Clone(m.streamList),
-		actors:    slices.Clone(m.actorList),
-		chunks:    slices.Clone(m.headers.chunks),
-		n:         m.headers.len(),
+	np, nc, ns, nr := len(m.partners), len(m.customerOrder), len(m.subOrder), len(m.relOrder)
+	na, npe, nst, nac := len(m.access), len(m.pending), len(m.streamList), len(m.actorList)
+	m.mu.RUnlock()
+	room := func(n int) int { return n + n/16 + 1024 }
+	c = &copied{
+		partners:  make([]Partner, 0, room(np)),
+		customers: make([]customerState, 0, room(nc)),
+		subs:      make([]*subState, 0, room(ns)),
+		subViews:  make([]subState, 0, room(ns)),
+		rels:      make([]*relState, 0, room(nr)),
+		relViews:  make([]relState, 0, room(nr)),
+		access:    make([]AccessSnapshot, 0, room(na)),
+		pending:   make([]uuid.UUID, 0, room(npe)),
+		streams:   make([]streamState, 0, room(nst)),
+		actors:    make([]domain.Actor, 0, room(nac)),
 	}
+	// Written once here, so that the copy under the lock does not take the
+	// page faults of memory the system has not handed over yet.
+	clear(c.subViews[:cap(c.subViews)])
+	clear(c.streams[:cap(c.streams)])
+	clear(c.customers[:cap(c.customers)])
+	clear(c.relViews[:cap(c.relViews)])
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	start := time.Now()
+	c.pos, c.first, c.last = m.pos, m.first, m.last
+	c.chunks, c.n = slices.Clone(m.headers.chunks), m.headers.len()
+	c.subs = append(c.subs, m.subOrder...)
+	c.rels = append(c.rels, m.relOrder...)
+	c.streams = append(c.streams, m.streamList...)
+	c.actors = append(c.actors, m.actorList...)
 	for _, p := range m.partners {
 		c.partners = append(c.partners, *p)
 	}
-	for i, cs := range m.customerOrder {
-		c.customers[i] = *cs
+	for _, cs := range m.customerOrder {
+		c.customers = append(c.customers, *cs)
 	}
-	for i, s := range m.subOrder {
-		c.subViews[i] = *s
+	for _, s := range m.subOrder {
+		c.subViews = append(c.subViews, *s)
 	}
-	for i, r := range m.relOrder {
-		c.relViews[i] = *r
+	for _, r := range m.relOrder {
+		c.relViews = append(c.relViews, *r)
 	}
 	for k, a := range m.access {
 		c.access = append(c.access, AccessSnapshot{Partner: k.partner, Customer: k.customer,
@@ -193,173 +171,15 @@ func (m *Model) copyState() *copied {
 	for id := range m.pending {
 		c.pending = append(c.pending, id)
 	}
-	return c
-}
-
-// state turns the copy into what is written; it runs without any lock.
-func (c *copied) state() *snapState {
-	s := &snapState{
-		Pos: c.pos, Partners: c.partners, Access: c.access, Pending: c.pending,
-		Actors:    c.actors,
-		Customers: make([]snapCustomer, len(c.customers)),
-		Subs:      make([]snapSub, len(c.subs)),
-		Rels:      make([]snapRel, len(c.rels)),
-		Streams:   make([]snapStream, len(c.streams)),
-		Commit:    make([]uint64, c.n), Prepare: make([]uint64, c.n), Rev: make([]uint64, c.n),
-		RecordedAt: make([]int64, c.n), Correlation: make([]byte, 16*c.n),
-		Stream: make([]int32, c.n), Actor: make([]int32, c.n), Type: make([]byte, c.n),
-	}
-	// Map order is random: sorted, equal models write equal bytes.
-	slices.SortFunc(s.Access, func(a, b AccessSnapshot) int {
-		return cmp.Or(bytes.Compare(a.Partner[:], b.Partner[:]), bytes.Compare(a.Customer[:], b.Customer[:]))
-	})
-	slices.SortFunc(s.Pending, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	slices.SortFunc(s.Partners, func(a, b Partner) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	subIndex := make(map[*subState]int32, len(c.subs))
-	for i, p := range c.subs {
-		subIndex[p] = int32(i)
-		s.Subs[i] = snapSub{View: c.subViews[i].view, Pos: c.subViews[i].pos, ReplacedBy: c.subViews[i].replacedBy}
-	}
-	relIndex := make(map[*relState]int32, len(c.rels))
-	for i, p := range c.rels {
-		relIndex[p] = int32(i)
-		s.Rels[i] = snapRel{View: c.relViews[i].view, Pos: c.relViews[i].pos}
-	}
-	for i, cs := range c.customers {
-		sc := snapCustomer{View: cs.view, Pos: cs.pos, Subs: make([]int32, len(cs.subs)), Rels: make([]int32, len(cs.rels))}
-		for k, p := range cs.subs {
-			sc.Subs[k] = subIndex[p]
-		}
-		for k, p := range cs.rels {
-			sc.Rels[k] = relIndex[p]
-		}
-		s.Customers[i] = sc
-	}
-	for i, st := range c.streams {
-		s.Streams[i] = snapStream{Name: st.name, Next: st.next(), Events: st.events}
-	}
-	for i := range c.n {
-		h := &c.chunks[i>>headerChunkBits][i&(headerChunk-1)]
-		s.Commit[i], s.Prepare[i], s.Rev[i] = h.pos.Commit, h.pos.Prepare, h.rev
-		s.RecordedAt[i] = h.recordedAt
-		copy(s.Correlation[16*i:], h.correlation[:])
-		s.Stream[i], s.Actor[i], s.Type[i] = h.stream, h.actor(), h.typ()
-	}
-	return s
-}
-
-// restore fills an empty model from s, rebuilding every map and pointer.
-func (m *Model) restore(s *snapState) error {
-	n := len(s.Commit)
-	if len(s.Prepare) != n || len(s.Rev) != n || len(s.RecordedAt) != n || len(s.Correlation) != 16*n ||
-		len(s.Stream) != n || len(s.Actor) != n || len(s.Type) != n {
-		return fmt.Errorf("%w: index columns of different lengths", ErrSnapshotInvalid)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := range s.Partners {
-		p := s.Partners[i]
-		p.Cloud = intern(m, p.Cloud)
-		m.partners[p.ID] = &p
-	}
-	subs := make([]*subState, len(s.Subs))
-	for i, ss := range s.Subs {
-		// Shared as the fold shares them (see intern).
-		v := &ss.View
-		v.Offer, v.BillingModel, v.Channel = intern(m, v.Offer), intern(m, v.BillingModel), intern(m, v.Channel)
-		v.SellerPartnerID = m.partnerRef(v.SellerPartnerID)
-		for k := range v.Services {
-			v.Services[k].Name = intern(m, v.Services[k].Name)
-		}
-		st := m.slabs.subs.take()
-		*st = subState{view: ss.View, pos: ss.Pos, replacedBy: ss.ReplacedBy}
-		subs[i] = st
-		m.subs[st.view.ID] = st
-	}
-	m.subOrder = subs
-	rels := make([]*relState, len(s.Rels))
-	for i, sr := range s.Rels {
-		r := m.slabs.rels.take()
-		*r = relState{view: sr.View, pos: sr.Pos}
-		rels[i] = r
-		m.rels[r.view.ID] = r
-	}
-	m.relOrder = rels
-	m.customerOrder = make([]*customerState, len(s.Customers))
-	for i, sc := range s.Customers {
-		sc.View.Cloud = intern(m, sc.View.Cloud)
-		c := m.slabs.customers.take()
-		*c = customerState{view: sc.View, pos: sc.Pos, lowerName: lower(sc.View.Name),
-			subs: make([]*subState, len(sc.Subs)), rels: make([]*relState, len(sc.Rels))}
-		for k, j := range sc.Subs {
-			if j < 0 || int(j) >= len(subs) {
-				return fmt.Errorf("%w: customer %s: subscription %d", ErrSnapshotInvalid, c.view.ID, j)
-			}
-			c.subs[k] = subs[j]
-		}
-		for k, j := range sc.Rels {
-			if j < 0 || int(j) >= len(rels) {
-				return fmt.Errorf("%w: customer %s: relationship %d", ErrSnapshotInvalid, c.view.ID, j)
-			}
-			c.rels[k] = rels[j]
-		}
-		m.customers[c.view.ID] = c
-		m.customerOrder[i] = c
-	}
-	for _, a := range s.Access {
-		m.access[pairKey{partner: a.Partner, customer: a.Customer}] = &access{
-			accepted: a.Accepted, relationships: a.Relationships, sells: a.Sells}
-	}
-	for _, id := range s.Pending {
-		r := m.rels[id]
-		if r == nil {
-			return fmt.Errorf("%w: pending relationship %s unknown", ErrSnapshotInvalid, id)
-		}
-		m.pending[id] = r
-	}
-	m.streamList = make([]streamState, len(s.Streams))
-	for i, st := range s.Streams {
-		catName, id, ok := domain.SplitStream(st.Name)
-		if !ok {
-			return fmt.Errorf("%w: stream %q", ErrSnapshotInvalid, st.Name)
-		}
-		for _, e := range st.Events {
-			if e < 0 || int(e) >= n {
-				return fmt.Errorf("%w: stream %q: event %d", ErrSnapshotInvalid, st.Name, e)
-			}
-		}
-		if st.Next != uint64(len(st.Events)) {
-			return fmt.Errorf("%w: stream %q: next revision %d for %d events", ErrSnapshotInvalid, st.Name, st.Next, len(st.Events))
-		}
-		m.streamList[i] = streamState{name: st.Name, cat: categoryOf(catName), id: id, events: st.Events}
-		m.streams[st.Name] = int32(i)
-	}
-	m.actorList = s.Actors
-	for i, a := range s.Actors {
-		m.actors[a] = int32(i)
-	}
-	for i := range n {
-		h := header{pos: eventstore.Position{Commit: s.Commit[i], Prepare: s.Prepare[i]}, rev: s.Rev[i],
-			recordedAt: s.RecordedAt[i], stream: s.Stream[i], actorTyp: packActorType(s.Actor[i], s.Type[i])}
-		copy(h.correlation[:], s.Correlation[16*i:])
-		if int(h.stream) >= len(m.streamList) || h.stream < 0 || int(s.Actor[i]) >= len(m.actorList) || s.Actor[i] < 0 ||
-			int(s.Type[i]) >= len(eventTypes) {
-			return fmt.Errorf("%w: index entry %d out of range", ErrSnapshotInvalid, i)
-		}
-		m.headers.append(h)
-	}
-	m.pos = s.Pos
-	m.rebuildEventIndex()
-	return nil
+	return c, time.Since(start)
 }
 
 // WriteSnapshot writes m's read models to w in the snapshot format. The
 // fold is held only while the state is copied (Info.Held); encoding and
 // writing run beside it.
 func (m *Model) WriteSnapshot(w io.Writer) (SnapshotInfo, error) {
-	start := time.Now()
-	c := m.copyState()
-	info := SnapshotInfo{Position: c.pos, Events: c.n, Held: time.Since(start)}
+	c, held := m.copyState()
+	info := SnapshotInfo{Position: c.pos, Events: c.n, Held: held}
 	hdr := SnapshotHeader{
 		Format: snapshotFormat, Version: SnapshotVersion, Position: c.pos.String(), Events: c.n,
 		First: c.first, Last: c.last, WrittenAt: time.Now().UTC(),
@@ -369,13 +189,16 @@ func (m *Model) WriteSnapshot(w io.Writer) (SnapshotInfo, error) {
 	if err != nil {
 		return info, fmt.Errorf("snapshot header: %w", err)
 	}
+	secs := c.encodeBody()
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(w, h)}
 	bw := bufio.NewWriterSize(cw, 1<<20)
 	bw.Write(line)
 	bw.WriteByte('\n')
-	if err := gob.NewEncoder(bw).Encode(c.state()); err != nil {
-		return info, fmt.Errorf("snapshot: encode: %w", err)
+	for _, e := range secs {
+		if err := e.writeTo(bw); err != nil {
+			return info, fmt.Errorf("snapshot: write: %w", err)
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return info, fmt.Errorf("snapshot: write: %w", err)
@@ -402,37 +225,105 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // ReadSnapshot reads a snapshot written by WriteSnapshot into a new model
 // (clock as for New), after checking its digest and version. It does not
 // check the log's identity: LoadSnapshot does, against a store.
+//
+// Reading, hashing and decoding overlap: the file is read in chunks, each
+// hashed on another goroutine while the next is read, and each section of
+// the body is decoded on a goroutine of its own as soon as its bytes are
+// in. Nothing decoded is used unless the digest matches, and a digest that
+// does not is the error reported, whatever else the damage broke.
 func ReadSnapshot(r io.ReaderAt, size int64, clock func() time.Time) (*Model, SnapshotHeader, error) {
 	var hdr SnapshotHeader
 	if size < int64(trailerLen) {
 		return nil, hdr, fmt.Errorf("%w: %d bytes, too short", ErrSnapshotInvalid, size)
 	}
 	body := size - int64(trailerLen)
-	trailer := make([]byte, trailerLen)
-	if _, err := r.ReadAt(trailer, body); err != nil {
-		return nil, hdr, fmt.Errorf("snapshot: read: %w", err)
+	buf := make([]byte, size)
+	chunks := make(chan []byte, 4)
+	sum := make(chan string, 1)
+	go func() {
+		h := sha256.New()
+		for c := range chunks {
+			h.Write(c)
+		}
+		sum <- hex.EncodeToString(h.Sum(nil))
+	}()
+	m := New(clock)
+	rs := &restoring{m: m}
+	var rerr, herr, derr error // reading, the header line, the body
+	start := int64(-1)         // where the next section begins, once the header line is read
+	for off := int64(0); off < size; off += readChunk {
+		end := min(off+readChunk, size)
+		if _, err := r.ReadAt(buf[off:end], off); err != nil {
+			rerr = err
+			break
+		}
+		in := min(end, body)
+		chunks <- buf[off:in]
+		if start < 0 && herr == nil {
+			if nl := bytes.IndexByte(buf[:in], '\n'); nl >= 0 {
+				hdr, herr = parseHeader(buf[:nl])
+				start = int64(nl) + 1
+			} else if in == body {
+				herr = fmt.Errorf("%w: no header line", ErrSnapshotInvalid)
+			}
+		}
+		for start >= 0 && derr == nil && herr == nil && start+8 <= in {
+			l := int64(binary.LittleEndian.Uint64(buf[start:]))
+			if l < 0 || l > body-start-8 {
+				derr = fmt.Errorf("%w: a section longer than the file", errSnapshotBody)
+				break
+			}
+			if start+8+l > in {
+				break
+			}
+			derr = rs.section(buf[start+8 : start+8+l])
+			start += 8 + l
+		}
 	}
+	close(chunks)
+	got := <-sum
+	pos, werr := rs.wait()
+	if rerr != nil {
+		return nil, hdr, fmt.Errorf("snapshot: read: %w", rerr)
+	}
+	trailer := buf[body:]
 	want, ok := strings.CutPrefix(strings.TrimSuffix(string(trailer), "\n"), "sha256 ")
 	if !ok || trailer[trailerLen-1] != '\n' {
 		return nil, hdr, fmt.Errorf("%w: no digest at the end (truncated?)", ErrSnapshotInvalid)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(r, 0, body)); err != nil {
-		return nil, hdr, fmt.Errorf("snapshot: read: %w", err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+	if got != want {
 		return nil, hdr, fmt.Errorf("%w: digest %s, the file says %s (corrupt)", ErrSnapshotInvalid, got, want)
 	}
-	br := bufio.NewReaderSize(io.NewSectionReader(r, 0, body), 1<<20)
-	line, err := br.ReadBytes('\n')
-	if err != nil {
-		return nil, hdr, fmt.Errorf("%w: no header line", ErrSnapshotInvalid)
+	if herr != nil {
+		return nil, hdr, herr
 	}
+	if derr == nil && start != body {
+		derr = fmt.Errorf("%w: %d bytes after the last section", errSnapshotBody, body-start)
+	}
+	if derr == nil {
+		derr = werr
+	}
+	if derr != nil {
+		return nil, hdr, fmt.Errorf("%w: decode: %w", ErrSnapshotInvalid, derr)
+	}
+	if pos.String() != hdr.Position || m.headers.len() != hdr.Events || hdr.Last.Position != pos {
+		return nil, hdr, fmt.Errorf("%w: header and body disagree", ErrSnapshotInvalid)
+	}
+	m.pos = pos
+	m.first, m.last = hdr.First, hdr.Last
+	m.started = pos != eventstore.Start
+	return m, hdr, nil
+}
+
+// parseHeader checks a snapshot's header line: its format, its version and
+// its positions.
+func parseHeader(line []byte) (SnapshotHeader, error) {
+	var hdr SnapshotHeader
 	if err := json.Unmarshal(bytes.TrimSpace(line), &hdr); err != nil || hdr.Format != snapshotFormat {
-		return nil, hdr, fmt.Errorf("%w: not a read-model snapshot", ErrSnapshotInvalid)
+		return hdr, fmt.Errorf("%w: not a read-model snapshot", ErrSnapshotInvalid)
 	}
 	if hdr.Version != SnapshotVersion {
-		return nil, hdr, fmt.Errorf("%w: format version %d, this read model is version %d", ErrSnapshotInvalid, hdr.Version, SnapshotVersion)
+		return hdr, fmt.Errorf("%w: format version %d, this read model is version %d", ErrSnapshotInvalid, hdr.Version, SnapshotVersion)
 	}
 	for _, p := range []struct {
 		s   string
@@ -440,27 +331,17 @@ func ReadSnapshot(r io.ReaderAt, size int64, clock func() time.Time) (*Model, Sn
 	}{{hdr.Position, nil}, {hdr.First.Pos, &hdr.First.Position}, {hdr.Last.Pos, &hdr.Last.Position}} {
 		pos, err := eventstore.ParsePosition(p.s)
 		if err != nil {
-			return nil, hdr, fmt.Errorf("%w: position %q: %w", ErrSnapshotInvalid, p.s, err)
+			return hdr, fmt.Errorf("%w: position %q: %w", ErrSnapshotInvalid, p.s, err)
 		}
 		if p.dst != nil {
 			*p.dst = pos
 		}
 	}
-	var s snapState
-	if err := gob.NewDecoder(br).Decode(&s); err != nil {
-		return nil, hdr, fmt.Errorf("%w: decode: %w", ErrSnapshotInvalid, err)
-	}
-	if s.Pos.String() != hdr.Position || len(s.Commit) != hdr.Events || hdr.Last.Position != s.Pos {
-		return nil, hdr, fmt.Errorf("%w: header and body disagree", ErrSnapshotInvalid)
-	}
-	m := New(clock)
-	if err := m.restore(&s); err != nil {
-		return nil, hdr, err
-	}
-	m.first, m.last = hdr.First, hdr.Last
-	m.started = s.Pos != eventstore.Start
-	return m, hdr, nil
+	return hdr, nil
 }
+
+// readChunk is how much ReadSnapshot reads before handing it to the hash.
+const readChunk = 4 << 20
 
 // SaveSnapshot writes m's snapshot into dir (made if missing), atomically:
 // a temporary file, synced, renamed to its final name, and the directory

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -21,7 +22,9 @@ func loadModel(ctx context.Context, cfg SnapshotConfig, store eventstore.Store, 
 		return projections.New(now), nil, nil
 	}
 	start := time.Now()
+	restoreGC := loadingGC()
 	m, info, err := projections.LoadSnapshot(ctx, cfg.Dir, store, now, slog.Default())
+	restoreGC()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read-model snapshot: %w", err)
 	}
@@ -36,6 +39,27 @@ func loadModel(ctx context.Context, cfg SnapshotConfig, store eventstore.Store, 
 	}
 	s.model = m
 	return m, s, nil
+}
+
+// loadGOGC is the collector's target while a snapshot is loaded. A load
+// allocates almost nothing it does not keep, so each collection the
+// growing heap sets off (at every doubling, with foldGOGC) marks what has
+// been loaded so far and frees nothing: a third of the load's time at a
+// million events. The peak is what is loaded either way, and a memory
+// limit still bounds it.
+const loadGOGC = 800
+
+// loadingGC sets loadGOGC for a snapshot's load, when TuneGC ran and the
+// operator did not set GOGC, and returns what puts the previous target
+// (foldingGC's, for the fold of the events after the snapshot) back.
+func loadingGC() (restore func()) {
+	gcTuning.mu.Lock()
+	defer gcTuning.mu.Unlock()
+	if !gcTuning.tuned || gcTuning.gogcSet {
+		return func() {}
+	}
+	prev := debug.SetGCPercent(loadGOGC)
+	return func() { debug.SetGCPercent(prev) }
 }
 
 // snapshotter writes a snapshot of the read models every cfg.Every events,
