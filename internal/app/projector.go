@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -168,30 +167,29 @@ func logWhenReady(ctx context.Context, probe *observability.LagProbe, model *pro
 	}
 }
 
-// logSizeAtStart counts the embedded log's events once, in the
-// background, for a rebuild's /readyz ("N of M events applied"): its
-// sequence numbers have no gaps, so the last one is the count, one
-// indexed lookup. EventStoreDB's count is not known without reading $all:
-// ok is false there, and while the count runs.
+// logSizeAtStart counts the embedded log's events once, for a rebuild's
+// /readyz ("N of M events applied"): its sequence numbers have no gaps, so
+// the last one is the count, one lookup at the end of the table's B-tree,
+// made here rather than in the background so that nothing opens the file
+// after the app is closed. EventStoreDB's count is not known without
+// reading $all: ok is false there, and when the lookup fails.
 func logSizeAtStart(cfg Config) func() (int64, bool) {
-	if cfg.EventStoreURL != "" {
-		return func() (int64, bool) { return 0, false }
+	n, ok := int64(0), false
+	if cfg.EventStoreURL == "" {
+		n, ok = embeddedLogSize(cfg.EventsDB)
 	}
-	var n atomic.Int64
-	n.Store(-1)
-	go func() {
-		db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: cfg.EventsDB}).EscapedPath()+"?mode=ro")
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		var last sql.NullInt64
-		if err := db.QueryRow(`SELECT max(seq) FROM events`).Scan(&last); err == nil {
-			n.Store(last.Int64)
-		}
-	}()
-	return func() (int64, bool) {
-		v := n.Load()
-		return v, v >= 0
+	return func() (int64, bool) { return n, ok }
+}
+
+func embeddedLogSize(path string) (int64, bool) {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	if err != nil {
+		return 0, false
 	}
+	defer db.Close()
+	var last sql.NullInt64
+	if err := db.QueryRow(`SELECT max(seq) FROM events`).Scan(&last); err != nil {
+		return 0, false
+	}
+	return last.Int64, true
 }
