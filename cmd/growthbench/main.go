@@ -32,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/partnercenter/multichannel/internal/benchproc"
 )
 
 // options are growthbench's flags.
@@ -149,7 +151,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		}
 		defer os.RemoveAll(tmp)
 		fmt.Fprintln(progress, "building the server ...")
-		if bin, err = buildServer(ctx, o.Repo, tmp); err != nil {
+		if bin, err = benchproc.BuildServer(ctx, "growthbench", o.Repo, tmp); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/internal/benchproc"
 )
 
 func TestParseSizes(t *testing.T) {
@@ -161,7 +162,7 @@ func TestSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := buildServer(context.Background(), "", dir)
+	bin, err := benchproc.BuildServer(context.Background(), "growthbench", "", dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,29 +16,6 @@ import (
 	"github.com/partnercenter/multichannel/domain"
 	"github.com/partnercenter/multichannel/eventstore"
 )
-
-// buildServer builds the API server from repo (the module of the working
-// directory when empty) into dir and returns the binary's path.
-func buildServer(ctx context.Context, repo, dir string) (string, error) {
-	if repo == "" {
-		out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-		if err != nil {
-			return "", fmt.Errorf("find the module: go env GOMOD: %w", err)
-		}
-		gomod := strings.TrimSpace(string(out))
-		if gomod == "" || gomod == os.DevNull {
-			return "", errors.New("not inside a Go module: run growthbench from the repository, or give -repo or -server")
-		}
-		repo = filepath.Dir(gomod)
-	}
-	bin := filepath.Join(dir, "server")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = repo
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build the server in %s: %w\n%s", repo, err, out)
-	}
-	return bin, nil
-}
 
 // modeEnv is the environment of the server binary's modes and of the
 // server: the caller's, with the embedded store whatever it says

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/partnercenter/multichannel/internal/benchproc"
 )
 
 // serverConfig is how one server is started.
@@ -56,7 +57,7 @@ const stopTimeout = 30 * time.Second
 // startServer starts the server on a free loopback port and waits until
 // /readyz answers 200: its read models have folded the log.
 func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
-	addr, err := freeAddr()
+	addr, err := benchproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -230,24 +231,4 @@ func (s *server) kill() {
 }
 
 // tail is the end of the server's log, to explain a failure.
-func (s *server) tail() string {
-	b, err := os.ReadFile(s.log)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	const max = 2000
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	return "\n--- end of the server's log ---\n" + strings.TrimRight(string(b), "\n")
-}
-
-// freeAddr is a loopback address whose port was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+func (s *server) tail() string { return benchproc.LogTail(s.log, "server") }

@@ -37,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/partnercenter/multichannel/internal/benchproc"
 )
 
 // options are loadbench's flags.
@@ -163,7 +165,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	bin := o.ServerBin
 	if bin == "" {
 		fmt.Fprintln(progress, "building the server ...")
-		if bin, err = buildServer(ctx, o.Repo, tmp); err != nil {
+		if bin, err = benchproc.BuildServer(ctx, "loadbench", o.Repo, tmp); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/partnercenter/multichannel/cmd/loadbench/requests"
+	"github.com/partnercenter/multichannel/internal/benchproc"
 )
 
 // TestMain lets the test binary stand in for loadbench as the baseline's
@@ -383,7 +384,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("set LOADBENCH_E2E=1 to build the server and run the benchmark briefly")
 	}
 	ctx := context.Background()
-	bin, err := buildServer(ctx, "", t.TempDir())
+	bin, err := benchproc.BuildServer(ctx, "loadbench", "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/partnercenter/multichannel/cmd/loadbench/baseline"
+	"github.com/partnercenter/multichannel/internal/benchproc"
 )
 
 // childEnv names the environment variable that turns this binary into one
@@ -40,29 +40,6 @@ const startTimeout = 60 * time.Second
 // stopTimeout bounds a child's graceful shutdown before it is killed.
 const stopTimeout = 20 * time.Second
 
-// buildServer builds the API server from repo (the module of the working
-// directory when empty) into dir and returns the binary's path.
-func buildServer(ctx context.Context, repo, dir string) (string, error) {
-	if repo == "" {
-		out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-		if err != nil {
-			return "", fmt.Errorf("find the module: go env GOMOD: %w", err)
-		}
-		gomod := strings.TrimSpace(string(out))
-		if gomod == "" || gomod == os.DevNull {
-			return "", errors.New("not inside a Go module: run loadbench from the repository, or give -repo")
-		}
-		repo = filepath.Dir(gomod)
-	}
-	bin := filepath.Join(dir, "server")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = repo
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build the server in %s: %w\n%s", repo, err, out)
-	}
-	return bin, nil
-}
-
 // child is a server process started by loadbench.
 type child struct {
 	name string
@@ -78,23 +55,11 @@ type apiServer struct {
 	secret []byte
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago. The server is handed the address in HTTP_ADDR; the window in which
-// another process could take the port is tiny on a benchmark machine.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // startServer starts the API server binary with a fresh store file in dir,
 // production mode, a new JWT secret and the given extra flags, and waits
 // until it answers /readyz.
 func startServer(ctx context.Context, bin, dir string, args []string) (*apiServer, error) {
-	addr, err := freeAddr()
+	addr, err := benchproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -296,17 +261,4 @@ func (c *child) kill() {
 }
 
 // tail returns the last lines of the child's log, to explain a failure.
-func (c *child) tail() string {
-	b, err := os.ReadFile(c.log)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	const max = 2000
-	if len(b) > max {
-		b = b[len(b)-max:]
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	return "\n--- end of the " + c.name + "'s log ---\n" + strings.TrimRight(string(b), "\n")
-}
+func (c *child) tail() string { return benchproc.LogTail(c.log, c.name) }

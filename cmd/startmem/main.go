@@ -23,7 +23,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/partnercenter/multichannel/internal/benchproc"
 )
 
 func main() {
@@ -66,7 +67,7 @@ type result struct {
 func mib(v float64) string { return fmt.Sprintf("%.0f MiB", v/(1<<20)) }
 
 func measure(server, eventsDB string, extra []string, timeout, settle time.Duration) (result, error) {
-	addr, err := freeAddr()
+	addr, err := benchproc.FreeAddr()
 	if err != nil {
 		return result{}, err
 	}
@@ -151,13 +152,4 @@ func get(ctx context.Context, url string) (bool, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK, nil
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
