@@ -66,10 +66,10 @@ type Config struct {
 	CORS httpapi.CORS
 	// Snapshots of the read models (see snapshots.go).
 	Snapshots SnapshotConfig
-	// GCHeadroom is how many bytes past the live heap the collector's
-	// memory limit is set once the read models are rebuilt (gc.go); 0
-	// keeps the container's or machine's limit only.
-	GCHeadroom int64
+	// GCHeadroom is how far past the live heap (and the runtime's own
+	// memory) the collector's memory limit is set once the read models are
+	// rebuilt (gc.go); Min 0 keeps the container's or machine's limit only.
+	GCHeadroom GCHeadroom
 	// Ops holds the operational settings: observability and protection.
 	Ops OpsConfig
 }
@@ -129,7 +129,8 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	snapshotDir := fs.String("snapshot-dir", Env("SNAPSHOT_DIR", ""), "where read-model snapshots are kept; default: snapshots/ beside -events-db, none with EventStoreDB; \"off\" for none (SNAPSHOT_DIR)")
 	fs.IntVar(&c.Snapshots.Every, "snapshot-every", envInt("SNAPSHOT_EVERY", DefaultSnapshotEvery), "write a read-model snapshot after this many events (SNAPSHOT_EVERY)")
 	fs.DurationVar(&c.Snapshots.Interval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", DefaultSnapshotInterval), "write a read-model snapshot at least this often while events come (SNAPSHOT_INTERVAL)")
-	gcHeadroom := fs.Int("gc-headroom-mib", envInt("GC_HEADROOM_MIB", DefaultGCHeadroom>>20), "once the read models are rebuilt, the collector's memory limit is the live heap plus this many MiB; 0 for the container's or machine's limit only (GC_HEADROOM_MIB)")
+	gcHeadroom := fs.Int("gc-headroom-mib", envInt("GC_HEADROOM_MIB", DefaultGCHeadroom>>20), "once the read models are rebuilt, the collector's memory limit leaves at least this many MiB for garbage past the live heap; 0 for the container's or machine's limit only (GC_HEADROOM_MIB)")
+	fs.IntVar(&c.GCHeadroom.Percent, "gc-headroom-percent", envInt("GC_HEADROOM_PERCENT", DefaultGCHeadroomPercent), "the collector's headroom as a percentage of the live heap, when that is more than -gc-headroom-mib (GC_HEADROOM_PERCENT)")
 	corsOrigins := fs.String("cors-origins", Env("CORS_ORIGINS", ""), "comma-separated origins browsers may call the API from, \"*\" for any, \"none\" for none; default: localhost origins in development, none in production (CORS_ORIGINS)")
 	finishOps := c.Ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -155,7 +156,10 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	if *gcHeadroom < 0 {
 		return c, errors.New("GC_HEADROOM_MIB must not be negative")
 	}
-	c.GCHeadroom = int64(*gcHeadroom) << 20
+	c.GCHeadroom.Min = int64(*gcHeadroom) << 20
+	if c.GCHeadroom.Percent < 0 || c.GCHeadroom.Percent > 1000 {
+		return c, fmt.Errorf("GC_HEADROOM_PERCENT must be from 0 to 1000, not %d", c.GCHeadroom.Percent)
+	}
 	if c.ClaimGrace < 0 {
 		return c, fmt.Errorf("CLAIM_GRACE must not be negative, not %s", c.ClaimGrace)
 	}

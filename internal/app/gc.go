@@ -30,12 +30,36 @@ const defaultGOGC = 400
 // large log is memory the process keeps from the system after the fold.
 const foldGOGC = 100
 
-// DefaultGCHeadroom is how far past the live heap the memory limit is set
-// once the read models are rebuilt (see gcTuning.settle). 256 MiB is a few
-// seconds of garbage at the load benchmark's rates, so a collection at most
-// every second or so under load; a live heap under 64 MiB never reaches it
-// (GOGC 400 collects first), so small servers keep GOGC's pace.
+// DefaultGCHeadroom is the least the memory limit leaves for garbage past
+// what the live heap takes once the read models are rebuilt (settleGC).
+// 256 MiB is a few seconds of garbage at the load benchmark's rates, so a
+// collection at most every second or so under load; a live heap under
+// 64 MiB never reaches it (GOGC 400 collects first), so small servers keep
+// GOGC's pace.
 const DefaultGCHeadroom = 256 << 20
+
+// DefaultGCHeadroomPercent is the headroom as a share of the live heap,
+// when that is more than DefaultGCHeadroom (live heaps over 1 GiB). A
+// collection marks the whole live heap, so its cost grows with it: with a
+// fixed headroom the read models of 10,000,000 events (4.8 GB live) were
+// marked every 256 MiB of garbage, four seconds of marking on two cores
+// each time, and the collector ran most of the time under load. A quarter
+// of the live heap keeps the collector's share of the CPU about where it is
+// for a small heap, at a quarter more memory under load.
+const DefaultGCHeadroomPercent = 25
+
+// GCHeadroom is how much memory the collector's limit leaves for garbage
+// past the live heap (and the runtime's own memory beside it): the larger
+// of Min bytes and Percent of the live heap. Min 0 keeps TuneGC's limit.
+type GCHeadroom struct {
+	Min     int64
+	Percent int
+}
+
+// of is the headroom for a live heap.
+func (h GCHeadroom) of(live uint64) int64 {
+	return max(h.Min, int64(min(live, math.MaxInt64/200)*uint64(h.Percent)/100))
+}
 
 // gcLimitEvery is how often the memory limit follows the live heap.
 const gcLimitEvery = 10 * time.Second
@@ -102,11 +126,12 @@ func foldingGC() bool {
 // settleGC waits for the read models to catch up with the log at start,
 // then collects, returns the freed memory to the system, restores the
 // steady-state GOGC and, every gcLimitEvery until ctx ends, sets the
-// memory limit to the live heap plus headroom (never above TuneGC's
-// ceiling). Without the limit the heap of a large model grows to five
-// times what is live (GOGC 400): 2.4 GB resident for the 476 MiB of a
-// 1,000,000-event log. Headroom 0, or GOMEMLIMIT set, keeps TuneGC's limit.
-func settleGC(ctx context.Context, store eventstore.Store, model *projections.Model, headroom int64, logger *slog.Logger) {
+// memory limit to what the live heap and the runtime beside it take, plus
+// headroom (never above TuneGC's ceiling). Without the limit the heap of a
+// large model grows to five times what is live (GOGC 400): 2.4 GB resident
+// for the 476 MiB of a 1,000,000-event log. headroom.Min 0, or GOMEMLIMIT
+// set, keeps TuneGC's limit.
+func settleGC(ctx context.Context, store eventstore.Store, model *projections.Model, headroom GCHeadroom, logger *slog.Logger) {
 	for !caughtUpOnce(ctx, store, model) {
 		select {
 		case <-ctx.Done():
@@ -127,13 +152,13 @@ func settleGC(ctx context.Context, store eventstore.Store, model *projections.Mo
 	if !gogcSet {
 		debug.SetGCPercent(defaultGOGC)
 	}
-	derive := headroom > 0 && !memSet
-	var limit int64
+	derive := headroom.Min > 0 && !memSet
 	if derive {
-		limit = limitFor(liveHeap(), headroom, ceiling)
-		debug.SetMemoryLimit(limit)
+		debug.SetMemoryLimit(limitFor(readGCMemory(), headroom, ceiling))
 	}
-	logger.Info("read models rebuilt; collector settled", "live_heap_bytes", liveHeap(),
+	m := readGCMemory()
+	logger.Info("read models rebuilt; collector settled", "live_heap_bytes", m.live,
+		"runtime_overhead_bytes", m.overhead,
 		"memory_limit_bytes", debug.SetMemoryLimit(-1)) // a negative limit reads it
 	if !derive {
 		return
@@ -148,28 +173,55 @@ func settleGC(ctx context.Context, store eventstore.Store, model *projections.Mo
 		}
 		// The live heap grows with the log: a limit that stayed would
 		// make the collector run ever more often, and then all the time.
-		debug.SetMemoryLimit(limitFor(liveHeap(), headroom, ceiling))
+		debug.SetMemoryLimit(limitFor(readGCMemory(), headroom, ceiling))
 	}
 }
 
-// limitFor is the memory limit for a live heap: live plus headroom, at
-// most the ceiling (0: none).
-func limitFor(live uint64, headroom, ceiling int64) int64 {
-	limit := int64(min(live, math.MaxInt64/2)) + headroom
+// gcMemory is what the memory limit is derived from.
+type gcMemory struct {
+	// live is the heap the last collection marked live.
+	live uint64
+	// overhead is the memory the runtime holds beside the heap's objects
+	// (free space in spans, the collector's metadata, stacks), which the
+	// memory limit counts too: a limit of the live heap plus headroom left
+	// a large model none, as its overhead (about 8% of the heap) took it
+	// all, and the collector then ran back to back even on an idle server.
+	overhead uint64
+}
+
+// limitFor is the memory limit for m: the live heap, the runtime's
+// overhead and the headroom, at most the ceiling (0: none).
+func limitFor(m gcMemory, headroom GCHeadroom, ceiling int64) int64 {
+	limit := int64(min(m.live, math.MaxInt64/4)) + int64(min(m.overhead, math.MaxInt64/4)) + headroom.of(m.live)
 	if ceiling > 0 && limit > ceiling {
 		limit = ceiling
 	}
 	return limit
 }
 
-// liveHeap is the heap the last collection marked live.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+// readGCMemory reads the runtime's metrics. Memory the runtime holds is
+// total less what it has returned to the system (the figure the memory
+// limit is compared with); its overhead is that less the heap's objects,
+// live or not yet swept, so garbage is not counted as overhead.
+func readGCMemory() gcMemory {
+	s := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
 	}
-	return s[0].Value.Uint64()
+	metrics.Read(s)
+	v := make([]uint64, len(s))
+	for i := range s {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			v[i] = s[i].Value.Uint64()
+		}
+	}
+	m := gcMemory{live: v[0]}
+	if held := v[1] - min(v[2], v[1]); held > v[3] {
+		m.overhead = held - v[3]
+	}
+	return m
 }
 
 // caughtUpOnce reports whether the model is within one read of the log's
