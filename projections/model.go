@@ -146,43 +146,47 @@ func (m *Model) reached(pos eventstore.Position) bool {
 	return m.started && !m.pos.Less(pos)
 }
 
-// runBuffer is how many events the reader may run ahead of the fold.
-const runBuffer = 4096
+// catchUpPage is how many events Run reads at a time while it catches up
+// with the log, and catchUpAhead how many such pages the reader may run
+// ahead of the fold.
+const (
+	catchUpPage  = 1024
+	catchUpAhead = 4
+)
 
-// Run keeps m current: it subscribes to the global log after m's checkpoint
-// and applies every event, until ctx ends or an event cannot be applied.
+// Run keeps m current: it reads the global log after m's checkpoint and
+// applies every event, until ctx ends or an event cannot be applied.
 //
 // Reading the log, decoding it and folding it run on separate goroutines:
 // the reader hands events over a buffered channel to a Folder, which
 // decodes batches of them on every core and folds them in log order, so a
-// rebuild at start-up costs about the fold's share alone. A live event that
-// arrives alone is decoded and folded at once, with no hand-off (see
-// Folder.Fold). The store hands each event over with buffers of its own
-// (the interface never reuses them), so an event may outlive its callback.
+// rebuild at start-up costs about the fold's share alone. While it catches
+// up the reader reads pages (ReadAll) and hands each over whole; once a
+// page comes back short it subscribes from the last event read, and hands
+// live events over as they come. A page at a time matters for a rebuild:
+// handed over one by one, ten million events cost ten million channel
+// operations and the goroutine wake-ups between them, on the reader's
+// core, which is the rebuild's busiest. A live event that arrives alone is
+// decoded and folded at once, with no hand-off (see Folder.Fold). The
+// store hands each event over with buffers of its own (the interface
+// never reuses them), so an event may outlive its callback.
 func Run(ctx context.Context, store eventstore.Store, m *Model) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	events := make(chan eventstore.RecordedEvent, runBuffer)
+	pages := make(chan []eventstore.RecordedEvent, catchUpAhead)
 	folded := make(chan error, 1)
 	go func() {
-		err := foldFrom(events, m)
+		err := foldFrom(pages, m)
 		if err != nil {
 			cancel(err)
-			for range events {
+			for range pages {
 				// Let the reader finish; it stops at the cancelled context.
 			}
 		}
 		folded <- err
 	}()
-	err := store.SubscribeAll(ctx, m.Position(), func(e eventstore.RecordedEvent) error {
-		select {
-		case events <- e:
-			return nil
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	})
-	close(events)
+	err := readLog(ctx, store, m.Position(), pages)
+	close(pages)
 	if ferr := <-folded; ferr != nil {
 		return fmt.Errorf("projections: %w", ferr)
 	}
@@ -192,23 +196,53 @@ func Run(ctx context.Context, store eventstore.Store, m *Model) error {
 	return nil
 }
 
-// foldFrom folds the events of the channel until it is closed or one
-// fails: it takes what has arrived, up to a batch, without waiting for
-// more, so a batch is as large as the reader is ahead.
-func foldFrom(events <-chan eventstore.RecordedEvent, m *Model) error {
+// readLog sends the log after pos to pages: pages of ReadAll until one is
+// short, then every event the subscription delivers from there, so the two
+// phases meet with no gap and no duplicate.
+func readLog(ctx context.Context, store eventstore.Store, pos eventstore.Position, pages chan<- []eventstore.RecordedEvent) error {
+	send := func(evs []eventstore.RecordedEvent) error {
+		select {
+		case pages <- evs:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	for {
+		evs, err := store.ReadAll(ctx, pos, catchUpPage)
+		if err != nil {
+			return err
+		}
+		if len(evs) > 0 {
+			pos = evs[len(evs)-1].Position
+			if err := send(evs); err != nil {
+				return err
+			}
+		}
+		if len(evs) < catchUpPage {
+			break
+		}
+	}
+	return store.SubscribeAll(ctx, pos, func(e eventstore.RecordedEvent) error {
+		return send([]eventstore.RecordedEvent{e})
+	})
+}
+
+// foldFrom folds the pages of the channel until it is closed or one fails:
+// a short page (a live event) is joined by what else has arrived, up to a
+// batch, without waiting for more, so a batch is as large as the reader is
+// ahead.
+func foldFrom(pages <-chan []eventstore.RecordedEvent, m *Model) error {
 	f := m.NewFolder()
-	for e := range events {
-		// Sized by what is waiting: a live event alone costs no more.
-		batch := make([]eventstore.RecordedEvent, 1, min(FoldBatch, 1+len(events)))
-		batch[0] = e
+	for batch := range pages {
 	more:
 		for len(batch) < FoldBatch {
 			select {
-			case e, ok := <-events:
+			case p, ok := <-pages:
 				if !ok {
 					break more
 				}
-				batch = append(batch, e)
+				batch = append(batch, p...)
 			default:
 				break more
 			}

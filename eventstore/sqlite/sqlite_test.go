@@ -363,3 +363,56 @@ func TestSchemaVersion(t *testing.T) {
 	}
 	ro.Close()
 }
+
+// TestReadPageKeepsEveryEventsBytes: every event of a page read at once,
+// from the log and from a stream, keeps its own bytes once the rows behind
+// it are gone, and an append to one event's bytes reaches no other. The
+// scanner hands out the driver's blobs as they are (no copy), which holds
+// only while the driver makes a new slice for every blob of every row.
+func TestReadPageKeepsEveryEventsBytes(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := t.Context()
+	const n = 1500
+	want := make([]eventstore.EventData, n)
+	for i := range want {
+		want[i] = eventstore.EventData{
+			ID:       uuid.Must(uuid.NewV7()),
+			Type:     "Tested",
+			Data:     fmt.Appendf(nil, `{"i":%d,"pad":%q}`, i, strings.Repeat("x", i%97)),
+			Metadata: fmt.Appendf(nil, `{"m":%d}`, i),
+		}
+	}
+	want[n/2].Data, want[n/2].Metadata = []byte{}, []byte{}
+	for i := 0; i < n; i += 100 {
+		if _, err := s.Append(ctx, "bytes", eventstore.Any(), want[i:i+100]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what string, got []eventstore.RecordedEvent) {
+		t.Helper()
+		if len(got) != n {
+			t.Fatalf("%s: %d events, want %d", what, len(got), n)
+		}
+		for i := range got {
+			got[i].Data = append(got[i].Data, '!') // must not reach event i+1
+		}
+		for i, ev := range got {
+			if d := ev.Data[:len(ev.Data)-1]; string(d) != string(want[i].Data) || string(ev.Metadata) != string(want[i].Metadata) {
+				t.Fatalf("%s: event %d holds %q %q, want %q %q", what, i, d, ev.Metadata, want[i].Data, want[i].Metadata)
+			}
+			if ev.Metadata == nil {
+				t.Fatalf("%s: event %d: nil metadata", what, i)
+			}
+		}
+	}
+	all, err := s.ReadAll(ctx, eventstore.Start, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("ReadAll", all)
+	stream, err := s.ReadStream(ctx, "bytes", eventstore.Forwards, 0, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("ReadStream", stream)
+}

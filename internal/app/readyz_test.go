@@ -19,25 +19,46 @@ import (
 	"github.com/partnercenter/multichannel/internal/audit"
 )
 
-// gatedStore delivers the first n events of a subscription, then holds
-// the rest until open is closed: a rebuild caught in the middle.
+// gatedStore withholds the events after position last from a reader that
+// starts before it, by pages or by a subscription, until open is closed: a
+// rebuild caught in the middle. A read from last on (the collector's
+// "caught up yet?") sees the whole log.
 type gatedStore struct {
 	eventstore.Store
-	n    int
+	last eventstore.Position
 	open chan struct{}
 }
 
+func (g gatedStore) closed() bool {
+	select {
+	case <-g.open:
+		return false
+	default:
+		return true
+	}
+}
+
+func (g gatedStore) ReadAll(ctx context.Context, from eventstore.Position, max int) ([]eventstore.RecordedEvent, error) {
+	evs, err := g.Store.ReadAll(ctx, from, max)
+	if from.Less(g.last) && g.closed() {
+		for i, e := range evs {
+			if g.last.Less(e.Position) {
+				return evs[:i], err
+			}
+		}
+	}
+	return evs, err
+}
+
 func (g gatedStore) SubscribeAll(ctx context.Context, after eventstore.Position, fn func(eventstore.RecordedEvent) error) error {
-	delivered := 0
 	return g.Store.SubscribeAll(ctx, after, func(e eventstore.RecordedEvent) error {
-		if delivered == g.n {
+		if g.last.Less(e.Position) {
 			select {
 			case <-g.open:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
-		delivered++
 		return fn(e)
 	})
 }
@@ -66,6 +87,10 @@ func TestReadyzDuringRebuild(t *testing.T) {
 	if _, err := audit.Generate(context.Background(), st, 300, audit.GenerateOptions{Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
+	first, err := st.ReadAll(context.Background(), eventstore.Start, 120)
+	if err != nil || len(first) != 120 {
+		t.Fatalf("the first 120 events: %d, %v", len(first), err)
+	}
 	st.Close()
 
 	cfg, err := ParseConfig([]string{"-env", "development", "-events-db", db, "-metrics=false", "-request-log=false"})
@@ -74,7 +99,7 @@ func TestReadyzDuringRebuild(t *testing.T) {
 	}
 	gate := make(chan struct{})
 	a, err := New(cfg, WithStdout(io.Discard), WithStoreWrapper(func(s eventstore.Store) eventstore.Store {
-		return gatedStore{Store: s, n: 120, open: gate}
+		return gatedStore{Store: s, last: first[119].Position, open: gate}
 	}))
 	if err != nil {
 		t.Fatal(err)
