@@ -32,12 +32,15 @@ type row struct {
 	ReadySnap     time.Duration // to /readyz 200 from the snapshot
 	// ReadyColdAll and ReadySnapAll are every run's times, for the spread.
 	ReadyColdAll, ReadySnapAll []time.Duration
-	RSSCold                    int64   // resident bytes after the start with no snapshot
-	RSSSnap                    int64   // resident bytes after the start from the snapshot
-	Customer                   latency // customer(id) with its subscriptions
-	EventsPage                 latency // the partner's first events page
-	QueryGCs                   int64   // collections the server ran while the queries were sent
-	Fixture                    fixture
+	RSSCold                    int64 // resident bytes after the start with no snapshot
+	RSSSnap                    int64 // resident bytes after the start from the snapshot
+	// TouchSnap is how long touching RSSSnap bytes of new memory took this
+	// process (touchTime): the part of a start the system's memory costs.
+	TouchSnap  time.Duration
+	Customer   latency // customer(id) with its subscriptions
+	EventsPage latency // the partner's first events page
+	QueryGCs   int64   // collections the server ran while the queries were sent
+	Fixture    fixture
 
 	partner uuid.UUID           // the partner the queries are asked as
 	db      string              // the store file
@@ -157,6 +160,7 @@ func measureSize(ctx context.Context, o options, bin string, n int64, progress i
 	var (
 		readyCold, readySnap []time.Duration
 		rssCold, rssSnap     []int64
+		touchSnap            []time.Duration
 	)
 	var kept *server
 	for i := range o.Runs {
@@ -191,11 +195,19 @@ func measureSize(ctx context.Context, o options, bin string, n int64, progress i
 		}
 		readySnap, rssSnap = append(readySnap, s.ready), append(rssSnap, rss)
 		say("run %d: ready in %s from the snapshot, %s resident", i+1, s.ready.Round(10*time.Millisecond), formatBytes(rss))
+		touch, err := touchTime(rss)
+		if err != nil {
+			s.kill()
+			return r, nil, fmt.Errorf("touch %s of memory: %w", formatBytes(rss), err)
+		}
+		touchSnap = append(touchSnap, touch)
+		say("run %d: touching as much new memory took this process %s", i+1, touch.Round(10*time.Millisecond))
 		kept = s
 	}
 	r.ReadyCold, r.ReadySnap = median(readyCold), median(readySnap)
 	r.ReadyColdAll, r.ReadySnapAll = readyCold, readySnap
 	r.RSSCold, r.RSSSnap = median(rssCold), median(rssSnap)
+	r.TouchSnap = median(touchSnap)
 	return r, kept, nil
 }
 

@@ -33,11 +33,12 @@ func (rep report) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%d timed requests of each query after %d untimed, one at a time over loopback; %d run(s) per size, medians; resident memory %s after ready\n\n",
 		o.Queries, o.Warmup, o.Runs, o.Settle)
 
-	fmt.Fprintln(w, "| events | file | snapshot | ready, no snapshot | ready, from snapshot | resident, no snapshot | resident, from snapshot |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| events | file | snapshot | ready, no snapshot | ready, from snapshot | resident, no snapshot | resident, from snapshot | first touch of that memory |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", count(r.Events), formatBytes(r.FileBytes), formatBytes(r.SnapshotBytes),
-			spread(r.ReadyCold, r.ReadyColdAll), spread(r.ReadySnap, r.ReadySnapAll), formatBytes(r.RSSCold), formatBytes(r.RSSSnap))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", count(r.Events), formatBytes(r.FileBytes), formatBytes(r.SnapshotBytes),
+			spread(r.ReadyCold, r.ReadyColdAll), spread(r.ReadySnap, r.ReadySnapAll), formatBytes(r.RSSCold), formatBytes(r.RSSSnap),
+			r.TouchSnap.Round(10*time.Millisecond))
 	}
 
 	fmt.Fprintln(w)
