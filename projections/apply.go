@@ -227,6 +227,7 @@ func (m *Model) fold1(d *Decoded) error {
 			e.Type, e.Position, e.Stream, e.Revision, next, ErrOutOfOrder)
 	}
 	m.created = created{}
+	m.lists.touched = m.lists.touched[:0]
 	if err := m.fold(d.ev, *e, d.at); err != nil {
 		return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, err)
 	}
@@ -251,6 +252,9 @@ func (m *Model) fold1(d *Decoded) error {
 		pos: e.Position, rev: e.Revision, recordedAt: d.at.UnixNano(),
 		correlation: md.CorrelationID, stream: si, actorTyp: packActorType(ai, d.typ),
 	})
+	if m.lists.watching() {
+		m.listsFolded(si, int32(m.headers.len()-1))
+	}
 	return nil
 }
 
@@ -277,6 +281,9 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		m.partners[ev.PartnerID] = &Partner{ID: ev.PartnerID, Name: ev.Name, Cloud: intern(m, ev.Cloud), EnrolledAt: at}
 
 	case domain.CustomerOnboarded:
+		if m.lists.watching() {
+			m.noteAudienceTies(ev.CustomerID, ev.OnboardedBy)
+		}
 		c := m.customers[ev.CustomerID]
 		if c == nil {
 			c = m.slabs.customers.take()
@@ -449,7 +456,12 @@ func (m *Model) moveRelationship(id uuid.UUID, to domain.RelationshipStatus) (*r
 	return r, nil
 }
 
+// accessOf is the pair's ties, which the caller is about to move: the
+// tenants' event lists note the partner's view of the customer first.
 func (m *Model) accessOf(partner, customer uuid.UUID) *access {
+	if m.lists.watching() {
+		m.noteTies(partner, customer)
+	}
 	k := pairKey{partner: partner, customer: customer}
 	a := m.access[k]
 	if a == nil {

@@ -36,7 +36,11 @@ func benchCorpus(tb testing.TB) corpus {
 	return benchLog
 }
 
-func buildCorpus(tb testing.TB, n int) corpus {
+func buildCorpus(tb testing.TB, n int) corpus { return buildCorpusOf(tb, n, 200) }
+
+// buildCorpusOf is a corpus of n events with the given number of partners:
+// each sees about 2/partners of the customers.
+func buildCorpusOf(tb testing.TB, n, partnerCount int) corpus {
 	var c corpus
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	revs := make(map[string]uint64)
@@ -66,7 +70,7 @@ func buildCorpus(tb testing.TB, n int) corpus {
 		at = at.Add(time.Millisecond)
 	}
 	var partners []uuid.UUID
-	for i := 0; i < 200; i++ {
+	for i := 0; i < partnerCount; i++ {
 		p := uuid.Must(uuid.NewV7())
 		partners = append(partners, p)
 		emit(domain.PartnerStream(p), domain.Actor{UserID: "admin@" + p.String(), TenantID: p, Role: domain.RoleGlobalAdmin},

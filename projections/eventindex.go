@@ -19,7 +19,8 @@ import (
 // only names candidates, and every candidate that is not visible by
 // construction is checked with the same helpers at read time. Because
 // visibility changes (a relationship accepted, then terminated, hides a
-// customer's whole history again), nothing here caches a decision.
+// customer's whole history again), nothing here caches a decision; the
+// tenants' event lists (eventlists.go) do, and are dropped when it changes.
 type eventIndex struct {
 	byTenant map[uuid.UUID]*tenantStreams
 	// unplaced holds the streams whose object the fold did not know when
@@ -109,6 +110,8 @@ func (m *Model) placeStream(si int32) {
 	}
 	if !placed {
 		x.unplaced = append(x.unplaced, si)
+		// Nobody's list could be kept with this stream's events.
+		m.lists.dropAll()
 	}
 }
 
@@ -256,13 +259,24 @@ type eventsPage struct {
 }
 
 // eventsPage finds the page. Under mu it only takes what the page needs:
-// the caller's visible streams (their index lists are append-only, so a
-// copy of each slice header is a stable snapshot), the header view and the
-// actor list. Counting, filtering and merging run after mu is released,
-// so a read holds up the fold for the time of visibleStreams only.
+// the caller's list of events (eventlists.go) or, without one, its visible
+// streams (their index lists are append-only, so a copy of each slice
+// header is a stable snapshot), the header view and the actor list.
+// Counting, filtering, merging and building the caller's list run after
+// mu is released, so a read holds up the fold for the time of
+// visibleStreams at most.
 func (m *Model) eventsPage(v domain.Actor, f EventFilter, req pageReq) (eventsPage, headerView) {
+	return m.eventsPageVia(v, f, req, true)
+}
+
+// eventsPageVia is eventsPage; withLists false pages the visible streams
+// even when the caller has a list, for tests to compare the two.
+func (m *Model) eventsPageVia(v domain.Actor, f EventFilter, req pageReq, withLists bool) (eventsPage, headerView) {
 	hf := newHeaderFilter(f)
 	var lists [][]int32
+	var items []int32 // the caller's list of events, when listed
+	listed := false
+	var build *listBuild
 	whole := false // the caller sees the whole log: no per-stream lists
 	m.mu.RLock()
 	hv := m.headerView()
@@ -275,17 +289,30 @@ func (m *Model) eventsPage(v domain.Actor, f EventFilter, req pageReq) (eventsPa
 	case v.Audits():
 		whole = true
 	default:
+		if withLists {
+			if items, listed = m.lists.cached(v.TenantID); listed {
+				break
+			}
+		}
 		sis := m.visibleStreams(v)
 		lists = make([][]int32, len(sis))
 		for i, si := range sis {
 			lists[i] = m.streamList[si].events
 		}
+		if withLists {
+			build = m.startBuild(v, lists)
+		}
 	}
 	m.mu.RUnlock()
 
-	if whole {
-		pg := hv.wholeLog(&hf, req)
-		return pg, hv
+	if build != nil {
+		items, listed = m.buildEvents(build, lists, hv.n), true
+	}
+	switch {
+	case whole:
+		return hv.wholeLog(&hf, req), hv
+	case listed:
+		return hv.page(len(items), func(i int) int32 { return items[i] }, &hf, req), hv
 	}
 	if hf.any() {
 		for i, l := range lists {
@@ -302,14 +329,21 @@ func (m *Model) eventsPage(v domain.Actor, f EventFilter, req pageReq) (eventsPa
 	return pg, hv
 }
 
-// wholeLog pages the auditor's view: without a filter the count is the
-// log's length and the cursor is found by binary search; with one, every
-// header is a candidate, which is what an auditor may see.
+// wholeLog pages the auditor's view: every header.
 func (hv *headerView) wholeLog(hf *headerFilter, req pageReq) eventsPage {
+	return hv.page(hv.n, func(i int) int32 { return int32(i) }, hf, req)
+}
+
+// page pages a list of n header indices in log order, the i-th of which
+// is at(i): without a filter the count is n and the cursor is found by
+// binary search, so the cost is the page and a logarithm; with one, every
+// item of the list is a candidate.
+func (hv *headerView) page(n int, at func(int) int32, hf *headerFilter, req pageReq) eventsPage {
 	if hf.any() {
 		var pg eventsPage
-		for i := range hv.n {
-			h := hv.at(int32(i))
+		for i := range n {
+			hi := at(i)
+			h := hv.at(hi)
 			if !hf.match(h) {
 				continue
 			}
@@ -318,22 +352,22 @@ func (hv *headerView) wholeLog(hf *headerFilter, req pageReq) eventsPage {
 			case req.hasAfter && !req.after.Less(h.pos):
 				pg.before++
 			case len(pg.items) < req.first:
-				pg.items = append(pg.items, int32(i))
+				pg.items = append(pg.items, hi)
 			default:
 				pg.more = true
 			}
 		}
 		return pg
 	}
-	pg := eventsPage{total: hv.n}
+	pg := eventsPage{total: n}
 	if req.hasAfter {
-		pg.before = sort.Search(hv.n, func(i int) bool { return req.after.Less(hv.at(int32(i)).pos) })
+		pg.before = sort.Search(n, func(i int) bool { return req.after.Less(hv.at(at(i)).pos) })
 	}
-	end := min(pg.before+req.first, hv.n)
+	end := min(pg.before+req.first, n)
 	for i := pg.before; i < end; i++ {
-		pg.items = append(pg.items, int32(i))
+		pg.items = append(pg.items, at(i))
 	}
-	pg.more = end < hv.n
+	pg.more = end < n
 	return pg
 }
 

@@ -87,3 +87,14 @@ func (m *Model) EventsScanned(v domain.Actor, f EventFilter, first *int, after *
 	}
 	return out, nil
 }
+
+// EventsStreams is the page through the visible streams' lists, never
+// the tenant's list of events, whether it has one or not.
+func (m *Model) EventsStreams(v domain.Actor, f EventFilter, first *int, after *string) (EventsPage, error) {
+	req, err := parsePage(cursorEvent, first, after)
+	if err != nil {
+		return EventsPage{}, err
+	}
+	pg, hv := m.eventsPageVia(v, f, req, false)
+	return EventsPage{Refs: refsOf(m, &hv, pg.items), Total: pg.total, Before: pg.before, More: pg.more, Examined: hv.examined}, nil
+}

@@ -22,15 +22,10 @@ func (m *Model) streamVisible(v domain.Actor, st *streamState) bool {
 	case catPartner:
 		return domain.SeesPartnerStream(v, st.id)
 	case catCustomer:
-		c := m.customers[st.id]
-		return c != nil && m.seesFully(v, c)
+		return m.seesCustomerStreams(v, st.id)
 	case catSubscription:
 		s := m.subs[st.id]
-		if s == nil {
-			return false
-		}
-		c := m.customers[s.view.CustomerID]
-		return c != nil && m.seesFully(v, c)
+		return s != nil && m.seesCustomerStreams(v, s.view.CustomerID)
 	case catRelationship:
 		r := m.rels[st.id]
 		return r != nil && seesRelationship(v, r)

@@ -65,6 +65,7 @@ type Model struct {
 	actors     map[domain.Actor]int32
 	actorList  []domain.Actor
 	eventIdx   eventIndex // the streams each tenant may see (eventindex.go)
+	lists      eventLists // the events each tenant that asked sees (eventlists.go)
 
 	waitMu   sync.Mutex
 	waiters  []*waiter
@@ -127,6 +128,7 @@ func New(clock func() time.Time) *Model {
 		partnerIDs: make(map[uuid.UUID]*uuid.UUID),
 		streams:    make(map[string]int32),
 		actors:     make(map[domain.Actor]int32),
+		lists:      eventLists{limits: DefaultEventsCacheLimits},
 	}
 }
 

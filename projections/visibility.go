@@ -1,6 +1,10 @@
 package projections
 
-import "github.com/partnercenter/multichannel/domain"
+import (
+	"github.com/google/uuid"
+
+	"github.com/partnercenter/multichannel/domain"
+)
 
 // Visibility is decided by the domain (domain/visibility.go), for the read
 // models, the command side and the live feed alike; the model only folds
@@ -26,6 +30,14 @@ func (m *Model) customerVisibility(v domain.Actor, c *customerState) domain.Cust
 // subscriptions (and the customer's and subscriptions' streams).
 func (m *Model) seesFully(v domain.Actor, c *customerState) bool {
 	return m.customerVisibility(v, c) == domain.ViewFull
+}
+
+// seesCustomerStreams: the caller sees the streams of the customer with
+// this id (its customer- stream and its subscriptions'), which is seeing it
+// fully; nobody sees those of a customer the model does not hold.
+func (m *Model) seesCustomerStreams(v domain.Actor, id uuid.UUID) bool {
+	c := m.customers[id]
+	return c != nil && m.seesFully(v, c)
 }
 
 // seesProfile: the caller sees at least the customer's profile.
