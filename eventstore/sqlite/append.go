@@ -128,6 +128,15 @@ type head struct {
 	seq      int64
 }
 
+// AnyRetryWindow is how many of a stream's last revisions an append with
+// ExpectedRevision Any searches for its first event id, to recognise a
+// retry. The search walks UNIQUE(stream, revision), so no index on the id
+// costs every append a WAL frame; bounding it keeps a retry's cost
+// independent of the stream's length. A retry comes within seconds of its
+// original, long before a stream grows by 1,000 revisions (EventStoreDB's
+// own Any idempotency is likewise best effort over recent events).
+const AnyRetryWindow = 1000
+
 // maxCachedHeads bounds the head cache. The database is the truth and only
 // the writer writes it, so forgetting every cached head is always safe.
 const maxCachedHeads = 200_000
@@ -155,7 +164,7 @@ func newWriter(s *Store) (*writer, error) {
 	w.insert = prep(`INSERT INTO events (stream, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)`)
 	w.loadHead = prep(`SELECT revision, seq FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1`)
 	w.byRevision = prep(`SELECT id, seq FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
-	w.byID = prep(`SELECT revision FROM events WHERE id = ? AND stream = ? ORDER BY revision LIMIT 1`)
+	w.byID = prep(`SELECT revision FROM events WHERE stream = ? AND revision >= ? AND id = ? ORDER BY revision LIMIT 1`)
 	if err != nil {
 		return nil, fmt.Errorf("prepare writer statements: %w", err)
 	}
@@ -500,9 +509,13 @@ func (w *writer) apply(b *batchTx, o *outcome) (int, error) {
 	matches := req.expected.Matches(h.revision, h.exists)
 	if matches && req.expected.IsAny() && len(req.events) > 0 && h.exists {
 		// EventStoreDB's best effort for Any: an append whose first event
-		// is already in the stream is a retry.
+		// is among the stream's last AnyRetryWindow events is a retry.
+		var from uint64
+		if h.revision >= AnyRetryWindow {
+			from = h.revision - (AnyRetryWindow - 1)
+		}
 		var rev int64
-		err := b.byID.QueryRow(req.events[0].ID[:], req.stream).Scan(&rev)
+		err := b.byID.QueryRow(req.stream, int64(from), req.events[0].ID[:]).Scan(&rev)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:

@@ -1,7 +1,7 @@
 // Package sqlite is the embedded event store: one SQLite file, written by one
 // process, with EventStoreDB's semantics (see package eventstore).
 //
-// # Schema (PRAGMA user_version = 1)
+// # Schema (PRAGMA user_version = 2)
 //
 //	CREATE TABLE events (
 //	    seq      INTEGER PRIMARY KEY,  -- the global position: Commit = Prepare = seq
@@ -13,14 +13,15 @@
 //	    metadata BLOB    NOT NULL,
 //	    UNIQUE (stream, revision)
 //	);
-//	CREATE INDEX events_id ON events (id);
 //
 // seq is the rowid, so the global log is the table's own B-tree and reading
 // it in order needs no index. UNIQUE(stream, revision) serves stream reads and
 // makes a gap or a duplicate revision impossible even if the writer had a bug.
-// events_id finds an event id (then filtered by stream) for idempotent
-// retries with Any; it is keyed by the id alone because event ids are
-// time-ordered UUIDv7s, so the index grows at its right edge.
+// It also serves idempotent retries with Any: the append's first event id is
+// looked for among the stream's last AnyRetryWindow (1,000) revisions only,
+// a best effort over recent events as in EventStoreDB. Version 1 also had
+// CREATE INDEX events_id ON events (id) for that lookup, which cost every
+// append a third WAL frame; Open drops it from a version-1 file.
 //
 // # Writing
 //
@@ -80,7 +81,7 @@ import (
 )
 
 // schemaVersion is kept in PRAGMA user_version.
-const schemaVersion = 1
+const schemaVersion = 2
 
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
@@ -93,9 +94,17 @@ CREATE TABLE IF NOT EXISTS events (
     metadata BLOB    NOT NULL,
     UNIQUE (stream, revision)
 );
-CREATE INDEX IF NOT EXISTS events_id ON events (id);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 `
+
+// migrations bring a file of version i+1 to version i+2: migrations[0]
+// takes a version-1 file to version 2.
+var migrations = []string{
+	// Any retries scan the stream's last revisions through
+	// UNIQUE(stream, revision) instead (AnyRetryWindow).
+	`DROP INDEX IF EXISTS events_id;
+PRAGMA user_version = 2;`,
+}
 
 // busyTimeout is how long a connection waits for a lock (a reader for a
 // checkpoint, the writer for a RESTART checkpoint) before SQLITE_BUSY.
@@ -337,7 +346,9 @@ func OpenReadOnly(path string, opts ...Option) (*Store, error) {
 		s.rdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s read-only: %w", path, err)
 	}
-	if v != schemaVersion {
+	// A version-1 file reads as a version-2 one (it only has one more
+	// index), so a reader need not wait for the writer to migrate it.
+	if v < 1 || v > schemaVersion {
 		s.rdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s read-only: schema version %d, want %d", path, v, schemaVersion)
 	}
@@ -367,8 +378,9 @@ func (s *Store) openReaders() error {
 	return nil
 }
 
-// migrate creates the schema in a new file and refuses a file written by a
-// newer version of this package.
+// migrate creates the schema in a new file, brings an older file forward
+// to schemaVersion in one transaction (all steps or none), and refuses a
+// file written by a newer version of this package.
 func migrate(db *sql.DB) error {
 	var v int
 	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
@@ -380,16 +392,22 @@ func migrate(db *sql.DB) error {
 	case v > schemaVersion:
 		return fmt.Errorf("schema version %d is newer than this program's %d", v, schemaVersion)
 	}
+	steps := []string{schema}
+	if v > 0 {
+		steps = migrations[v-1:]
+	}
 	tx, err := db.Begin()
 	if err != nil {
-		return fmt.Errorf("create schema: %w", err)
+		return fmt.Errorf("migrate schema from version %d: %w", v, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.Exec(schema); err != nil {
-		return fmt.Errorf("create schema: %w", err)
+	for _, q := range steps {
+		if _, err := tx.Exec(q); err != nil {
+			return fmt.Errorf("migrate schema from version %d: %w", v, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("create schema: %w", err)
+		return fmt.Errorf("migrate schema from version %d: %w", v, err)
 	}
 	return nil
 }
