@@ -47,21 +47,27 @@
 // syncing the WAL and the file before its append was answered. The WAL is
 // reused in place once a checkpoint has copied it whole, so in steady state
 // a commit's sync does not also commit a new file size. A lone append of a
-// ~430-byte event writes three WAL frames (the table's leaf and the two
-// indexes' leaves: six pwrites) before its fdatasync. BenchmarkAppend
-// compares a lone appender with raw 4 KiB write+fdatasync rounds
-// interleaved with its own, on a pre-written file (a growing one pays that
-// second, size-committing flush), each round ending once the background
-// checkpoint it made due is done:
+// ~430-byte event writes two WAL frames (the table's leaf and the
+// UNIQUE(stream, revision) index's leaf: four pwrites) before its
+// fdatasync; schema version 1 wrote a third, for the events_id index.
+// BenchmarkAppend compares a lone appender with raw 4 KiB write+fdatasync
+// rounds interleaved with its own, on a pre-written file (a growing one
+// pays that second, size-committing flush), each round ending once the
+// background checkpoint it made due is done:
 //
 //	go test -run '^$' -bench 'Append|RawFsync' -benchtime 2s -count 3 ./eventstore/sqlite/
 //
-// gave 0.32, 0.40 and 0.41 x-rawfsync for one appender (1,045 to 2,080
-// events/s against 2,550 to 5,176 raw syncs/s) on a 2-core machine shared
-// with other work, where the raw rate itself moved from 1,200 to 7,700
-// syncs/s between runs; the same benchmark before the background
-// checkpoint gave 0.44, 0.47 and 0.63. When the disk syncs in 150 µs, the
-// append's six writes and its CPU weigh as much as the sync.
+// gave 0.52, 0.55 and 0.53 x-rawfsync for one appender (median 0.53;
+// 4,545 to 4,801 events/s against 8,655 to 8,801 raw syncs/s) on a
+// 2-core machine shared with other work; the same command just before,
+// with events_id, gave 0.47, 0.48 and 0.50 (median 0.48; 2,484 to 2,881
+// events/s against 5,143 to 6,007 raw syncs/s, the disk being slower
+// then). The 0.7 is not reached. A CPU profile of the lone
+// appender puts the writer goroutine's time at about 41% in fdatasync
+// (the CPU the kernel spends in the sync), 18% in the WAL pwrites and 41% in SQLite's VM and
+// B-tree, modernc's libc layer, database/sql and the writer's own
+// bookkeeping; the insert's Exec is about an eighth of it and binding
+// the prepared statements to each transaction about 3%.
 // TestKilledWriterKeepsAcknowledgedAppends kills a writing process and
 // finds every acknowledged append.
 package sqlite
