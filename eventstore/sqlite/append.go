@@ -401,13 +401,7 @@ func (w *writer) inTx(heads map[string]head, fn func(*batchTx) (bool, error)) er
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	b := &batchTx{
-		heads:      heads,
-		insert:     tx.Stmt(w.insert),
-		loadHead:   tx.Stmt(w.loadHead),
-		byRevision: tx.Stmt(w.byRevision),
-		byID:       tx.Stmt(w.byID),
-	}
+	b := &batchTx{heads: heads, tx: tx, w: w}
 	wrote, err := fn(b)
 	if err != nil || !wrote {
 		return err // nothing to make durable; the deferred rollback ends the read
@@ -458,11 +452,30 @@ func (w *writer) committed(batchHeads map[string]head, written []eventstore.Reco
 
 // batchTx is one batch's transaction: its statements and the heads it moved.
 type batchTx struct {
-	heads                              map[string]head
-	insert, loadHead, byRevision, byID *sql.Stmt
+	heads map[string]head
+	tx    *sql.Tx
+	w     *writer
+	// The writer's statements bound to tx, each on its first use (the
+	// transaction's end closes them): a lone append to a new stream needs
+	// only insert, and binding all four to every transaction cost a lone
+	// append about 3% of the writer's CPU.
+	ins, head, rev, id *sql.Stmt
 	// written are the events inserted, for the tail once committed.
 	written []eventstore.RecordedEvent
 }
+
+// stmt returns st bound to the transaction, binding it into *bound once.
+func (b *batchTx) stmt(bound **sql.Stmt, st *sql.Stmt) *sql.Stmt {
+	if *bound == nil {
+		*bound = b.tx.Stmt(st)
+	}
+	return *bound
+}
+
+func (b *batchTx) insert() *sql.Stmt     { return b.stmt(&b.ins, b.w.insert) }
+func (b *batchTx) loadHead() *sql.Stmt   { return b.stmt(&b.head, b.w.loadHead) }
+func (b *batchTx) byRevision() *sql.Stmt { return b.stmt(&b.rev, b.w.byRevision) }
+func (b *batchTx) byID() *sql.Stmt       { return b.stmt(&b.id, b.w.byID) }
 
 // head returns stream's head as of this point in the batch.
 func (w *writer) head(b *batchTx, stream string) (head, error) {
@@ -474,7 +487,7 @@ func (w *writer) head(b *batchTx, stream string) (head, error) {
 	}
 	var h head
 	var rev int64
-	err := b.loadHead.QueryRow(stream).Scan(&rev, &h.seq)
+	err := b.loadHead().QueryRow(stream).Scan(&rev, &h.seq)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		h = head{}
@@ -515,7 +528,7 @@ func (w *writer) apply(b *batchTx, o *outcome) (int, error) {
 			from = h.revision - (AnyRetryWindow - 1)
 		}
 		var rev int64
-		err := b.byID.QueryRow(req.stream, int64(from), req.events[0].ID[:]).Scan(&rev)
+		err := b.byID().QueryRow(req.stream, int64(from), req.events[0].ID[:]).Scan(&rev)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -580,7 +593,7 @@ func (w *writer) write(b *batchTx, o *outcome, next uint64) (int, error) {
 	}
 	var seq int64
 	for i, ev := range req.events {
-		res, err := b.insert.Exec(req.stream, int64(next)+int64(i), ev.ID[:], ev.Type, nonNil(ev.Data), nonNil(ev.Metadata))
+		res, err := b.insert().Exec(req.stream, int64(next)+int64(i), ev.ID[:], ev.Type, nonNil(ev.Data), nonNil(ev.Metadata))
 		if err != nil {
 			return 0, fmt.Errorf("insert into %s: %w", req.stream, err)
 		}
@@ -624,7 +637,7 @@ func sameEvents(b *batchTx, req *appendRequest, first uint64) (bool, eventstore.
 	if first > math.MaxInt64 {
 		return false, eventstore.AppendResult{}, nil
 	}
-	rows, err := b.byRevision.Query(req.stream, int64(first), len(req.events))
+	rows, err := b.byRevision().Query(req.stream, int64(first), len(req.events))
 	if err != nil {
 		return false, eventstore.AppendResult{}, fmt.Errorf("read %s for a retry: %w", req.stream, err)
 	}

@@ -62,7 +62,12 @@
 // 2-core machine shared with other work; the same command just before,
 // with events_id, gave 0.47, 0.48 and 0.50 (median 0.48; 2,484 to 2,881
 // events/s against 5,143 to 6,007 raw syncs/s, the disk being slower
-// then). The 0.7 is not reached. A CPU profile of the lone
+// then). Binding only the statements a transaction uses (append.go,
+// batchTx) then gave 0.58, 0.60 and 0.57 (median 0.58; 3,556 to 3,966
+// events/s against 6,172 to 7,002 raw syncs/s): more than its 3% of CPU
+// would explain, so part of that step is the disk's rate moving between
+// runs, which the ratio does not fully cancel. The 0.7 is not
+// reached. A CPU profile (before that last step) of the lone
 // appender puts the writer goroutine's time at about 41% in fdatasync
 // (the CPU the kernel spends in the sync), 18% in the WAL pwrites and 41% in SQLite's VM and
 // B-tree, modernc's libc layer, database/sql and the writer's own
