@@ -134,7 +134,10 @@ type head struct {
 // costs every append a WAL frame; bounding it keeps a retry's cost
 // independent of the stream's length. A retry comes within seconds of its
 // original, long before a stream grows by 1,000 revisions (EventStoreDB's
-// own Any idempotency is likewise best effort over recent events).
+// own Any idempotency is likewise best effort over recent events). The
+// price is that an Any append that is not a retry, to a stream of 1,000
+// events or more, reads that many rows where the index took one probe;
+// the product's own appends expect NoStream or an exact revision.
 const AnyRetryWindow = 1000
 
 // maxCachedHeads bounds the head cache. The database is the truth and only
