@@ -1,7 +1,7 @@
 // Package sqlite is the embedded event store: one SQLite file, written by one
 // process, with EventStoreDB's semantics (see package eventstore).
 //
-// # Schema (PRAGMA user_version = 1)
+// # Schema (PRAGMA user_version = 2)
 //
 //	CREATE TABLE events (
 //	    seq      INTEGER PRIMARY KEY,  -- the global position: Commit = Prepare = seq
@@ -13,14 +13,15 @@
 //	    metadata BLOB    NOT NULL,
 //	    UNIQUE (stream, revision)
 //	);
-//	CREATE INDEX events_id ON events (id);
 //
 // seq is the rowid, so the global log is the table's own B-tree and reading
 // it in order needs no index. UNIQUE(stream, revision) serves stream reads and
 // makes a gap or a duplicate revision impossible even if the writer had a bug.
-// events_id finds an event id (then filtered by stream) for idempotent
-// retries with Any; it is keyed by the id alone because event ids are
-// time-ordered UUIDv7s, so the index grows at its right edge.
+// It also serves idempotent retries with Any: the append's first event id is
+// looked for among the stream's last AnyRetryWindow (1,000) revisions only,
+// a best effort over recent events as in EventStoreDB. Version 1 also had
+// CREATE INDEX events_id ON events (id) for that lookup, which cost every
+// append a third WAL frame; Open drops it from a version-1 file.
 //
 // # Writing
 //
@@ -46,21 +47,32 @@
 // syncing the WAL and the file before its append was answered. The WAL is
 // reused in place once a checkpoint has copied it whole, so in steady state
 // a commit's sync does not also commit a new file size. A lone append of a
-// ~430-byte event writes three WAL frames (the table's leaf and the two
-// indexes' leaves: six pwrites) before its fdatasync. BenchmarkAppend
-// compares a lone appender with raw 4 KiB write+fdatasync rounds
-// interleaved with its own, on a pre-written file (a growing one pays that
-// second, size-committing flush), each round ending once the background
-// checkpoint it made due is done:
+// ~430-byte event writes two WAL frames (the table's leaf and the
+// UNIQUE(stream, revision) index's leaf: four pwrites) before its
+// fdatasync; schema version 1 wrote a third, for the events_id index.
+// BenchmarkAppend compares a lone appender with raw 4 KiB write+fdatasync
+// rounds interleaved with its own, on a pre-written file (a growing one
+// pays that second, size-committing flush), each round ending once the
+// background checkpoint it made due is done:
 //
 //	go test -run '^$' -bench 'Append|RawFsync' -benchtime 2s -count 3 ./eventstore/sqlite/
 //
-// gave 0.32, 0.40 and 0.41 x-rawfsync for one appender (1,045 to 2,080
-// events/s against 2,550 to 5,176 raw syncs/s) on a 2-core machine shared
-// with other work, where the raw rate itself moved from 1,200 to 7,700
-// syncs/s between runs; the same benchmark before the background
-// checkpoint gave 0.44, 0.47 and 0.63. When the disk syncs in 150 µs, the
-// append's six writes and its CPU weigh as much as the sync.
+// gave 0.52, 0.55 and 0.53 x-rawfsync for one appender (median 0.53;
+// 4,545 to 4,801 events/s against 8,655 to 8,801 raw syncs/s) on a
+// 2-core machine shared with other work; the same command just before,
+// with events_id, gave 0.47, 0.48 and 0.50 (median 0.48; 2,484 to 2,881
+// events/s against 5,143 to 6,007 raw syncs/s, the disk being slower
+// then). Binding only the statements a transaction uses (append.go,
+// batchTx) then gave 0.58, 0.60 and 0.57 (median 0.58; 3,556 to 3,966
+// events/s against 6,172 to 7,002 raw syncs/s): more than its 3% of CPU
+// would explain, so part of that step is the disk's rate moving between
+// runs, which the ratio does not fully cancel. The issue's 0.7 is not
+// reached. A CPU profile (before that last step) of the lone
+// appender puts the writer goroutine's time at about 41% in fdatasync
+// (the CPU the kernel spends in the sync), 18% in the WAL pwrites and 41% in SQLite's VM and
+// B-tree, modernc's libc layer, database/sql and the writer's own
+// bookkeeping; the insert's Exec is about an eighth of it and binding
+// the prepared statements to each transaction about 3%.
 // TestKilledWriterKeepsAcknowledgedAppends kills a writing process and
 // finds every acknowledged append.
 package sqlite
@@ -80,7 +92,7 @@ import (
 )
 
 // schemaVersion is kept in PRAGMA user_version.
-const schemaVersion = 1
+const schemaVersion = 2
 
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
@@ -93,9 +105,17 @@ CREATE TABLE IF NOT EXISTS events (
     metadata BLOB    NOT NULL,
     UNIQUE (stream, revision)
 );
-CREATE INDEX IF NOT EXISTS events_id ON events (id);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 `
+
+// migrations bring a file of version i+1 to version i+2: migrations[0]
+// takes a version-1 file to version 2.
+var migrations = []string{
+	// Any retries scan the stream's last revisions through
+	// UNIQUE(stream, revision) instead (AnyRetryWindow).
+	`DROP INDEX IF EXISTS events_id;
+PRAGMA user_version = 2;`,
+}
 
 // busyTimeout is how long a connection waits for a lock (a reader for a
 // checkpoint, the writer for a RESTART checkpoint) before SQLITE_BUSY.
@@ -337,7 +357,9 @@ func OpenReadOnly(path string, opts ...Option) (*Store, error) {
 		s.rdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s read-only: %w", path, err)
 	}
-	if v != schemaVersion {
+	// A version-1 file reads as a version-2 one (it only has one more
+	// index), so a reader need not wait for the writer to migrate it.
+	if v < 1 || v > schemaVersion {
 		s.rdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s read-only: schema version %d, want %d", path, v, schemaVersion)
 	}
@@ -367,8 +389,9 @@ func (s *Store) openReaders() error {
 	return nil
 }
 
-// migrate creates the schema in a new file and refuses a file written by a
-// newer version of this package.
+// migrate creates the schema in a new file, brings an older file forward
+// to schemaVersion in one transaction (all steps or none), and refuses a
+// file written by a newer version of this package.
 func migrate(db *sql.DB) error {
 	var v int
 	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
@@ -380,16 +403,22 @@ func migrate(db *sql.DB) error {
 	case v > schemaVersion:
 		return fmt.Errorf("schema version %d is newer than this program's %d", v, schemaVersion)
 	}
+	steps := []string{schema}
+	if v > 0 {
+		steps = migrations[v-1:]
+	}
 	tx, err := db.Begin()
 	if err != nil {
-		return fmt.Errorf("create schema: %w", err)
+		return fmt.Errorf("migrate schema from version %d: %w", v, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.Exec(schema); err != nil {
-		return fmt.Errorf("create schema: %w", err)
+	for _, q := range steps {
+		if _, err := tx.Exec(q); err != nil {
+			return fmt.Errorf("migrate schema from version %d: %w", v, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("create schema: %w", err)
+		return fmt.Errorf("migrate schema from version %d: %w", v, err)
 	}
 	return nil
 }
