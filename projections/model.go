@@ -148,11 +148,11 @@ func (m *Model) reached(pos eventstore.Position) bool {
 	return m.started && !m.pos.Less(pos)
 }
 
-// catchUpPage is how many events Run reads at a time while it catches up
-// with the log, and catchUpAhead how many such pages the reader may run
-// ahead of the fold.
+// CatchUpPage is how many events Run reads at a time (ReadAll's max)
+// while it catches up with the log, and catchUpAhead how many such pages
+// the reader may run ahead of the fold.
 const (
-	catchUpPage  = 1024
+	CatchUpPage  = 1024
 	catchUpAhead = 4
 )
 
@@ -211,7 +211,7 @@ func readLog(ctx context.Context, store eventstore.Store, pos eventstore.Positio
 		}
 	}
 	for {
-		evs, err := store.ReadAll(ctx, pos, catchUpPage)
+		evs, err := store.ReadAll(ctx, pos, CatchUpPage)
 		if err != nil {
 			return err
 		}
@@ -221,7 +221,7 @@ func readLog(ctx context.Context, store eventstore.Store, pos eventstore.Positio
 				return err
 			}
 		}
-		if len(evs) < catchUpPage {
+		if len(evs) < CatchUpPage {
 			break
 		}
 	}

@@ -147,6 +147,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	if err != nil {
 		return a, err
 	}
+	model.LimitEventsCache(cfg.EventsCache)
 	a.snaps = snaps
 	if snaps != nil {
 		go snaps.run(a.runCtx)

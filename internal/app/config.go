@@ -19,6 +19,7 @@ import (
 	"github.com/partnercenter/multichannel/internal/httpapi"
 	"github.com/partnercenter/multichannel/internal/observability"
 	"github.com/partnercenter/multichannel/internal/ratelimit"
+	"github.com/partnercenter/multichannel/projections"
 )
 
 // Config is the server's configuration: what the operator sets, with
@@ -70,6 +71,10 @@ type Config struct {
 	// memory) the collector's memory limit is set once the read models are
 	// rebuilt (gc.go); Min 0 keeps the container's or machine's limit only.
 	GCHeadroom GCHeadroom
+	// EventsCache bounds the per-tenant lists of visible events that make
+	// a partner's `events` page cost a binary search and a slice
+	// (projections.EventsCacheLimits).
+	EventsCache projections.EventsCacheLimits
 	// Ops holds the operational settings: observability and protection.
 	Ops OpsConfig
 }
@@ -131,6 +136,8 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 	fs.DurationVar(&c.Snapshots.Interval, "snapshot-interval", envDuration("SNAPSHOT_INTERVAL", DefaultSnapshotInterval), "write a read-model snapshot at least this often while events come (SNAPSHOT_INTERVAL)")
 	gcHeadroom := fs.Int("gc-headroom-mib", envInt("GC_HEADROOM_MIB", DefaultGCHeadroom>>20), "once the read models are rebuilt, the collector's memory limit leaves at least this many MiB for garbage past the live heap; 0 for the container's or machine's limit only (GC_HEADROOM_MIB)")
 	fs.IntVar(&c.GCHeadroom.Percent, "gc-headroom-percent", envInt("GC_HEADROOM_PERCENT", DefaultGCHeadroomPercent), "the collector's headroom as a percentage of the live heap, when that is more than -gc-headroom-mib (GC_HEADROOM_PERCENT)")
+	fs.IntVar(&c.EventsCache.Tenants, "events-cache-tenants", envInt("EVENTS_CACHE_TENANTS", projections.DefaultEventsCacheLimits.Tenants), "how many tenants' lists of the events they see are kept for the events query, least recently read dropped first; 0 keeps none (EVENTS_CACHE_TENANTS)")
+	fs.IntVar(&c.EventsCache.Entries, "events-cache-entries", envInt("EVENTS_CACHE_ENTRIES", projections.DefaultEventsCacheLimits.Entries), "how many entries (4 bytes each) those lists hold at most in all (EVENTS_CACHE_ENTRIES)")
 	corsOrigins := fs.String("cors-origins", Env("CORS_ORIGINS", ""), "comma-separated origins browsers may call the API from, \"*\" for any, \"none\" for none; default: localhost origins in development, none in production (CORS_ORIGINS)")
 	finishOps := c.Ops.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -152,6 +159,9 @@ func parseConfig(args []string, usage io.Writer) (Config, error) {
 		c.Snapshots.Dir = *snapshotDir
 	case c.EventStoreURL == "":
 		c.Snapshots.Dir = filepath.Join(filepath.Dir(c.EventsDB), "snapshots")
+	}
+	if c.EventsCache.Tenants < 0 || c.EventsCache.Entries < 0 {
+		return c, errors.New("EVENTS_CACHE_TENANTS and EVENTS_CACHE_ENTRIES must not be negative")
 	}
 	if *gcHeadroom < 0 {
 		return c, errors.New("GC_HEADROOM_MIB must not be negative")

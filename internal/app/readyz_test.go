@@ -17,12 +17,14 @@ import (
 	"github.com/partnercenter/multichannel/eventstore"
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/internal/audit"
+	"github.com/partnercenter/multichannel/projections"
 )
 
-// gatedStore withholds the events after position last from a reader that
-// starts before it, by pages or by a subscription, until open is closed: a
-// rebuild caught in the middle. A read from last on (the collector's
-// "caught up yet?") sees the whole log.
+// gatedStore withholds the events after position last from the read
+// models' reader, by pages (a ReadAll of projections.CatchUpPage events
+// from before last) or by a subscription, until open is closed: a rebuild
+// caught in the middle. Other reads, such as the readiness probe's, see
+// the whole log, as they would during a real rebuild.
 type gatedStore struct {
 	eventstore.Store
 	last eventstore.Position
@@ -40,7 +42,7 @@ func (g gatedStore) closed() bool {
 
 func (g gatedStore) ReadAll(ctx context.Context, from eventstore.Position, max int) ([]eventstore.RecordedEvent, error) {
 	evs, err := g.Store.ReadAll(ctx, from, max)
-	if from.Less(g.last) && g.closed() {
+	if max == projections.CatchUpPage && from.Less(g.last) && g.closed() {
 		for i, e := range evs {
 			if g.last.Less(e.Position) {
 				return evs[:i], err
