@@ -83,7 +83,7 @@ func Replay(ctx context.Context, store eventstore.Store, m *projections.Model, o
 }
 
 // ReplayLive folds the log into m through projections.Run (the server's
-// live path: SubscribeAll's catch-up, then live delivery) until m has
+// live path: pages of ReadAll to catch up, then SubscribeAll) until m has
 // applied the event at upTo, then stops the subscription. An empty log
 // (upTo == Start and nothing to apply) returns at once.
 func ReplayLive(ctx context.Context, store eventstore.Store, m *projections.Model, upTo eventstore.Position) (ReplayResult, error) {

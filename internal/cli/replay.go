@@ -107,10 +107,10 @@ func replayFlags(fs *flag.FlagSet) mode {
 
 		// No server: fold the same log through the live path
 		// (projections.Run, SubscribeAll) and compare it with the batch one.
-		fmt.Fprintln(stdout, "no -server: comparing the batch replay with a replay through the live path (projections.Run, SubscribeAll)")
+		fmt.Fprintln(stdout, "no -server: comparing the batch replay with a replay through the live path (projections.Run: pages, then SubscribeAll)")
 		other := projections.New(nil)
 		lp := newProgress(stdout, res.Events, "replayed (live path)")
-		lres, err := audit.ReplayLive(ctx, countingStore{Store: st, progress: lp.set}, other, res.Position)
+		lres, err := audit.ReplayLive(ctx, countingStore{Store: st, progress: lp.set, n: new(int64)}, other, res.Position)
 		lp.finish(lp.done())
 		if err != nil {
 			return err
@@ -158,18 +158,28 @@ func countEvents(ctx context.Context, sf storeFlags) int64 {
 	return n
 }
 
-// countingStore reports how many events its subscriptions have delivered,
-// for the progress of the live path's replay.
+// countingStore reports how many events the live path has read, by pages
+// while it catches up and then by subscription, for the progress of its
+// replay. The live path's one reader is its only user.
 type countingStore struct {
 	eventstore.Store
 	progress func(int64)
+	n        *int64
+}
+
+func (c countingStore) ReadAll(ctx context.Context, from eventstore.Position, max int) ([]eventstore.RecordedEvent, error) {
+	evs, err := c.Store.ReadAll(ctx, from, max)
+	if len(evs) > 0 {
+		*c.n += int64(len(evs))
+		c.progress(*c.n)
+	}
+	return evs, err
 }
 
 func (c countingStore) SubscribeAll(ctx context.Context, after eventstore.Position, fn func(eventstore.RecordedEvent) error) error {
-	var n int64
 	return c.Store.SubscribeAll(ctx, after, func(e eventstore.RecordedEvent) error {
-		n++
-		c.progress(n)
+		*c.n++
+		c.progress(*c.n)
 		return fn(e)
 	})
 }
