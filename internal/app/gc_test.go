@@ -119,3 +119,19 @@ func TestSettleGC(t *testing.T) {
 		t.Errorf("memory limit %d, want about the live heap %d and the runtime's %d plus %d", limit, m.live, m.overhead, headroom.Min)
 	}
 }
+
+func TestEventsCacheConfig(t *testing.T) {
+	t.Setenv("EVENTS_CACHE_TENANTS", "")
+	t.Setenv("EVENTS_CACHE_ENTRIES", "")
+	c, err := ParseConfig(nil)
+	if err != nil || c.EventsCache != projections.DefaultEventsCacheLimits {
+		t.Fatalf("default: %+v, %v", c.EventsCache, err)
+	}
+	t.Setenv("EVENTS_CACHE_TENANTS", "0")
+	if c, err = ParseConfig([]string{"-events-cache-entries", "1000"}); err != nil || c.EventsCache != (projections.EventsCacheLimits{Tenants: 0, Entries: 1000}) {
+		t.Fatalf("EVENTS_CACHE_TENANTS=0 -events-cache-entries 1000: %+v, %v", c.EventsCache, err)
+	}
+	if _, err = ParseConfig([]string{"-events-cache-entries", "-1"}); err == nil {
+		t.Fatal("a negative bound was accepted")
+	}
+}
