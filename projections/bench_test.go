@@ -38,6 +38,20 @@ func benchCorpus(tb testing.TB) corpus {
 
 func buildCorpus(tb testing.TB, n int) corpus { return buildCorpusOf(tb, n, 200) }
 
+// foldCorpus applies every event of c to a new model and returns it with
+// the id of the corpus's first partner (its first event enrolls it).
+func foldCorpus(tb testing.TB, c corpus) (*projections.Model, uuid.UUID) {
+	tb.Helper()
+	m := projections.New(nil)
+	for _, e := range c.events {
+		if err := m.Apply(e); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	_, pid, _ := domain.SplitStream(c.events[0].Stream)
+	return m, pid
+}
+
 // buildCorpusOf is a corpus of n events with the given number of partners:
 // each sees about 2/partners of the customers.
 func buildCorpusOf(tb testing.TB, n, partnerCount int) corpus {

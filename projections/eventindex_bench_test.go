@@ -70,13 +70,7 @@ func BenchmarkEventsMillion(b *testing.B) {
 // partner's). go test -run XXX -bench EventsTenSandStreams -count 3 ./projections/
 func BenchmarkEventsTenSandStreams(b *testing.B) {
 	c := buildCorpusOf(b, 200_000, 20)
-	m := projections.New(nil)
-	for _, e := range c.events {
-		if err := m.Apply(e); err != nil {
-			b.Fatal(err)
-		}
-	}
-	_, pid, _ := domain.SplitStream(c.events[0].Stream)
+	m, pid := foldCorpus(b, c)
 	v := domain.Actor{UserID: "admin", TenantID: pid, Role: domain.RoleGlobalAdmin}
 	first := 20
 	b.Run("page/list", func(b *testing.B) {

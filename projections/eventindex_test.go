@@ -180,13 +180,7 @@ func TestEventsIndexMatchesScanOnCorpus(t *testing.T) {
 func TestEventsCostFollowsWhatTheCallerSees(t *testing.T) {
 	t.Parallel()
 	c := buildCorpus(t, 20_000)
-	m := projections.New(nil)
-	for _, e := range c.events {
-		if err := m.Apply(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, pid, _ := domain.SplitStream(c.events[0].Stream)
+	m, pid := foldCorpus(t, c)
 	partner := domain.Actor{UserID: "agent", TenantID: pid, Role: domain.RoleSalesAgent}
 	nobody := domain.Actor{UserID: "agent", TenantID: newID(), Role: domain.RoleSalesAgent}
 

@@ -133,13 +133,7 @@ func TestEventListsFollowTheFold(t *testing.T) {
 func TestEventListsCostAPageAndALogarithm(t *testing.T) {
 	t.Parallel()
 	c := buildCorpus(t, 20_000)
-	m := projections.New(nil)
-	for _, e := range c.events {
-		if err := m.Apply(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, pid, _ := domain.SplitStream(c.events[0].Stream)
+	m, pid := foldCorpus(t, c)
 	partner := domain.Actor{UserID: "agent", TenantID: pid, Role: domain.RoleGlobalAdmin}
 	if _, err := m.EventsIndexed(partner, projections.EventFilter{}, nil, nil); err != nil { // builds the list
 		t.Fatal(err)
