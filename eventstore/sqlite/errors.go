@@ -17,13 +17,13 @@ import (
 // can clear without a restart (space freed, permissions restored), so the
 // caller may retry: the store is unavailable, not broken.
 func storageFailure(err error) bool {
-	var serr *msqlite.Error
-	if !errors.As(err, &serr) {
+	code, ok := resultCode(err)
+	if !ok {
 		return false
 	}
 	// The low byte is the primary result code; the rest are its extended
 	// variants (SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED, ...).
-	switch serr.Code() & 0xff {
+	switch code & 0xff {
 	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
 		sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_BUSY:
 		return true
@@ -46,6 +46,20 @@ func reopenNeeded(err error) bool {
 		return true
 	}
 	return false
+}
+
+// resultCode is SQLite's result code in err's chain, from the driver or
+// from a logConn.
+func resultCode(err error) (int, bool) {
+	var serr *msqlite.Error
+	if errors.As(err, &serr) {
+		return serr.Code(), true
+	}
+	var cerr *connError
+	if errors.As(err, &cerr) {
+		return cerr.Code(), true
+	}
+	return 0, false
 }
 
 // classify wraps err with eventstore.ErrUnavailable when it is a storage

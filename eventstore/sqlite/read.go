@@ -13,7 +13,7 @@ import (
 
 // readStmts are the reader pool's prepared statements.
 type readStmts struct {
-	all, forwards, backwards, exists *sql.Stmt
+	forwards, backwards, exists *sql.Stmt
 }
 
 func (r *readStmts) prepare(db *sql.DB) error {
@@ -26,7 +26,6 @@ func (r *readStmts) prepare(db *sql.DB) error {
 		st, err = db.Prepare(q)
 		return st
 	}
-	r.all = prep(`SELECT seq, stream, revision, id, type, data, metadata FROM events WHERE seq > ? ORDER BY seq LIMIT ?`)
 	r.forwards = prep(`SELECT seq, revision, id, type, data, metadata FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
 	r.backwards = prep(`SELECT seq, revision, id, type, data, metadata FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`)
 	r.exists = prep(`SELECT 1 FROM events WHERE stream = ? LIMIT 1`)
@@ -38,7 +37,7 @@ func (r *readStmts) prepare(db *sql.DB) error {
 }
 
 func (r *readStmts) close() {
-	for _, st := range []*sql.Stmt{r.all, r.forwards, r.backwards, r.exists} {
+	for _, st := range []*sql.Stmt{r.forwards, r.backwards, r.exists} {
 		if st != nil {
 			st.Close()
 		}
@@ -142,20 +141,13 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int)
 			return events, nil
 		}
 	}
-	rows, err := s.reads.all.QueryContext(ctx, minSeq, max)
+	c, err := s.logs.get(ctx)
 	if err != nil {
 		return nil, s.readErr(ctx, "read all", err)
 	}
-	defer rows.Close()
-	events := make([]eventstore.RecordedEvent, 0, min(max, maxPageHint))
-	var sc scanner
-	for rows.Next() {
-		events = append(events, eventstore.RecordedEvent{})
-		if err := sc.scan(rows, &events[len(events)-1], true); err != nil {
-			return nil, fmt.Errorf("sqlite: read all: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	events, err := c.readAll(ctx, minSeq, max)
+	s.logs.put(c)
+	if err != nil {
 		return nil, s.readErr(ctx, "read all", err)
 	}
 	return events, nil

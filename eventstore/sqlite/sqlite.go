@@ -132,6 +132,7 @@ type Store struct {
 
 	rdb   *sql.DB // readers: a small pool, each connection read-only
 	reads readStmts
+	logs  *logConns // readers of the global log (logread.go)
 
 	// Writer side (nil on a read-only store).
 	wdb    *sql.DB // exactly one connection, used only by the writer goroutine
@@ -380,6 +381,7 @@ func (s *Store) openReaders() error {
 	rdb.SetConnMaxLifetime(0)
 	rdb.SetConnMaxIdleTime(0)
 	s.rdb = rdb
+	s.logs = newLogConns(s.path, s.readOnly, s.opts.readConns)
 	if !s.readOnly {
 		if err := s.reads.prepare(rdb); err != nil {
 			rdb.Close()
@@ -444,6 +446,7 @@ func (s *Store) Close() error {
 			}
 		}
 		s.reads.close()
+		s.logs.close()
 		if err := s.rdb.Close(); err != nil {
 			errs = append(errs, err)
 		}

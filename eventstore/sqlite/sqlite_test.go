@@ -367,10 +367,14 @@ func TestSchemaVersion(t *testing.T) {
 // TestReadPageKeepsEveryEventsBytes: every event of a page read at once,
 // from the log and from a stream, keeps its own bytes once the rows behind
 // it are gone, and an append to one event's bytes reaches no other. The
-// scanner hands out the driver's blobs as they are (no copy), which holds
-// only while the driver makes a new slice for every blob of every row.
+// stream scanner hands out the driver's blobs as they are (no copy), which
+// holds only while the driver makes a new slice for every blob of every
+// row; a read of the log copies each row out of SQLite's memory, the data
+// and the metadata into one array (logread.go), whichever of them is
+// empty. The log is read once more from a store opened afresh, whose reads
+// no recent commits can answer.
 func TestReadPageKeepsEveryEventsBytes(t *testing.T) {
-	s, _ := openTemp(t)
+	s, path := openTemp(t)
 	ctx := t.Context()
 	const n = 1500
 	want := make([]eventstore.EventData, n)
@@ -383,6 +387,8 @@ func TestReadPageKeepsEveryEventsBytes(t *testing.T) {
 		}
 	}
 	want[n/2].Data, want[n/2].Metadata = []byte{}, []byte{}
+	want[n/3].Metadata = []byte{}
+	want[n/4].Data = []byte{}
 	for i := 0; i < n; i += 100 {
 		if _, err := s.Append(ctx, "bytes", eventstore.Any(), want[i:i+100]...); err != nil {
 			t.Fatal(err)
@@ -415,4 +421,13 @@ func TestReadPageKeepsEveryEventsBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("ReadStream", stream)
+	ro, err := sqlite.OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if all, err = ro.ReadAll(ctx, eventstore.Start, n); err != nil {
+		t.Fatal(err)
+	}
+	check("ReadAll of a store opened afresh", all)
 }
