@@ -232,12 +232,29 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // in. Nothing decoded is used unless the digest matches, and a digest that
 // does not is the error reported, whatever else the damage broke.
 func ReadSnapshot(r io.ReaderAt, size int64, clock func() time.Time) (*Model, SnapshotHeader, error) {
+	if size < int64(trailerLen) {
+		return nil, SnapshotHeader{}, fmt.Errorf("%w: %d bytes, too short", ErrSnapshotInvalid, size)
+	}
+	buf := make([]byte, size)
+	return readSnapshot(buf, func(off, end int64) error {
+		_, err := r.ReadAt(buf[off:end], off)
+		return err
+	}, clock)
+}
+
+// errNoMap says a snapshot file cannot be mapped here.
+var errNoMap = errors.New("cannot map the file")
+
+// readSnapshot is ReadSnapshot on buf, the file's size, whose bytes
+// from off to end fill fills in, in order (nil: buf holds them already,
+// the file mapped).
+func readSnapshot(buf []byte, fill func(off, end int64) error, clock func() time.Time) (*Model, SnapshotHeader, error) {
 	var hdr SnapshotHeader
+	size := int64(len(buf))
 	if size < int64(trailerLen) {
 		return nil, hdr, fmt.Errorf("%w: %d bytes, too short", ErrSnapshotInvalid, size)
 	}
 	body := size - int64(trailerLen)
-	buf := make([]byte, size)
 	chunks := make(chan []byte, 4)
 	sum := make(chan string, 1)
 	go func() {
@@ -247,18 +264,29 @@ func ReadSnapshot(r io.ReaderAt, size int64, clock func() time.Time) (*Model, Sn
 		}
 		sum <- hex.EncodeToString(h.Sum(nil))
 	}()
+	if fill == nil {
+		// Every byte is there already: the whole body goes to the hasher
+		// at once, so that handing the sections to their decoders is not
+		// paced by the hashing, which is as long as the longest section.
+		chunks <- buf[:body]
+		close(chunks)
+	}
 	m := New(clock)
 	rs := &restoring{m: m}
 	var rerr, herr, derr error // reading, the header line, the body
 	start := int64(-1)         // where the next section begins, once the header line is read
 	for off := int64(0); off < size; off += readChunk {
 		end := min(off+readChunk, size)
-		if _, err := r.ReadAt(buf[off:end], off); err != nil {
-			rerr = err
-			break
+		if fill != nil {
+			if err := fill(off, end); err != nil {
+				rerr = err
+				break
+			}
 		}
 		in := min(end, body)
-		chunks <- buf[off:in]
+		if fill != nil {
+			chunks <- buf[off:in]
+		}
 		if start < 0 && herr == nil {
 			if nl := bytes.IndexByte(buf[:in], '\n'); nl >= 0 {
 				hdr, herr = parseHeader(buf[:nl])
@@ -280,7 +308,9 @@ func ReadSnapshot(r io.ReaderAt, size int64, clock func() time.Time) (*Model, Sn
 			start += 8 + l
 		}
 	}
-	close(chunks)
+	if fill != nil {
+		close(chunks)
+	}
 	got := <-sum
 	pos, werr := rs.wait()
 	if rerr != nil {
@@ -443,7 +473,18 @@ func loadOne(ctx context.Context, path string, store eventstore.Store, clock fun
 	if err != nil {
 		return nil, SnapshotInfo{}, fmt.Errorf("%w: %w", ErrSnapshotInvalid, err)
 	}
-	m, hdr, err := ReadSnapshot(f, fi.Size(), clock)
+	var (
+		m   *Model
+		hdr SnapshotHeader
+	)
+	if buf, unmap, merr := mapSnapshot(f, fi.Size()); merr == nil {
+		// Nothing restored points into buf (the sections' strings are
+		// copies), so the mapping ends with the restore.
+		m, hdr, err = readSnapshot(buf, nil, clock)
+		unmap()
+	} else {
+		m, hdr, err = ReadSnapshot(f, fi.Size(), clock)
+	}
 	if err != nil {
 		return nil, SnapshotInfo{}, err
 	}

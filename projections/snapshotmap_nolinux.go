@@ -1,0 +1,5 @@
+//go:build unix && !linux
+
+package projections
+
+const mapPopulate = 0
