@@ -70,6 +70,30 @@ type BatchAppender interface {
 	AppendBatch(ctx context.Context, entries []StreamAppend) ([]AppendResult, error)
 }
 
+// PageReader is implemented by a store that can read the global log into
+// memory its caller hands back. It is optional, as BatchAppender is: a
+// verification reads every event once and keeps none of its bytes, and
+// with ReadAll every event's bytes were a new array for the collector to
+// find and free, ten million times over a large log. A caller that has
+// one reuses a Page for read after read and otherwise calls ReadAll.
+type PageReader interface {
+	// ReadAllInto is ReadAll into p: it replaces p.Events with at most
+	// max events after `after`, in log order. Their Data and Metadata
+	// are in p's memory, valid until p is read into again; everything
+	// else about them (their Stream and Type strings) is theirs, as from
+	// ReadAll.
+	ReadAllInto(ctx context.Context, after Position, max int, p *Page) error
+}
+
+// Page is a page of the global log read by a PageReader, and the memory it
+// is read into (which it keeps for the next read).
+type Page struct {
+	Events []RecordedEvent
+	// Bytes holds the events' Data and Metadata; only a PageReader
+	// touches it.
+	Bytes []byte
+}
+
 // StreamAppend is one entry of a batch: what one Append would take.
 type StreamAppend struct {
 	Stream   string

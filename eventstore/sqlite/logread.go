@@ -153,9 +153,11 @@ func (c *logConn) close() {
 // checkEvery is how many rows a read steps between looks at its context.
 const checkEvery = 256
 
-// readAll returns at most max events with a sequence number above minSeq,
-// in log order.
-func (c *logConn) readAll(ctx context.Context, minSeq int64, max int) (events []eventstore.RecordedEvent, err error) {
+// readAll appends to events at most max events with a sequence number
+// above minSeq, in log order. With buf nil, each event's data and
+// metadata are an array of their own; otherwise they are appended to *buf
+// (ReadAllInto).
+func (c *logConn) readAll(ctx context.Context, minSeq int64, max int, events []eventstore.RecordedEvent, buf *[]byte) (_ []eventstore.RecordedEvent, err error) {
 	defer func() {
 		// A reset ends the read transaction, so a checkpoint is never held
 		// back by an idle connection.
@@ -165,7 +167,6 @@ func (c *logConn) readAll(ctx context.Context, minSeq int64, max int) (events []
 	}()
 	sqlite3.Xsqlite3_bind_int64(c.tls, c.stmt, 1, minSeq)
 	sqlite3.Xsqlite3_bind_int64(c.tls, c.stmt, 2, int64(max))
-	events = make([]eventstore.RecordedEvent, 0, min(max, maxPageHint))
 	for n := 0; ; n++ {
 		if n%checkEvery == checkEvery-1 {
 			if err := ctx.Err(); err != nil {
@@ -180,14 +181,15 @@ func (c *logConn) readAll(ctx context.Context, minSeq int64, max int) (events []
 			return nil, c.err(rc)
 		}
 		events = append(events, eventstore.RecordedEvent{})
-		if err := c.row(&events[len(events)-1]); err != nil {
+		if err := c.row(&events[len(events)-1], buf); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// row decodes the current row into ev.
-func (c *logConn) row(ev *eventstore.RecordedEvent) error {
+// row decodes the current row into ev, its data and metadata into an
+// array of their own or, with buf, at the end of *buf.
+func (c *logConn) row(ev *eventstore.RecordedEvent, buf *[]byte) error {
 	seq := sqlite3.Xsqlite3_column_int64(c.tls, c.stmt, colSeq)
 	ev.Position = position(seq)
 	ev.Revision = uint64(sqlite3.Xsqlite3_column_int64(c.tls, c.stmt, colRevision))
@@ -214,16 +216,30 @@ func (c *logConn) row(ev *eventstore.RecordedEvent) error {
 	// copy would (a sixth of a verification's CPU).
 	data, meta := c.column(colData, false), c.column(colMetadata, false)
 	n := len(data)
-	var buf []byte
+	if buf != nil {
+		b := *buf
+		if cap(b)-len(b) < n+len(meta) {
+			// A new array for the rest of the page: the events read so
+			// far keep the old one.
+			b = make([]byte, 0, max(2*cap(b), n+len(meta), 1<<16))
+		}
+		at := len(b)
+		b = append(append(b, data...), meta...)
+		ev.Data = b[at : at+n : at+n]
+		ev.Metadata = b[at+n : len(b) : len(b)]
+		*buf = b
+		return nil
+	}
+	var own []byte
 	if n > 0 && len(meta) > 0 {
-		buf = append(data[:n:n], meta...) // full capacity: always a new array
+		own = append(data[:n:n], meta...) // full capacity: always a new array
 	} else {
 		// At most one is non-empty, and an append to an empty slice of no
 		// capacity copies it into a new array too (never SQLite's).
-		buf = append(append([]byte{}, data...), meta...)
+		own = append(append([]byte{}, data...), meta...)
 	}
-	ev.Data = buf[:n:n]
-	ev.Metadata = buf[n:len(buf):len(buf)]
+	ev.Data = own[:n:n]
+	ev.Metadata = own[n:len(own):len(own)]
 	return nil
 }
 

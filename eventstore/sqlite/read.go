@@ -120,37 +120,62 @@ func (s *Store) streamExists(ctx context.Context, stream string) error {
 
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int) ([]eventstore.RecordedEvent, error) {
+	return s.readLog(ctx, after, max, nil, nil)
+}
+
+var _ eventstore.PageReader = (*Store)(nil)
+
+// ReadAllInto implements eventstore.PageReader.
+func (s *Store) ReadAllInto(ctx context.Context, after eventstore.Position, max int, p *eventstore.Page) error {
+	clear(p.Events[:cap(p.Events)]) // the last page's strings, for the collector
+	p.Bytes = p.Bytes[:0]
+	events, err := s.readLog(ctx, after, max, p.Events[:0], &p.Bytes)
+	p.Events = events
+	return err
+}
+
+// readLog reads at most max events after `after` onto events (a new
+// slice when nil), their bytes in arrays of their own or, with buf, at
+// the end of *buf.
+func (s *Store) readLog(ctx context.Context, after eventstore.Position, max int, events []eventstore.RecordedEvent, buf *[]byte) ([]eventstore.RecordedEvent, error) {
 	if s.isClosed() {
-		return nil, fmt.Errorf("sqlite: read all: %w", eventstore.ErrClosed)
+		return events, fmt.Errorf("sqlite: read all: %w", eventstore.ErrClosed)
 	}
 	if max <= 0 {
-		return nil, fmt.Errorf("sqlite: read all: max must be positive, got %d", max)
+		return events, fmt.Errorf("sqlite: read all: max must be positive, got %d", max)
 	}
 	// An event at seq is at Position{seq, seq}; it is after `after` when seq
 	// > after.Commit, or seq == after.Commit and after.Prepare < seq (a
 	// position this store did not issue, but still ordered correctly).
 	if after.Commit >= math.MaxInt64 {
-		return nil, nil
+		return events, nil
 	}
 	minSeq := int64(after.Commit) // events with seq > minSeq
 	if after.Commit > 0 && after.Prepare < after.Commit {
 		minSeq--
 	}
 	if s.tail != nil {
-		if events, ok := s.tail.after(minSeq, max); ok {
-			return events, nil
+		if recent, ok := s.tail.after(minSeq, max); ok {
+			if events == nil {
+				return recent, nil
+			}
+			// The tail's events are never changed: they outlive a page.
+			return append(events, recent...), nil
 		}
+	}
+	if events == nil {
+		events = make([]eventstore.RecordedEvent, 0, min(max, maxPageHint))
 	}
 	c, err := s.logs.get(ctx)
 	if err != nil {
-		return nil, s.readErr(ctx, "read all", err)
+		return events, s.readErr(ctx, "read all", err)
 	}
-	events, err := c.readAll(ctx, minSeq, max)
+	got, err := c.readAll(ctx, minSeq, max, events, buf)
 	s.logs.put(c)
 	if err != nil {
-		return nil, s.readErr(ctx, "read all", err)
+		return events[:0], s.readErr(ctx, "read all", err)
 	}
-	return events, nil
+	return got, nil
 }
 
 // readErr reports a cancelled read as the ctx error and a read on a closed

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/partnercenter/multichannel/eventstore"
@@ -430,4 +431,80 @@ func TestReadPageKeepsEveryEventsBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("ReadAll of a store opened afresh", all)
+}
+
+// TestReadAllIntoReusesItsPage: reading the log page by page into one
+// Page gives every event ReadAll gives, bytes and all, whichever of data
+// and metadata is empty; the second page is read into the memory of the
+// first, which is what spares a verification the allocations; and a
+// page's events keep their bytes until the next read.
+func TestReadAllIntoReusesItsPage(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := t.Context()
+	const n, page = 900, 200
+	for i := 0; i < n; i += 100 {
+		evs := make([]eventstore.EventData, 100)
+		for j := range evs {
+			k := i + j
+			evs[j] = eventstore.EventData{
+				ID: uuid.Must(uuid.NewV7()), Type: "Tested",
+				Data:     fmt.Appendf(nil, `{"k":%d,"pad":%q}`, k, strings.Repeat("y", k%53)),
+				Metadata: fmt.Appendf(nil, `{"m":%d}`, k),
+			}
+			switch k % 7 {
+			case 1:
+				evs[j].Data = []byte{}
+			case 2:
+				evs[j].Metadata = []byte{}
+			case 3:
+				evs[j].Data, evs[j].Metadata = []byte{}, []byte{}
+			}
+		}
+		if _, err := s.Append(ctx, fmt.Sprintf("stream-%d", i%300), eventstore.Any(), evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := s.ReadAll(ctx, eventstore.Start, n)
+	if err != nil || len(want) != n {
+		t.Fatalf("ReadAll: %d events, %v", len(want), err)
+	}
+	ro, err := sqlite.OpenReadOnly(path) // no recent commits to answer from
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	for _, st := range []*sqlite.Store{ro, s} {
+		var p eventstore.Page
+		var arrays []*byte
+		pos, got := eventstore.Start, 0
+		for {
+			if err := st.ReadAllInto(ctx, pos, page, &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Events) == 0 {
+				break
+			}
+			for i, ev := range p.Events {
+				w := want[got+i]
+				if ev.ID != w.ID || ev.Stream != w.Stream || ev.Revision != w.Revision || ev.Position != w.Position ||
+					ev.Type != w.Type || string(ev.Data) != string(w.Data) || string(ev.Metadata) != string(w.Metadata) {
+					t.Fatalf("event %d: %+v, want %+v", got+i, ev, w)
+				}
+				if ev.Data == nil || ev.Metadata == nil {
+					t.Fatalf("event %d: nil data or metadata", got+i)
+				}
+			}
+			if cap(p.Bytes) > 0 {
+				arrays = append(arrays, unsafe.SliceData(p.Bytes))
+			}
+			got += len(p.Events)
+			pos = p.Events[len(p.Events)-1].Position
+		}
+		if got != n {
+			t.Fatalf("%d events read, want %d", got, n)
+		}
+		if st == ro && (len(arrays) < 3 || arrays[len(arrays)-1] != arrays[len(arrays)-2]) {
+			t.Fatalf("the pages were not read into the memory of the ones before")
+		}
+	}
 }

@@ -122,7 +122,12 @@ func export(ctx context.Context, store eventstore.Store, f Filter, w io.Writer) 
 				after = b
 			}
 		}
-		err = scanLog(ctx, store, after, DefaultPageSize, emit)
+		// Each line is written before the next page is read into the
+		// same memory.
+		err = scanLog(ctx, store, after, DefaultPageSize, true, func(evs []eventstore.RecordedEvent, release func()) (bool, error) {
+			defer release()
+			return emit(evs)
+		})
 	}
 	if err != nil {
 		return lines, fmt.Errorf("audit: export: %w", err)

@@ -49,7 +49,8 @@ func Replay(ctx context.Context, store eventstore.Store, m *projections.Model, o
 	start := time.Now()
 	var res ReplayResult
 	f := m.NewFolder()
-	err := scanLog(ctx, store, m.Position(), opts.PageSize, func(evs []eventstore.RecordedEvent) (bool, error) {
+	// The Folder owns the pages it is handed: no memory comes back.
+	err := scanLog(ctx, store, m.Position(), opts.PageSize, false, func(evs []eventstore.RecordedEvent, _ func()) (bool, error) {
 		stop := false
 		if opts.UpTo != nil {
 			n := sort.Search(len(evs), func(i int) bool { return opts.UpTo.Less(evs[i].Position) })

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sourcegraph/conc/stream"
 
@@ -273,7 +273,8 @@ func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (*R
 	}
 
 	s := stream.New().WithMaxGoroutines(runtime.GOMAXPROCS(0))
-	submit := func(vs *[]verifyEvent) {
+	submit := func(vs *[]verifyEvent, pg *heldPage) {
+		pg.hold()
 		s.Go(func() stream.Callback {
 			hashBatch(*vs)
 			return func() {
@@ -282,10 +283,16 @@ func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (*R
 				}
 				clear(*vs) // drop the page before the slice is reused
 				batchPool.Put(vs)
+				pg.drop()
 			}
 		})
 	}
-	err := scanLog(ctx, store, eventstore.Start, opts.PageSize, func(evs []eventstore.RecordedEvent) (bool, error) {
+	// Nothing of a page is kept past its batches' checks (a stream's name
+	// is cloned where it is kept), so its memory goes back to the reader.
+	err := scanLog(ctx, store, eventstore.Start, opts.PageSize, true, func(evs []eventstore.RecordedEvent, release func()) (bool, error) {
+		pg := &heldPage{release: release}
+		pg.hold() // until every batch of the page is submitted
+		defer pg.drop()
 		stop := false
 		for start := 0; start < len(evs) && !stop; start += verifyBatch {
 			chunk := evs[start:min(start+verifyBatch, len(evs))]
@@ -301,10 +308,10 @@ func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (*R
 				v := verifyEvent{e: e, inScope: limit <= 0 || seen <= limit}
 				sc := streams[e.Stream]
 				if sc == nil {
+					// A stream's name is its event's own string, even
+					// when the page's bytes are reused.
 					sc = &streamCheck{}
-					// Stream names from the store are fresh strings per
-					// row: keep one copy per stream, not one per event.
-					streams[strings.Clone(e.Stream)] = sc
+					streams[e.Stream] = sc
 				}
 				if v.inScope && int64(e.Revision) != sc.next {
 					v.gap, v.want = true, uint64(sc.next)
@@ -319,7 +326,7 @@ func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (*R
 				*vs = append(*vs, v)
 			}
 			if len(*vs) > 0 {
-				submit(vs)
+				submit(vs, pg)
 			}
 		}
 		if opts.Progress != nil {
@@ -354,6 +361,21 @@ func Verify(ctx context.Context, store eventstore.Store, opts VerifyOptions) (*R
 		rep.ExtendsExpected = expOK
 	}
 	return &rep, nil
+}
+
+// heldPage counts what still holds a page of the scan: its memory goes
+// back to the reader when the last lets go.
+type heldPage struct {
+	n       atomic.Int32
+	release func()
+}
+
+func (p *heldPage) hold() { p.n.Add(1) }
+
+func (p *heldPage) drop() {
+	if p.n.Add(-1) == 0 {
+		p.release()
+	}
 }
 
 // addHex is digester.add for a computed hash held in an array: the same
