@@ -56,6 +56,25 @@ var decodedPool = sync.Pool{New: func() any { return new([]Decoded) }}
 // error that stopped the fold, if one has; a batch longer than FoldBatch
 // is split.
 func (f *Folder) Fold(events []eventstore.RecordedEvent) error {
+	return f.FoldThen(events, nil)
+}
+
+// FoldThen is Fold, and calls done (when not nil) once every one of the
+// events is applied, or passed over after an error: from then on nothing
+// of them is held, and their memory may be read into again (a page of an
+// eventstore.PageReader). done may run on another goroutine. Should Fold
+// stop early, on an error, done is not called.
+func (f *Folder) FoldThen(events []eventstore.RecordedEvent, done func()) error {
+	var held *atomic.Int64
+	if done != nil {
+		held = new(atomic.Int64)
+		held.Store(1) // until every batch is handed over
+	}
+	release := func() {
+		if held != nil && held.Add(-1) == 0 {
+			done()
+		}
+	}
 	for len(events) > 0 {
 		if f.failed.Load() {
 			return f.Err()
@@ -70,17 +89,22 @@ func (f *Folder) Fold(events []eventstore.RecordedEvent) error {
 			continue
 		}
 		f.inflight.Add(1)
+		if held != nil {
+			held.Add(1)
+		}
 		f.s.Go(func() stream.Callback {
 			ds := f.decode(batch)
 			return func() {
 				f.apply(ds)
 				f.inflight.Add(-1)
+				release()
 			}
 		})
 	}
 	if f.failed.Load() {
 		return f.Err()
 	}
+	release()
 	return nil
 }
 

@@ -1,11 +1,15 @@
 package projections_test
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/internal/audit"
 	"github.com/partnercenter/multichannel/projections"
 )
@@ -89,5 +93,94 @@ func TestFolderStopsAtTheFirstFailure(t *testing.T) {
 	}
 	if m.Position() != events[bad-1].Position || f.Applied() != int64(bad) {
 		t.Fatalf("stopped at %s after %d events, want %s after %d", m.Position(), f.Applied(), events[bad-1].Position, bad)
+	}
+}
+
+// spitefulPages is the embedded store, read through ReadAllInto by a
+// reader that fills the memory handed back with garbage before it reads
+// the next page into it: whatever the fold kept of a page it gave back
+// would change under it.
+type spitefulPages struct {
+	*logStore
+	reused atomic.Int64 // pages read into memory handed back
+}
+
+func (s *spitefulPages) ReadAllInto(ctx context.Context, after eventstore.Position, max int, p *eventstore.Page) error {
+	evs, err := s.ReadAll(ctx, after, max)
+	if err != nil {
+		return err
+	}
+	if cap(p.Bytes) > 0 {
+		s.reused.Add(1)
+	}
+	full := p.Bytes[:cap(p.Bytes)]
+	for i := range full {
+		full[i] = '#'
+	}
+	p.Events, p.Bytes = p.Events[:0], p.Bytes[:0]
+	for _, e := range evs {
+		at := len(p.Bytes)
+		p.Bytes = append(append(p.Bytes, e.Data...), e.Metadata...)
+		e.Data = p.Bytes[at : at+len(e.Data) : at+len(e.Data)]
+		e.Metadata = p.Bytes[at+len(e.Data) : len(p.Bytes) : len(p.Bytes)]
+		p.Events = append(p.Events, e)
+	}
+	return nil
+}
+
+// TestRunFoldsPagesItGivesBack: Run on a store that reads the catch-up
+// pages into memory handed back builds the model Apply builds, although
+// the store scribbles over each page it gets back: nothing the fold keeps
+// points into a page's bytes, and no page comes back before its events
+// are applied.
+func TestRunFoldsPagesItGivesBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	w, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &logStore{Store: w}
+	n := 24 * projections.CatchUpPage
+	if _, err := audit.Generate(t.Context(), st.Store, int64(n), audit.GenerateOptions{Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	st.reload(t)
+	w.Close()
+	one := projections.New(nil)
+	for _, e := range st.all {
+		if err := one.Apply(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, want := one.Digest()
+	// Reopened, the store has no recent commits to answer the reads from.
+	ro, err := sqlite.OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	store := &spitefulPages{logStore: &logStore{Store: ro}}
+	m := projections.New(nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	waiting, stopWaiting := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- projections.Run(ctx, store, m)
+		stopWaiting() // a fold that failed never gets there
+	}()
+	werr := m.WaitFor(waiting, st.all[len(st.all)-1].Position)
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if werr != nil {
+		t.Fatal(werr)
+	}
+	if store.reused.Load() == 0 {
+		t.Fatal("no page was read into memory handed back")
+	}
+	if _, got := m.Digest(); got != want {
+		t.Fatalf("digest %s, Apply's %s", got, want)
 	}
 }

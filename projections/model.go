@@ -169,13 +169,14 @@ const (
 // handed over one by one, ten million events cost ten million channel
 // operations and the goroutine wake-ups between them, on the reader's
 // core, which is the rebuild's busiest. A live event that arrives alone is
-// decoded and folded at once, with no hand-off (see Folder.Fold). The
-// store hands each event over with buffers of its own (the interface
-// never reuses them), so an event may outlive its callback.
+// decoded and folded at once, with no hand-off (see Folder.Fold). A live
+// event's buffers are its own (the subscription never reuses them), so it
+// may outlive its callback; catch-up pages may be read into memory that
+// comes back (see readLog).
 func Run(ctx context.Context, store eventstore.Store, m *Model) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	pages := make(chan []eventstore.RecordedEvent, catchUpAhead)
+	pages := make(chan logPage, catchUpAhead)
 	folded := make(chan error, 1)
 	go func() {
 		err := foldFrom(pages, m)
@@ -198,53 +199,115 @@ func Run(ctx context.Context, store eventstore.Store, m *Model) error {
 	return nil
 }
 
+// logPage is what readLog hands the fold: events, and, for a page read
+// into memory that comes back, the function that gives it back once they
+// are applied.
+type logPage struct {
+	events  []eventstore.RecordedEvent
+	release func() // nil: the events are theirs to keep
+}
+
+// catchUpPages is how many pages the catch-up reads into memory that
+// comes back: those the reader may run ahead by, and those the Folder's
+// workers hold.
+const catchUpPages = catchUpAhead + 4
+
 // readLog sends the log after pos to pages: pages of ReadAll until one is
 // short, then every event the subscription delivers from there, so the two
 // phases meet with no gap and no duplicate.
-func readLog(ctx context.Context, store eventstore.Store, pos eventstore.Position, pages chan<- []eventstore.RecordedEvent) error {
-	send := func(evs []eventstore.RecordedEvent) error {
+//
+// A store that is an eventstore.PageReader reads the catch-up pages into
+// memory that comes back once their events are folded: a rebuild of ten
+// million events then allocates a few pages, not an array for every
+// event's bytes, which the collector had to find and free. Nothing the
+// fold keeps points into an event's bytes (decoding copies what it keeps).
+func readLog(ctx context.Context, store eventstore.Store, pos eventstore.Position, pages chan<- logPage) error {
+	send := func(p logPage) error {
 		select {
-		case pages <- evs:
+		case pages <- p:
 			return nil
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
 	}
+	pr, _ := store.(eventstore.PageReader)
+	free := make(chan *eventstore.Page, catchUpPages)
+	read := func() (logPage, error) {
+		if pr == nil {
+			evs, err := store.ReadAll(ctx, pos, CatchUpPage)
+			return logPage{events: evs}, err
+		}
+		var p *eventstore.Page
+		select {
+		case p = <-free:
+		default:
+			p = new(eventstore.Page)
+		}
+		if err := pr.ReadAllInto(ctx, pos, CatchUpPage, p); err != nil {
+			return logPage{}, err
+		}
+		return logPage{events: p.Events, release: func() {
+			select {
+			case free <- p:
+			default:
+			}
+		}}, nil
+	}
 	for {
-		evs, err := store.ReadAll(ctx, pos, CatchUpPage)
+		p, err := read()
 		if err != nil {
 			return err
 		}
-		if len(evs) > 0 {
-			pos = evs[len(evs)-1].Position
-			if err := send(evs); err != nil {
+		n := len(p.events)
+		if n > 0 {
+			pos = p.events[n-1].Position
+			if err := send(p); err != nil {
 				return err
 			}
 		}
-		if len(evs) < CatchUpPage {
+		if n < CatchUpPage {
 			break
 		}
 	}
 	return store.SubscribeAll(ctx, pos, func(e eventstore.RecordedEvent) error {
-		return send([]eventstore.RecordedEvent{e})
+		return send(logPage{events: []eventstore.RecordedEvent{e}})
 	})
 }
 
 // foldFrom folds the pages of the channel until it is closed or one fails:
 // a short page (a live event) is joined by what else has arrived, up to a
 // batch, without waiting for more, so a batch is as large as the reader is
-// ahead.
-func foldFrom(pages <-chan []eventstore.RecordedEvent, m *Model) error {
+// ahead. A page read into memory that comes back is folded alone, and
+// given back once applied.
+func foldFrom(pages <-chan logPage, m *Model) error {
 	f := m.NewFolder()
-	for batch := range pages {
+	for p := range pages {
+		if p.release != nil {
+			if err := f.FoldThen(p.events, p.release); err != nil {
+				break
+			}
+			continue
+		}
+		batch := p.events
 	more:
 		for len(batch) < FoldBatch {
 			select {
-			case p, ok := <-pages:
+			case q, ok := <-pages:
 				if !ok {
 					break more
 				}
-				batch = append(batch, p...)
+				if q.release != nil {
+					// Not joined: fold what was gathered, then the page.
+					if err := f.Fold(batch); err != nil {
+						return f.Close()
+					}
+					batch = nil
+					if err := f.FoldThen(q.events, q.release); err != nil {
+						return f.Close()
+					}
+					break more
+				}
+				batch = append(batch, q.events...)
 			default:
 				break more
 			}
