@@ -220,7 +220,7 @@ func (m *Model) fold1(d *Decoded) error {
 	si, exists := m.streams[e.Stream]
 	var next uint64
 	if exists {
-		next = m.streamList[si].next()
+		next = m.streamList.at(si).next()
 	}
 	if e.Revision != next {
 		return fmt.Errorf("apply %s at %s: %s revision %d, expected %d: %w",
@@ -232,20 +232,18 @@ func (m *Model) fold1(d *Decoded) error {
 		return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, err)
 	}
 	if !exists {
-		si = int32(len(m.streamList))
-		m.streamList = append(m.streamList, streamState{name: e.Stream, cat: d.cat, id: d.aggID})
+		si = m.streamList.append(streamState{name: e.Stream, cat: d.cat, id: d.aggID})
 		m.streams[e.Stream] = si
 	}
-	st := &m.streamList[si]
+	st := m.streamList.at(si)
 	st.events = append(st.events, int32(m.headers.len()))
 	m.indexEvent(d.ev, si, !exists)
 	ai, ok := m.actors[md.Actor]
 	if !ok {
-		if len(m.actorList) >= maxActors {
+		if m.actorList.len() >= maxActors {
 			return fmt.Errorf("apply %s at %s: %w", e.Type, e.Position, errTooManyActors)
 		}
-		ai = int32(len(m.actorList))
-		m.actorList = append(m.actorList, md.Actor)
+		ai = m.actorList.append(md.Actor)
 		m.actors[md.Actor] = ai
 	}
 	m.headers.append(header{
@@ -289,7 +287,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 			c = m.slabs.customers.take()
 			c.pos = e.Position
 			m.customers[ev.CustomerID] = c
-			m.customerOrder = append(m.customerOrder, c)
+			m.customerOrder.append(c)
 			c.view.CreatedAt = at
 		}
 		c.view.ID, c.view.Name, c.view.Domain, c.view.Cloud = ev.CustomerID, ev.Name, ev.Domain, intern(m, ev.Cloud)
@@ -385,7 +383,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		}}
 		m.rels[r.view.ID] = r
 		m.created.rel = r
-		m.relOrder = append(m.relOrder, r)
+		m.relOrder.append(r)
 		m.pending[r.view.ID] = r
 		if c := m.customers[r.view.CustomerID]; c != nil {
 			c.rels = append(c.rels, r)
@@ -435,7 +433,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 func (m *Model) addSubscription(s *subState) {
 	m.created.sub = s
 	m.subs[s.view.ID] = s
-	m.subOrder = append(m.subOrder, s)
+	m.subOrder.append(s)
 	if c := m.customers[s.view.CustomerID]; c != nil {
 		c.subs = append(c.subs, s)
 	}

@@ -21,7 +21,7 @@ func (m *Model) StreamVisible(v domain.Actor, stream string) bool {
 	if !ok {
 		return v.Audits()
 	}
-	return m.streamVisible(v, &m.streamList[si])
+	return m.streamVisible(v, m.streamList.at(si))
 }
 
 // EventView decodes a stored event for output: its metadata, and its data

@@ -40,11 +40,11 @@ type Model struct {
 
 	partners      map[uuid.UUID]*Partner
 	customers     map[uuid.UUID]*customerState
-	customerOrder []*customerState
+	customerOrder chunkList[*customerState]
 	subs          map[uuid.UUID]*subState
-	subOrder      []*subState
+	subOrder      chunkList[*subState]
 	rels          map[uuid.UUID]*relState
-	relOrder      []*relState
+	relOrder      chunkList[*relState]
 	// access answers "what does partner p have to do with customer c" in
 	// one lookup, for visibility.
 	access map[pairKey]*access
@@ -61,9 +61,9 @@ type Model struct {
 	// The event index: compact headers in log order, and every stream.
 	headers    headerLog
 	streams    map[string]int32
-	streamList []streamState
+	streamList chunkList[streamState]
 	actors     map[domain.Actor]int32
-	actorList  []domain.Actor
+	actorList  chunkList[domain.Actor]
 	eventIdx   eventIndex // the streams each tenant may see (eventindex.go)
 	lists      eventLists // the events each tenant that asked sees (eventlists.go)
 
