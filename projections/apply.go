@@ -228,11 +228,11 @@ func (m *Model) fold1(d *Decoded) error {
 	}
 	m.created = created{}
 	m.lists.touched = m.lists.touched[:0]
-	if err := m.fold(d.ev, *e, d.at); err != nil {
+	if err := m.fold(d.ev, e.Position, d.at); err != nil {
 		return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, err)
 	}
 	if !exists {
-		si = m.streamList.append(streamState{name: e.Stream, cat: d.cat, id: d.aggID})
+		si = m.streamList.append(streamState{name: e.Stream, cat: d.cat, id: d.aggID, events: m.slabs.events.take()})
 		m.streams[e.Stream] = si
 	}
 	st := m.streamList.at(si)
@@ -273,7 +273,11 @@ var errUnknownObject = errors.New("event refers to an object the log has not cre
 // changes the objects; it runs under mu. Events that refer to an object the
 // model lacks are errors, except a customer or partner missing from a
 // partial fold (CustomerAsOf reads only one customer's streams).
-func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) error {
+//
+// at is copied where an object keeps its address (timeAt), never taken
+// itself: a parameter whose address is taken anywhere is moved to the
+// heap on every call, an allocation per event of every type.
+func (m *Model) fold(ev domain.Event, pos eventstore.Position, at time.Time) error {
 	switch ev := ev.(type) {
 	case domain.PartnerEnrolled:
 		m.partners[ev.PartnerID] = &Partner{ID: ev.PartnerID, Name: ev.Name, Cloud: intern(m, ev.Cloud), EnrolledAt: at}
@@ -285,7 +289,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		c := m.customers[ev.CustomerID]
 		if c == nil {
 			c = m.slabs.customers.take()
-			c.pos = e.Position
+			c.pos = pos
 			m.customers[ev.CustomerID] = c
 			m.customerOrder.append(c)
 			c.view.CreatedAt = at
@@ -299,7 +303,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 			return fmt.Errorf("subscription %s recorded twice", ev.SubscriptionID)
 		}
 		s := m.slabs.subs.take()
-		*s = subState{pos: e.Position, view: Subscription{
+		*s = subState{pos: pos, view: Subscription{
 			ID: ev.SubscriptionID, CustomerID: ev.CustomerID, Offer: intern(m, ev.Offer),
 			BillingModel: intern(m, ev.BillingModel), Channel: intern(m, ev.Channel),
 			SellerPartnerID: m.partnerRef(ev.SellerPartnerID), Quantity: ev.Quantity,
@@ -321,7 +325,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		}
 		legacyID, details := ev.LegacySubscriptionID, ev.LegacyDetails
 		s := m.slabs.subs.take()
-		*s = subState{pos: e.Position, view: Subscription{
+		*s = subState{pos: pos, view: Subscription{
 			ID: ev.SubscriptionID, CustomerID: ev.CustomerID, Offer: intern(m, ev.Offer),
 			BillingModel: domain.UsageBased, Channel: domain.ChannelCSPPartner,
 			SellerPartnerID: m.partnerRef(&ev.PartnerID), Quantity: 1, Status: domain.StatusActive, CreatedAt: at,
@@ -376,7 +380,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 			return fmt.Errorf("relationship %s requested twice", ev.RelationshipID)
 		}
 		r := m.slabs.rels.take()
-		*r = relState{pos: e.Position, view: Relationship{
+		*r = relState{pos: pos, view: Relationship{
 			ID: ev.RelationshipID, PartnerID: ev.PartnerID, CustomerID: ev.CustomerID,
 			Status: domain.Pending, Message: cloneString(ev.Message),
 			RequestedAt: domain.AtAPIPrecision(ev.RequestedAt), ExpiresAt: domain.AtAPIPrecision(ev.ExpiresAt),
@@ -395,7 +399,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		if err != nil {
 			return err
 		}
-		r.view.RespondedAt = &at
+		r.view.RespondedAt = timeAt(at)
 		m.accessOf(r.view.PartnerID, r.view.CustomerID).accepted++
 
 	case domain.RelationshipDeclined:
@@ -403,7 +407,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		if err != nil {
 			return err
 		}
-		r.view.RespondedAt = &at
+		r.view.RespondedAt = timeAt(at)
 
 	case domain.RelationshipExpired:
 		// respondedAt stays nil: nobody answered.
@@ -422,7 +426,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		if _, err := m.moveRelationship(ev.RelationshipID, domain.Terminated); err != nil {
 			return err
 		}
-		r.view.TerminatedAt = &at
+		r.view.TerminatedAt = timeAt(at)
 
 	default:
 		return fmt.Errorf("no fold for %T: %w", ev, domain.ErrUnknownEventType)
@@ -472,14 +476,16 @@ func (m *Model) accessOf(partner, customer uuid.UUID) *access {
 // cancelSubscription cancels a subscription and every service of it.
 func cancelSubscription(s *subState, at time.Time) {
 	s.view.Status = domain.StatusCancelled
-	t := at
-	s.view.CancelledAt = &t
+	s.view.CancelledAt = timeAt(at)
 	services := slices.Clone(s.view.Services)
 	for i := range services {
 		services[i].Status = domain.StatusCancelled
 	}
 	s.view.Services = services
 }
+
+// timeAt returns a pointer to a copy of t, for an object to keep.
+func timeAt(t time.Time) *time.Time { return &t }
 
 func cloneString(p *string) *string {
 	if p == nil {
@@ -560,4 +566,27 @@ type slabs struct {
 	subs      slab[subState]
 	rels      slab[relState]
 	customers slab[customerState]
+	events    eventsSlab
+}
+
+// eventsSlab hands out a new stream's list of events, room for two, from
+// arrays shared by many streams: most streams hold one or two events, and
+// appending to a nil list would allocate for the first and again for the
+// second. A list that outgrows its room moves to an array of its own, as
+// any append does (its capacity is clipped, so it never writes into its
+// neighbour's).
+type eventsSlab struct{ free []int32 }
+
+const (
+	streamEventsRoom = 2
+	eventsSlabSize   = 4096
+)
+
+func (s *eventsSlab) take() []int32 {
+	if len(s.free) < streamEventsRoom {
+		s.free = make([]int32, eventsSlabSize)
+	}
+	l := s.free[:0:streamEventsRoom]
+	s.free = s.free[streamEventsRoom:]
+	return l
 }
