@@ -112,15 +112,16 @@ type metaLite struct {
 // so that many events can be decoded at once, on every core, while
 // ApplyDecoded folds them one at a time in log order.
 type Decoded struct {
-	e     eventstore.RecordedEvent
-	skip  bool  // not a read model's event: only the checkpoint moves
-	err   error // what applying it fails with, unless it is a redelivery
-	cat   category
-	typ   uint8
-	aggID uuid.UUID
-	md    metaLite
-	at    time.Time
-	ev    domain.Event
+	e    eventstore.RecordedEvent
+	skip bool  // not a read model's event: only the checkpoint moves
+	err  error // what applying it fails with, unless it is a redelivery
+	typ  uint8
+	// stream is the stream's category and id, its key in the index, made
+	// here rather than in the fold, which runs on one goroutine.
+	stream streamRef
+	md     metaLite
+	at     time.Time
+	ev     domain.Event
 }
 
 // Position is the decoded event's position in the log.
@@ -142,7 +143,7 @@ func (m *Model) Decode(d *Decoded, e eventstore.RecordedEvent) {
 		d.skip = true
 		return
 	}
-	d.cat, d.typ, d.aggID = cat, typ, aggID
+	d.typ, d.stream = typ, refParsed(e.Stream, cat, aggID)
 	if err := decodeMeta(e.Metadata, &d.md); err != nil {
 		d.err = fmt.Errorf("apply %s at %s: decode metadata: %w", e.Type, e.Position, err)
 		return
@@ -217,7 +218,7 @@ func (m *Model) applyDecoded(ds []Decoded) (int, error) {
 // under mu.
 func (m *Model) fold1(d *Decoded) error {
 	e, md := &d.e, &d.md
-	si, exists := m.streams[e.Stream]
+	si, exists := m.streams.get(e.Stream, &d.stream)
 	var next uint64
 	if exists {
 		next = m.streamList.at(si).next()
@@ -232,8 +233,8 @@ func (m *Model) fold1(d *Decoded) error {
 		return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, err)
 	}
 	if !exists {
-		si = m.streamList.append(streamState{name: e.Stream, cat: d.cat, id: d.aggID, events: m.slabs.events.take()})
-		m.streams[e.Stream] = si
+		si = m.streamList.append(streamState{name: e.Stream, cat: d.stream.key.cat, id: d.stream.key.id, events: m.slabs.events.take()})
+		m.streams.put(e.Stream, &d.stream, si)
 	}
 	st := m.streamList.at(si)
 	st.events = append(st.events, int32(m.headers.len()))

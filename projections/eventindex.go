@@ -283,7 +283,7 @@ func (m *Model) eventsPageVia(v domain.Actor, f EventFilter, req pageReq, withLi
 	hf.actors = m.actorList.view()
 	switch {
 	case f.Stream != nil:
-		if si, ok := m.streams[*f.Stream]; ok && m.streamVisible(v, m.streamList.at(si)) {
+		if si, ok := m.streams.lookup(*f.Stream); ok && m.streamVisible(v, m.streamList.at(si)) {
 			lists = [][]int32{m.streamList.at(si).events}
 		}
 	case v.Audits():

@@ -69,7 +69,7 @@ func (m *Model) EventsScanned(v domain.Actor, f EventFilter, first *int, after *
 		p.add(h.pos, func() int32 { return i })
 	}
 	if f.Stream != nil {
-		if si, ok := m.streams[*f.Stream]; ok {
+		if si, ok := m.streams.lookup(*f.Stream); ok {
 			for _, i := range m.streamList.at(si).events {
 				match(i)
 			}

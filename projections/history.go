@@ -30,7 +30,7 @@ func (m *Model) History(ctx context.Context, v domain.Actor, stream string,
 	var refs []eventRef
 	var total, before int
 	more := false
-	if si, ok := m.streams[stream]; ok && m.streamVisible(v, m.streamList.at(si)) {
+	if si, ok := m.streams.lookup(stream); ok && m.streamVisible(v, m.streamList.at(si)) {
 		st := m.streamList.at(si)
 		total = len(st.events)
 		for k := range st.events {

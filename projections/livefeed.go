@@ -17,7 +17,7 @@ import (
 func (m *Model) StreamVisible(v domain.Actor, stream string) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	si, ok := m.streams[stream]
+	si, ok := m.streams.lookup(stream)
 	if !ok {
 		return v.Audits()
 	}

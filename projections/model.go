@@ -60,7 +60,7 @@ type Model struct {
 
 	// The event index: compact headers in log order, and every stream.
 	headers    headerLog
-	streams    map[string]int32
+	streams    streamIndex
 	streamList chunkList[streamState]
 	actors     map[domain.Actor]int32
 	actorList  chunkList[domain.Actor]
@@ -126,7 +126,7 @@ func New(clock func() time.Time) *Model {
 		pending:    make(map[uuid.UUID]*relState),
 		strs:       make(map[string]string),
 		partnerIDs: make(map[uuid.UUID]*uuid.UUID),
-		streams:    make(map[string]int32),
+		streams:    newStreamIndex(0),
 		actors:     make(map[domain.Actor]int32),
 		lists:      eventLists{limits: DefaultEventsCacheLimits},
 	}

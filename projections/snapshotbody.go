@@ -689,7 +689,7 @@ func (r *restoring) streams(d *dec) error {
 	}
 	events := newBlock[int32](n)
 	streams := make([]streamState, r.meta.streams)
-	m.streams = make(map[string]int32, len(streams))
+	m.streams = newStreamIndex(len(streams))
 	for i := range streams {
 		st := &streams[i]
 		st.name = d.str()
@@ -699,6 +699,7 @@ func (r *restoring) streams(d *dec) error {
 			break
 		}
 		st.cat, st.id = categoryOf(catName), id
+		ref := refParsed(st.name, st.cat, id)
 		k := d.count(1)
 		st.events = events.take(k)
 		prev := int64(-1)
@@ -710,13 +711,13 @@ func (r *restoring) streams(d *dec) error {
 			}
 			st.events[j] = int32(prev)
 		}
-		m.streams[st.name] = int32(i)
+		m.streams.put(st.name, &ref, int32(i))
 		if d.err != nil {
 			break
 		}
 	}
 	m.streamList = chunkListOf(streams)
-	if d.err == nil && len(m.streams) != len(streams) {
+	if d.err == nil && m.streams.len() != len(streams) {
 		d.fail("a stream listed twice")
 	}
 	return d.done("streams")
