@@ -233,7 +233,7 @@ func (m *Model) fold1(d *Decoded) error {
 		return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, err)
 	}
 	if !exists {
-		si = m.streamList.append(streamState{name: e.Stream, cat: d.stream.key.cat, id: d.stream.key.id, events: m.slabs.events.take()})
+		si = m.streamList.append(streamState{name: e.Stream, cat: d.stream.key.cat, id: d.stream.key.id, events: m.slabs.events.take(streamEventsRoom)})
 		m.streams.put(e.Stream, &d.stream, si)
 	}
 	st := m.streamList.at(si)
@@ -440,6 +440,9 @@ func (m *Model) addSubscription(s *subState) {
 	m.subs[s.view.ID] = s
 	m.subOrder.append(s)
 	if c := m.customers[s.view.CustomerID]; c != nil {
+		if c.subs == nil {
+			c.subs = m.slabs.subList.take(customerSubsRoom)
+		}
 		c.subs = append(c.subs, s)
 	}
 	if s.view.SellerPartnerID != nil {
@@ -567,27 +570,33 @@ type slabs struct {
 	subs      slab[subState]
 	rels      slab[relState]
 	customers slab[customerState]
-	events    eventsSlab
+	// The lists that start small and are many: a stream's events, a
+	// customer's subscriptions, a tenant's subscription streams.
+	events  listSlab[int32]
+	subList listSlab[*subState]
 }
 
-// eventsSlab hands out a new stream's list of events, room for two, from
-// arrays shared by many streams: most streams hold one or two events, and
-// appending to a nil list would allocate for the first and again for the
-// second. A list that outgrows its room moves to an array of its own, as
-// any append does (its capacity is clipped, so it never writes into its
-// neighbour's).
-type eventsSlab struct{ free []int32 }
+// listSlab hands out the first room of small lists, from arrays shared by
+// many lists: most of a stream's or a customer's lists hold a few entries,
+// and appending to a nil list allocates for the first entry, again for
+// the second, then for the third. A list that outgrows its room moves to
+// an array of its own, as any append does (its capacity is clipped, so it
+// never writes into its neighbour's).
+type listSlab[T any] struct{ free []T }
 
+// The rooms: a stream holds one or two events, a customer a few
+// subscriptions (each a stream its tenant lists too).
 const (
 	streamEventsRoom = 2
-	eventsSlabSize   = 4096
+	customerSubsRoom = 4
+	listSlabSize     = 4096
 )
 
-func (s *eventsSlab) take() []int32 {
-	if len(s.free) < streamEventsRoom {
-		s.free = make([]int32, eventsSlabSize)
+func (s *listSlab[T]) take(room int) []T {
+	if len(s.free) < room {
+		s.free = make([]T, listSlabSize)
 	}
-	l := s.free[:0:streamEventsRoom]
-	s.free = s.free[streamEventsRoom:]
+	l := s.free[:0:room]
+	s.free = s.free[room:]
 	return l
 }

@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestEventsSlabNeighbours: lists handed out side by side never write into
+// TestListSlabNeighbours: lists handed out side by side never write into
 // each other, however far one outgrows its room.
-func TestEventsSlabNeighbours(t *testing.T) {
-	var s eventsSlab
-	a, b := s.take(), s.take()
+func TestListSlabNeighbours(t *testing.T) {
+	var s listSlab[int32]
+	a, b := s.take(streamEventsRoom), s.take(streamEventsRoom)
 	b = append(b, 100)
 	for i := range int32(5) {
 		a = append(a, i)

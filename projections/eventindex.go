@@ -87,6 +87,9 @@ func (m *Model) placeStream(si int32) {
 		}
 		if s != nil {
 			t := x.tenant(s.view.CustomerID)
+			if t.subs == nil {
+				t.subs = m.slabs.events.take(customerSubsRoom)
+			}
 			t.subs = append(t.subs, si)
 		} else {
 			placed = false
