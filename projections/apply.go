@@ -275,7 +275,7 @@ var errUnknownObject = errors.New("event refers to an object the log has not cre
 // model lacks are errors, except a customer or partner missing from a
 // partial fold (CustomerAsOf reads only one customer's streams).
 //
-// at is copied where an object keeps its address (timeAt), never taken
+// at is copied where an object keeps its address (m.timeAt), never taken
 // itself: a parameter whose address is taken anywhere is moved to the
 // heap on every call, an allocation per event of every type.
 func (m *Model) fold(ev domain.Event, pos eventstore.Position, at time.Time) error {
@@ -312,8 +312,7 @@ func (m *Model) fold(ev domain.Event, pos eventstore.Position, at time.Time) err
 			Services: make([]Service, len(ev.Services)),
 		}}
 		if ev.TermEndsAt != nil {
-			t := domain.AtAPIPrecision(*ev.TermEndsAt)
-			s.view.TermEndsAt = &t
+			s.view.TermEndsAt = m.timeAt(domain.AtAPIPrecision(*ev.TermEndsAt))
 		}
 		for i, sv := range ev.Services {
 			s.view.Services[i] = Service{ID: sv.ID, Name: intern(m, sv.Name), Status: domain.StatusActive}
@@ -344,7 +343,7 @@ func (m *Model) fold(ev domain.Event, pos eventstore.Position, at time.Time) err
 		if s == nil {
 			return fmt.Errorf("cancel subscription %s: %w", ev.SubscriptionID, errUnknownObject)
 		}
-		cancelSubscription(s, at)
+		m.cancelSubscription(s, at)
 
 	case domain.SubscriptionSwitched:
 		s := m.subs[ev.SubscriptionID]
@@ -363,7 +362,7 @@ func (m *Model) fold(ev domain.Event, pos eventstore.Position, at time.Time) err
 			return fmt.Errorf("cancel legacy service of %s: %w", ev.SubscriptionID, errUnknownObject)
 		}
 		if ev.ServiceID == nil {
-			cancelSubscription(s, at)
+			m.cancelSubscription(s, at)
 			break
 		}
 		// Cancelling the last service leaves the subscription ACTIVE: Azure
@@ -400,7 +399,7 @@ func (m *Model) fold(ev domain.Event, pos eventstore.Position, at time.Time) err
 		if err != nil {
 			return err
 		}
-		r.view.RespondedAt = timeAt(at)
+		r.view.RespondedAt = m.timeAt(at)
 		m.accessOf(r.view.PartnerID, r.view.CustomerID).accepted++
 
 	case domain.RelationshipDeclined:
@@ -408,7 +407,7 @@ func (m *Model) fold(ev domain.Event, pos eventstore.Position, at time.Time) err
 		if err != nil {
 			return err
 		}
-		r.view.RespondedAt = timeAt(at)
+		r.view.RespondedAt = m.timeAt(at)
 
 	case domain.RelationshipExpired:
 		// respondedAt stays nil: nobody answered.
@@ -427,7 +426,7 @@ func (m *Model) fold(ev domain.Event, pos eventstore.Position, at time.Time) err
 		if _, err := m.moveRelationship(ev.RelationshipID, domain.Terminated); err != nil {
 			return err
 		}
-		r.view.TerminatedAt = timeAt(at)
+		r.view.TerminatedAt = m.timeAt(at)
 
 	default:
 		return fmt.Errorf("no fold for %T: %w", ev, domain.ErrUnknownEventType)
@@ -471,16 +470,16 @@ func (m *Model) accessOf(partner, customer uuid.UUID) *access {
 	k := pairKey{partner: partner, customer: customer}
 	a := m.access[k]
 	if a == nil {
-		a = &access{}
+		a = m.slabs.access.take()
 		m.access[k] = a
 	}
 	return a
 }
 
 // cancelSubscription cancels a subscription and every service of it.
-func cancelSubscription(s *subState, at time.Time) {
+func (m *Model) cancelSubscription(s *subState, at time.Time) {
 	s.view.Status = domain.StatusCancelled
-	s.view.CancelledAt = timeAt(at)
+	s.view.CancelledAt = m.timeAt(at)
 	services := slices.Clone(s.view.Services)
 	for i := range services {
 		services[i].Status = domain.StatusCancelled
@@ -488,8 +487,14 @@ func cancelSubscription(s *subState, at time.Time) {
 	s.view.Services = services
 }
 
-// timeAt returns a pointer to a copy of t, for an object to keep.
-func timeAt(t time.Time) *time.Time { return &t }
+// timeAt returns a pointer to a copy of t, for an object to keep: from a
+// slab, since the objects' times (a term's end, a cancellation, an
+// answer) are replaced, never written through, like partnerRef's ids.
+func (m *Model) timeAt(t time.Time) *time.Time {
+	p := m.slabs.times.take()
+	*p = t
+	return p
+}
 
 func cloneString(p *string) *string {
 	if p == nil {
@@ -570,6 +575,8 @@ type slabs struct {
 	subs      slab[subState]
 	rels      slab[relState]
 	customers slab[customerState]
+	access    slab[access]
+	times     slab[time.Time]
 	// The lists that start small and are many: a stream's events, a
 	// customer's subscriptions, a tenant's subscription streams.
 	events  listSlab[int32]
