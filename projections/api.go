@@ -168,7 +168,7 @@ func (m *Model) Customers(v domain.Actor, f CustomerFilter, first *int, after *s
 	defer m.mu.RUnlock()
 	var p pager[Customer]
 	p.req = req
-	for _, c := range m.customerOrder {
+	for c := range m.customerOrder.all {
 		if f.Cloud != nil && c.view.Cloud != *f.Cloud {
 			continue
 		}
@@ -195,17 +195,18 @@ func (m *Model) Subscriptions(v domain.Actor, f SubscriptionFilter, first *int, 
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	list := m.subOrder
+	list := m.subOrder.all
 	if f.CustomerID != nil {
 		// A customer's subscriptions are kept in creation order too.
-		list = nil
+		var subs []*subState
 		if c := m.customers[*f.CustomerID]; c != nil {
-			list = c.subs
+			subs = c.subs
 		}
+		list = slices.Values(subs)
 	}
 	var p pager[Subscription]
 	p.req = req
-	for _, s := range list {
+	for s := range list {
 		if f.CustomerID != nil && s.view.CustomerID != *f.CustomerID ||
 			f.BillingModel != nil && s.view.BillingModel != *f.BillingModel ||
 			f.Channel != nil && s.view.Channel != *f.Channel ||
@@ -234,16 +235,17 @@ func (m *Model) Relationships(v domain.Actor, f RelationshipFilter, first *int, 
 	now := m.now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	list := m.relOrder
+	list := m.relOrder.all
 	if f.CustomerID != nil {
-		list = nil
+		var rels []*relState
 		if c := m.customers[*f.CustomerID]; c != nil {
-			list = c.rels
+			rels = c.rels
 		}
+		list = slices.Values(rels)
 	}
 	var p pager[Relationship]
 	p.req = req
-	for _, r := range list {
+	for r := range list {
 		if f.CustomerID != nil && r.view.CustomerID != *f.CustomerID ||
 			f.PartnerID != nil && r.view.PartnerID != *f.PartnerID ||
 			f.Status != nil && effectiveStatus(&r.view, now) != *f.Status {

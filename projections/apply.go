@@ -112,15 +112,16 @@ type metaLite struct {
 // so that many events can be decoded at once, on every core, while
 // ApplyDecoded folds them one at a time in log order.
 type Decoded struct {
-	e     eventstore.RecordedEvent
-	skip  bool  // not a read model's event: only the checkpoint moves
-	err   error // what applying it fails with, unless it is a redelivery
-	cat   category
-	typ   uint8
-	aggID uuid.UUID
-	md    metaLite
-	at    time.Time
-	ev    domain.Event
+	e    eventstore.RecordedEvent
+	skip bool  // not a read model's event: only the checkpoint moves
+	err  error // what applying it fails with, unless it is a redelivery
+	typ  uint8
+	// stream is the stream's category and id, its key in the index, made
+	// here rather than in the fold, which runs on one goroutine.
+	stream streamRef
+	md     metaLite
+	at     time.Time
+	ev     domain.Event
 }
 
 // Position is the decoded event's position in the log.
@@ -142,7 +143,7 @@ func (m *Model) Decode(d *Decoded, e eventstore.RecordedEvent) {
 		d.skip = true
 		return
 	}
-	d.cat, d.typ, d.aggID = cat, typ, aggID
+	d.typ, d.stream = typ, refParsed(e.Stream, cat, aggID)
 	if err := decodeMeta(e.Metadata, &d.md); err != nil {
 		d.err = fmt.Errorf("apply %s at %s: decode metadata: %w", e.Type, e.Position, err)
 		return
@@ -217,10 +218,10 @@ func (m *Model) applyDecoded(ds []Decoded) (int, error) {
 // under mu.
 func (m *Model) fold1(d *Decoded) error {
 	e, md := &d.e, &d.md
-	si, exists := m.streams[e.Stream]
+	si, exists := m.streams.get(e.Stream, &d.stream)
 	var next uint64
 	if exists {
-		next = m.streamList[si].next()
+		next = m.streamList.at(si).next()
 	}
 	if e.Revision != next {
 		return fmt.Errorf("apply %s at %s: %s revision %d, expected %d: %w",
@@ -228,24 +229,22 @@ func (m *Model) fold1(d *Decoded) error {
 	}
 	m.created = created{}
 	m.lists.touched = m.lists.touched[:0]
-	if err := m.fold(d.ev, *e, d.at); err != nil {
+	if err := m.fold(d.ev, e.Position, d.at); err != nil {
 		return fmt.Errorf("apply %s at %s (%s): %w", e.Type, e.Position, e.Stream, err)
 	}
 	if !exists {
-		si = int32(len(m.streamList))
-		m.streamList = append(m.streamList, streamState{name: e.Stream, cat: d.cat, id: d.aggID})
-		m.streams[e.Stream] = si
+		si = m.streamList.append(streamState{name: e.Stream, cat: d.stream.key.cat, id: d.stream.key.id, events: m.slabs.events.take(streamEventsRoom)})
+		m.streams.put(e.Stream, &d.stream, si)
 	}
-	st := &m.streamList[si]
+	st := m.streamList.at(si)
 	st.events = append(st.events, int32(m.headers.len()))
 	m.indexEvent(d.ev, si, !exists)
 	ai, ok := m.actors[md.Actor]
 	if !ok {
-		if len(m.actorList) >= maxActors {
+		if m.actorList.len() >= maxActors {
 			return fmt.Errorf("apply %s at %s: %w", e.Type, e.Position, errTooManyActors)
 		}
-		ai = int32(len(m.actorList))
-		m.actorList = append(m.actorList, md.Actor)
+		ai = m.actorList.append(md.Actor)
 		m.actors[md.Actor] = ai
 	}
 	m.headers.append(header{
@@ -275,7 +274,11 @@ var errUnknownObject = errors.New("event refers to an object the log has not cre
 // changes the objects; it runs under mu. Events that refer to an object the
 // model lacks are errors, except a customer or partner missing from a
 // partial fold (CustomerAsOf reads only one customer's streams).
-func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) error {
+//
+// at is copied where an object keeps its address (m.timeAt), never taken
+// itself: a parameter whose address is taken anywhere is moved to the
+// heap on every call, an allocation per event of every type.
+func (m *Model) fold(ev domain.Event, pos eventstore.Position, at time.Time) error {
 	switch ev := ev.(type) {
 	case domain.PartnerEnrolled:
 		m.partners[ev.PartnerID] = &Partner{ID: ev.PartnerID, Name: ev.Name, Cloud: intern(m, ev.Cloud), EnrolledAt: at}
@@ -287,9 +290,9 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		c := m.customers[ev.CustomerID]
 		if c == nil {
 			c = m.slabs.customers.take()
-			c.pos = e.Position
+			c.pos = pos
 			m.customers[ev.CustomerID] = c
-			m.customerOrder = append(m.customerOrder, c)
+			m.customerOrder.append(c)
 			c.view.CreatedAt = at
 		}
 		c.view.ID, c.view.Name, c.view.Domain, c.view.Cloud = ev.CustomerID, ev.Name, ev.Domain, intern(m, ev.Cloud)
@@ -301,7 +304,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 			return fmt.Errorf("subscription %s recorded twice", ev.SubscriptionID)
 		}
 		s := m.slabs.subs.take()
-		*s = subState{pos: e.Position, view: Subscription{
+		*s = subState{pos: pos, view: Subscription{
 			ID: ev.SubscriptionID, CustomerID: ev.CustomerID, Offer: intern(m, ev.Offer),
 			BillingModel: intern(m, ev.BillingModel), Channel: intern(m, ev.Channel),
 			SellerPartnerID: m.partnerRef(ev.SellerPartnerID), Quantity: ev.Quantity,
@@ -309,8 +312,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 			Services: make([]Service, len(ev.Services)),
 		}}
 		if ev.TermEndsAt != nil {
-			t := domain.AtAPIPrecision(*ev.TermEndsAt)
-			s.view.TermEndsAt = &t
+			s.view.TermEndsAt = m.timeAt(domain.AtAPIPrecision(*ev.TermEndsAt))
 		}
 		for i, sv := range ev.Services {
 			s.view.Services[i] = Service{ID: sv.ID, Name: intern(m, sv.Name), Status: domain.StatusActive}
@@ -323,7 +325,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		}
 		legacyID, details := ev.LegacySubscriptionID, ev.LegacyDetails
 		s := m.slabs.subs.take()
-		*s = subState{pos: e.Position, view: Subscription{
+		*s = subState{pos: pos, view: Subscription{
 			ID: ev.SubscriptionID, CustomerID: ev.CustomerID, Offer: intern(m, ev.Offer),
 			BillingModel: domain.UsageBased, Channel: domain.ChannelCSPPartner,
 			SellerPartnerID: m.partnerRef(&ev.PartnerID), Quantity: 1, Status: domain.StatusActive, CreatedAt: at,
@@ -341,7 +343,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		if s == nil {
 			return fmt.Errorf("cancel subscription %s: %w", ev.SubscriptionID, errUnknownObject)
 		}
-		cancelSubscription(s, at)
+		m.cancelSubscription(s, at)
 
 	case domain.SubscriptionSwitched:
 		s := m.subs[ev.SubscriptionID]
@@ -360,7 +362,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 			return fmt.Errorf("cancel legacy service of %s: %w", ev.SubscriptionID, errUnknownObject)
 		}
 		if ev.ServiceID == nil {
-			cancelSubscription(s, at)
+			m.cancelSubscription(s, at)
 			break
 		}
 		// Cancelling the last service leaves the subscription ACTIVE: Azure
@@ -378,14 +380,14 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 			return fmt.Errorf("relationship %s requested twice", ev.RelationshipID)
 		}
 		r := m.slabs.rels.take()
-		*r = relState{pos: e.Position, view: Relationship{
+		*r = relState{pos: pos, view: Relationship{
 			ID: ev.RelationshipID, PartnerID: ev.PartnerID, CustomerID: ev.CustomerID,
 			Status: domain.Pending, Message: cloneString(ev.Message),
 			RequestedAt: domain.AtAPIPrecision(ev.RequestedAt), ExpiresAt: domain.AtAPIPrecision(ev.ExpiresAt),
 		}}
 		m.rels[r.view.ID] = r
 		m.created.rel = r
-		m.relOrder = append(m.relOrder, r)
+		m.relOrder.append(r)
 		m.pending[r.view.ID] = r
 		if c := m.customers[r.view.CustomerID]; c != nil {
 			c.rels = append(c.rels, r)
@@ -397,7 +399,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		if err != nil {
 			return err
 		}
-		r.view.RespondedAt = &at
+		r.view.RespondedAt = m.timeAt(at)
 		m.accessOf(r.view.PartnerID, r.view.CustomerID).accepted++
 
 	case domain.RelationshipDeclined:
@@ -405,7 +407,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		if err != nil {
 			return err
 		}
-		r.view.RespondedAt = &at
+		r.view.RespondedAt = m.timeAt(at)
 
 	case domain.RelationshipExpired:
 		// respondedAt stays nil: nobody answered.
@@ -424,7 +426,7 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 		if _, err := m.moveRelationship(ev.RelationshipID, domain.Terminated); err != nil {
 			return err
 		}
-		r.view.TerminatedAt = &at
+		r.view.TerminatedAt = m.timeAt(at)
 
 	default:
 		return fmt.Errorf("no fold for %T: %w", ev, domain.ErrUnknownEventType)
@@ -435,8 +437,11 @@ func (m *Model) fold(ev domain.Event, e eventstore.RecordedEvent, at time.Time) 
 func (m *Model) addSubscription(s *subState) {
 	m.created.sub = s
 	m.subs[s.view.ID] = s
-	m.subOrder = append(m.subOrder, s)
+	m.subOrder.append(s)
 	if c := m.customers[s.view.CustomerID]; c != nil {
+		if c.subs == nil {
+			c.subs = m.slabs.subList.take(customerSubsRoom)
+		}
 		c.subs = append(c.subs, s)
 	}
 	if s.view.SellerPartnerID != nil {
@@ -465,22 +470,30 @@ func (m *Model) accessOf(partner, customer uuid.UUID) *access {
 	k := pairKey{partner: partner, customer: customer}
 	a := m.access[k]
 	if a == nil {
-		a = &access{}
+		a = m.slabs.access.take()
 		m.access[k] = a
 	}
 	return a
 }
 
 // cancelSubscription cancels a subscription and every service of it.
-func cancelSubscription(s *subState, at time.Time) {
+func (m *Model) cancelSubscription(s *subState, at time.Time) {
 	s.view.Status = domain.StatusCancelled
-	t := at
-	s.view.CancelledAt = &t
+	s.view.CancelledAt = m.timeAt(at)
 	services := slices.Clone(s.view.Services)
 	for i := range services {
 		services[i].Status = domain.StatusCancelled
 	}
 	s.view.Services = services
+}
+
+// timeAt returns a pointer to a copy of t, for an object to keep: from a
+// slab, since the objects' times (a term's end, a cancellation, an
+// answer) are replaced, never written through, like partnerRef's ids.
+func (m *Model) timeAt(t time.Time) *time.Time {
+	p := m.slabs.times.take()
+	*p = t
+	return p
 }
 
 func cloneString(p *string) *string {
@@ -562,4 +575,35 @@ type slabs struct {
 	subs      slab[subState]
 	rels      slab[relState]
 	customers slab[customerState]
+	access    slab[access]
+	times     slab[time.Time]
+	// The lists that start small and are many: a stream's events, a
+	// customer's subscriptions, a tenant's subscription streams.
+	events  listSlab[int32]
+	subList listSlab[*subState]
+}
+
+// listSlab hands out the first room of small lists, from arrays shared by
+// many lists: most of a stream's or a customer's lists hold a few entries,
+// and appending to a nil list allocates for the first entry, again for
+// the second, then for the third. A list that outgrows its room moves to
+// an array of its own, as any append does (its capacity is clipped, so it
+// never writes into its neighbour's).
+type listSlab[T any] struct{ free []T }
+
+// The rooms: a stream holds one or two events, a customer a few
+// subscriptions (each a stream its tenant lists too).
+const (
+	streamEventsRoom = 2
+	customerSubsRoom = 4
+	listSlabSize     = 4096
+)
+
+func (s *listSlab[T]) take(room int) []T {
+	if len(s.free) < room {
+		s.free = make([]T, listSlabSize)
+	}
+	l := s.free[:0:room]
+	s.free = s.free[room:]
+	return l
 }

@@ -72,7 +72,7 @@ func (m *Model) indexEvent(ev domain.Event, si int32, created bool) {
 // the unplaced when the fold does not know its object. Runs under mu.
 func (m *Model) placeStream(si int32) {
 	x := &m.eventIdx
-	st := &m.streamList[si]
+	st := m.streamList.at(si)
 	placed := true
 	switch st.cat {
 	case catPartner:
@@ -87,6 +87,9 @@ func (m *Model) placeStream(si int32) {
 		}
 		if s != nil {
 			t := x.tenant(s.view.CustomerID)
+			if t.subs == nil {
+				t.subs = m.slabs.events.take(customerSubsRoom)
+			}
 			t.subs = append(t.subs, si)
 		} else {
 			placed = false
@@ -122,10 +125,10 @@ func (m *Model) placeStream(si int32) {
 // under its onboarder. Runs under mu.
 func (m *Model) rebuildEventIndex() {
 	m.eventIdx = eventIndex{}
-	for i := range m.streamList {
+	for i := range m.streamList.len() {
 		m.placeStream(int32(i))
 	}
-	for _, c := range m.customerOrder {
+	for c := range m.customerOrder.all {
 		t := m.eventIdx.tenant(c.view.OnboardedBy)
 		t.onboarded = append(t.onboarded, c.view.ID)
 	}
@@ -172,13 +175,13 @@ func (m *Model) visibleStreams(v domain.Actor) []int32 {
 			seeCustomer(id)
 		}
 		for _, si := range t.rels {
-			if r := m.rels[m.streamList[si].id]; r != nil && r.view.PartnerID == v.TenantID {
+			if r := m.rels[m.streamList.at(si).id]; r != nil && r.view.PartnerID == v.TenantID {
 				seeCustomer(r.view.CustomerID)
 			}
 		}
 	}
 	for _, si := range x.unplaced {
-		if m.streamVisible(v, &m.streamList[si]) {
+		if m.streamVisible(v, m.streamList.at(si)) {
 			out = append(out, si)
 		}
 	}
@@ -210,7 +213,7 @@ func (hv *headerView) at(i int32) *header {
 type headerFilter struct {
 	types       map[uint8]bool // nil: any type
 	actor       *string
-	actors      []domain.Actor // actorList as of the view
+	actors      chunkList[domain.Actor] // actorList as of the view
 	correlation *uuid.UUID
 	from, to    *int64
 }
@@ -243,7 +246,7 @@ func (hf *headerFilter) any() bool {
 
 func (hf *headerFilter) match(h *header) bool {
 	return !(hf.types != nil && !hf.types[h.typ()] ||
-		hf.actor != nil && hf.actors[h.actor()].UserID != *hf.actor ||
+		hf.actor != nil && hf.actors.at(h.actor()).UserID != *hf.actor ||
 		hf.correlation != nil && h.correlation != *hf.correlation ||
 		hf.from != nil && h.recordedAt < *hf.from ||
 		hf.to != nil && h.recordedAt >= *hf.to)
@@ -280,11 +283,11 @@ func (m *Model) eventsPageVia(v domain.Actor, f EventFilter, req pageReq, withLi
 	whole := false // the caller sees the whole log: no per-stream lists
 	m.mu.RLock()
 	hv := m.headerView()
-	hf.actors = m.actorList
+	hf.actors = m.actorList.view()
 	switch {
 	case f.Stream != nil:
-		if si, ok := m.streams[*f.Stream]; ok && m.streamVisible(v, &m.streamList[si]) {
-			lists = [][]int32{m.streamList[si].events}
+		if si, ok := m.streams.lookup(*f.Stream); ok && m.streamVisible(v, m.streamList.at(si)) {
+			lists = [][]int32{m.streamList.at(si).events}
 		}
 	case v.Audits():
 		whole = true
@@ -297,7 +300,7 @@ func (m *Model) eventsPageVia(v domain.Actor, f EventFilter, req pageReq, withLi
 		sis := m.visibleStreams(v)
 		lists = make([][]int32, len(sis))
 		for i, si := range sis {
-			lists[i] = m.streamList[si].events
+			lists[i] = m.streamList.at(si).events
 		}
 		if withLists {
 			build = m.startBuild(v, lists)
@@ -430,7 +433,7 @@ func (m *Model) refs(hv *headerView, items []int32) []eventRef {
 	defer m.mu.RUnlock()
 	for i, hi := range items {
 		h := hv.at(hi)
-		out[i] = eventRef{stream: m.streamList[h.stream].name, rev: h.rev, pos: h.pos}
+		out[i] = eventRef{stream: m.streamList.at(h.stream).name, rev: h.rev, pos: h.pos}
 	}
 	return out
 }

@@ -45,7 +45,7 @@ func (m *Model) EventsScanned(v domain.Actor, f EventFilter, first *int, after *
 	hf := newHeaderFilter(f)
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	hf.actors = m.actorList
+	hf.actors = m.actorList.view()
 	hv := m.headerView()
 	var p pager[int32]
 	p.req = req
@@ -58,7 +58,7 @@ func (m *Model) EventsScanned(v domain.Actor, f EventFilter, first *int, after *
 		vis := visible[h.stream]
 		if vis == 0 {
 			vis = 2
-			if m.streamVisible(v, &m.streamList[h.stream]) {
+			if m.streamVisible(v, m.streamList.at(h.stream)) {
 				vis = 1
 			}
 			visible[h.stream] = vis
@@ -69,8 +69,8 @@ func (m *Model) EventsScanned(v domain.Actor, f EventFilter, first *int, after *
 		p.add(h.pos, func() int32 { return i })
 	}
 	if f.Stream != nil {
-		if si, ok := m.streams[*f.Stream]; ok {
-			for _, i := range m.streamList[si].events {
+		if si, ok := m.streams.lookup(*f.Stream); ok {
+			for _, i := range m.streamList.at(si).events {
 				match(i)
 			}
 		}
@@ -83,7 +83,7 @@ func (m *Model) EventsScanned(v domain.Actor, f EventFilter, first *int, after *
 	out.Refs = make([]string, len(p.items))
 	for i, hi := range p.items {
 		h := hv.at(hi)
-		out.Refs[i] = m.streamList[h.stream].name + "@" + h.pos.String()
+		out.Refs[i] = m.streamList.at(h.stream).name + "@" + h.pos.String()
 	}
 	return out, nil
 }

@@ -248,7 +248,7 @@ func (m *Model) customerAudience(customer uuid.UUID) func(yield func(uuid.UUID) 
 			return
 		}
 		for _, si := range t.rels {
-			if r := m.rels[m.streamList[si].id]; r != nil && r.view.CustomerID == customer && !yield(r.view.PartnerID) {
+			if r := m.rels[m.streamList.at(si).id]; r != nil && r.view.CustomerID == customer && !yield(r.view.PartnerID) {
 				return
 			}
 		}
@@ -272,7 +272,7 @@ func (m *Model) listsFolded(si, hi int32) {
 	if len(x.byTenant) == 0 {
 		return
 	}
-	st := &m.streamList[si]
+	st := m.streamList.at(si)
 	push := func(t uuid.UUID) bool {
 		if e := x.byTenant[t]; e != nil && m.streamVisible(e.viewer, st) {
 			x.appendTo(e, hi)
@@ -304,11 +304,11 @@ func (m *Model) customerHasEventsBefore(customer uuid.UUID, hi int32) bool {
 	if t == nil {
 		return false
 	}
-	if t.customer >= 0 && m.streamList[t.customer].events[0] < hi {
+	if t.customer >= 0 && m.streamList.at(t.customer).events[0] < hi {
 		return true
 	}
 	for _, si := range t.subs {
-		if m.streamList[si].events[0] < hi {
+		if m.streamList.at(si).events[0] < hi {
 			return true
 		}
 	}
@@ -366,7 +366,7 @@ func (m *Model) buildEvents(b *listBuild, lists [][]int32, n int) []int32 {
 	// The events folded since the view: the fold pushed none of them,
 	// the tenant having no list yet.
 	for hi := n; hi < m.headers.len(); hi++ {
-		if m.streamVisible(e.viewer, &m.streamList[m.headers.at(hi).stream]) {
+		if m.streamVisible(e.viewer, m.streamList.at(m.headers.at(hi).stream)) {
 			e.items = append(e.items, int32(hi))
 		}
 	}

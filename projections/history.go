@@ -30,8 +30,8 @@ func (m *Model) History(ctx context.Context, v domain.Actor, stream string,
 	var refs []eventRef
 	var total, before int
 	more := false
-	if si, ok := m.streams[stream]; ok && m.streamVisible(v, &m.streamList[si]) {
-		st := &m.streamList[si]
+	if si, ok := m.streams.lookup(stream); ok && m.streamVisible(v, m.streamList.at(si)) {
+		st := m.streamList.at(si)
 		total = len(st.events)
 		for k := range st.events {
 			i := st.events[k]
@@ -107,7 +107,7 @@ func (m *Model) Causation(ctx context.Context, v domain.Actor, correlation uuid.
 		}
 		vis, ok := visible[h.stream]
 		if !ok {
-			vis = m.streamVisible(v, &m.streamList[h.stream])
+			vis = m.streamVisible(v, m.streamList.at(h.stream))
 			visible[h.stream] = vis
 		}
 		if !vis {
@@ -116,7 +116,7 @@ func (m *Model) Causation(ctx context.Context, v domain.Actor, correlation uuid.
 		if len(refs) == maxCausation {
 			break
 		}
-		refs = append(refs, eventRef{stream: m.streamList[h.stream].name, rev: h.rev, pos: h.pos})
+		refs = append(refs, eventRef{stream: m.streamList.at(h.stream).name, rev: h.rev, pos: h.pos})
 	}
 	m.mu.RUnlock()
 	edges, err := m.readEdges(ctx, refs)

@@ -17,11 +17,11 @@ import (
 func (m *Model) StreamVisible(v domain.Actor, stream string) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	si, ok := m.streams[stream]
+	si, ok := m.streams.lookup(stream)
 	if !ok {
 		return v.Audits()
 	}
-	return m.streamVisible(v, &m.streamList[si])
+	return m.streamVisible(v, m.streamList.at(si))
 }
 
 // EventView decodes a stored event for output: its metadata, and its data

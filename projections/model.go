@@ -40,11 +40,11 @@ type Model struct {
 
 	partners      map[uuid.UUID]*Partner
 	customers     map[uuid.UUID]*customerState
-	customerOrder []*customerState
+	customerOrder chunkList[*customerState]
 	subs          map[uuid.UUID]*subState
-	subOrder      []*subState
+	subOrder      chunkList[*subState]
 	rels          map[uuid.UUID]*relState
-	relOrder      []*relState
+	relOrder      chunkList[*relState]
 	// access answers "what does partner p have to do with customer c" in
 	// one lookup, for visibility.
 	access map[pairKey]*access
@@ -60,10 +60,10 @@ type Model struct {
 
 	// The event index: compact headers in log order, and every stream.
 	headers    headerLog
-	streams    map[string]int32
-	streamList []streamState
+	streams    streamIndex
+	streamList chunkList[streamState]
 	actors     map[domain.Actor]int32
-	actorList  []domain.Actor
+	actorList  chunkList[domain.Actor]
 	eventIdx   eventIndex // the streams each tenant may see (eventindex.go)
 	lists      eventLists // the events each tenant that asked sees (eventlists.go)
 
@@ -126,7 +126,7 @@ func New(clock func() time.Time) *Model {
 		pending:    make(map[uuid.UUID]*relState),
 		strs:       make(map[string]string),
 		partnerIDs: make(map[uuid.UUID]*uuid.UUID),
-		streams:    make(map[string]int32),
+		streams:    newStreamIndex(0),
 		actors:     make(map[domain.Actor]int32),
 		lists:      eventLists{limits: DefaultEventsCacheLimits},
 	}

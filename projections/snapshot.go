@@ -84,27 +84,27 @@ func (m *Model) Snapshot() *Snapshot {
 		Position:      m.pos,
 		Events:        m.headers.len(),
 		Partners:      make([]Partner, 0, len(m.partners)),
-		Customers:     make([]Customer, 0, len(m.customerOrder)),
-		Subscriptions: make([]SubscriptionSnapshot, 0, len(m.subOrder)),
-		Relationships: make([]Relationship, 0, len(m.relOrder)),
+		Customers:     make([]Customer, 0, m.customerOrder.len()),
+		Subscriptions: make([]SubscriptionSnapshot, 0, m.subOrder.len()),
+		Relationships: make([]Relationship, 0, m.relOrder.len()),
 		Access:        make([]AccessSnapshot, 0, len(m.access)),
 		Pending:       make([]uuid.UUID, 0, len(m.pending)),
-		Streams:       make([]StreamSnapshot, len(m.streamList)),
+		Streams:       make([]StreamSnapshot, m.streamList.len()),
 		Index:         make([]EventSnapshot, m.headers.len()),
 	}
 	for _, p := range m.partners {
 		s.Partners = append(s.Partners, *p)
 	}
 	slices.SortFunc(s.Partners, func(a, b Partner) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	for _, c := range m.customerOrder {
+	for c := range m.customerOrder.all {
 		s.Customers = append(s.Customers, m.customerView(c))
 	}
-	for _, sub := range m.subOrder {
+	for sub := range m.subOrder.all {
 		s.Subscriptions = append(s.Subscriptions, SubscriptionSnapshot{
 			Subscription: subscriptionView(sub), ReplacedByPartners: append([]uuid.UUID{}, sub.replacedBy...),
 		})
 	}
-	for _, r := range m.relOrder {
+	for r := range m.relOrder.all {
 		s.Relationships = append(s.Relationships, r.view)
 	}
 	for k, a := range m.access {
@@ -118,14 +118,15 @@ func (m *Model) Snapshot() *Snapshot {
 		s.Pending = append(s.Pending, id)
 	}
 	slices.SortFunc(s.Pending, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	for i, st := range m.streamList {
+	for i := range m.streamList.len() {
+		st := m.streamList.at(int32(i))
 		s.Streams[i] = StreamSnapshot{Name: st.name, Next: st.next(), Events: slices.Clone(st.events)}
 	}
 	for i := range m.headers.len() {
 		h := m.headers.at(i)
 		s.Index[i] = EventSnapshot{
-			Stream: m.streamList[h.stream].name, Revision: h.rev, Type: eventTypes[h.typ()],
-			RecordedAt: time.Unix(0, h.recordedAt).UTC(), Actor: m.actorList[h.actor()], CorrelationID: h.correlation,
+			Stream: m.streamList.at(h.stream).name, Revision: h.rev, Type: eventTypes[h.typ()],
+			RecordedAt: time.Unix(0, h.recordedAt).UTC(), Actor: *m.actorList.at(h.actor()), CorrelationID: h.correlation,
 		}
 	}
 	return s

@@ -76,7 +76,7 @@ func (c *copied) encodeBody() []*enc {
 		for i := range c.customers {
 			customers[i] = &c.customers[i]
 		}
-		scratch = &Model{subs: subs, rels: rels, streamList: c.streams, customerOrder: customers}
+		scratch = &Model{subs: subs, rels: rels, streamList: chunkListOf(c.streams), customerOrder: chunkListOf(customers)}
 		scratch.rebuildEventIndex()
 		secs[secEventIndex] = encodeEventIndex(&scratch.eventIdx)
 	})
@@ -449,18 +449,9 @@ func (r *restoring) wait() (eventstore.Position, error) {
 			return eventstore.Position{}, fmt.Errorf("%w: pending relationship %s is not the one at its index", errSnapshotBody, id)
 		}
 	}
-	m.subOrder = make([]*subState, len(r.subs))
-	for i := range r.subs {
-		m.subOrder[i] = &r.subs[i]
-	}
-	m.relOrder = make([]*relState, len(r.rels))
-	for i := range r.rels {
-		m.relOrder[i] = &r.rels[i]
-	}
-	m.customerOrder = make([]*customerState, len(r.customers))
-	for i := range r.customers {
-		m.customerOrder[i] = &r.customers[i]
-	}
+	m.subOrder = chunkListOf(pointers(r.subs))
+	m.relOrder = chunkListOf(pointers(r.rels))
+	m.customerOrder = chunkListOf(pointers(r.customers))
 	return r.meta.pos, nil
 }
 
@@ -674,16 +665,17 @@ func (r *restoring) keys(d *dec) error {
 
 func (r *restoring) actors(d *dec) error {
 	m := r.m
-	m.actorList = make([]domain.Actor, r.meta.actors)
-	m.actors = make(map[domain.Actor]int32, len(m.actorList))
-	for i := range m.actorList {
-		a := &m.actorList[i]
+	actors := make([]domain.Actor, r.meta.actors)
+	m.actors = make(map[domain.Actor]int32, len(actors))
+	for i := range actors {
+		a := &actors[i]
 		a.UserID = d.str()
 		a.TenantID = d.id()
 		a.Role = decSym[domain.Role](d)
 		m.actors[*a] = int32(i)
 	}
-	if len(m.actors) != len(m.actorList) {
+	m.actorList = chunkListOf(actors)
+	if len(m.actors) != len(actors) {
 		d.fail("an actor listed twice")
 	}
 	return d.done("actors")
@@ -696,10 +688,10 @@ func (r *restoring) streams(d *dec) error {
 		d.fail("streams hold %d events, the index %d", total, n)
 	}
 	events := newBlock[int32](n)
-	m.streamList = make([]streamState, r.meta.streams)
-	m.streams = make(map[string]int32, len(m.streamList))
-	for i := range m.streamList {
-		st := &m.streamList[i]
+	streams := make([]streamState, r.meta.streams)
+	m.streams = newStreamIndex(len(streams))
+	for i := range streams {
+		st := &streams[i]
 		st.name = d.str()
 		catName, id, ok := domain.SplitStream(st.name)
 		if !ok {
@@ -707,6 +699,7 @@ func (r *restoring) streams(d *dec) error {
 			break
 		}
 		st.cat, st.id = categoryOf(catName), id
+		ref := refParsed(st.name, st.cat, id)
 		k := d.count(1)
 		st.events = events.take(k)
 		prev := int64(-1)
@@ -718,12 +711,13 @@ func (r *restoring) streams(d *dec) error {
 			}
 			st.events[j] = int32(prev)
 		}
-		m.streams[st.name] = int32(i)
+		m.streams.put(st.name, &ref, int32(i))
 		if d.err != nil {
 			break
 		}
 	}
-	if d.err == nil && len(m.streams) != len(m.streamList) {
+	m.streamList = chunkListOf(streams)
+	if d.err == nil && m.streams.len() != len(streams) {
 		d.fail("a stream listed twice")
 	}
 	return d.done("streams")

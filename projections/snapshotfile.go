@@ -121,8 +121,8 @@ type copied struct {
 // room in the rare case the model outgrew them in between.
 func (m *Model) copyState() (c *copied, held time.Duration) {
 	m.mu.RLock()
-	np, nc, ns, nr := len(m.partners), len(m.customerOrder), len(m.subOrder), len(m.relOrder)
-	na, npe, nst, nac := len(m.access), len(m.pending), len(m.streamList), len(m.actorList)
+	np, nc, ns, nr := len(m.partners), m.customerOrder.len(), m.subOrder.len(), m.relOrder.len()
+	na, npe, nst, nac := len(m.access), len(m.pending), m.streamList.len(), m.actorList.len()
 	m.mu.RUnlock()
 	room := func(n int) int { return n + n/16 + 1024 }
 	c = &copied{
@@ -148,20 +148,20 @@ func (m *Model) copyState() (c *copied, held time.Duration) {
 	start := time.Now()
 	c.pos, c.first, c.last = m.pos, m.first, m.last
 	c.chunks, c.n = slices.Clone(m.headers.chunks), m.headers.len()
-	c.subs = append(c.subs, m.subOrder...)
-	c.rels = append(c.rels, m.relOrder...)
-	c.streams = append(c.streams, m.streamList...)
-	c.actors = append(c.actors, m.actorList...)
+	c.subs = m.subOrder.appendTo(c.subs)
+	c.rels = m.relOrder.appendTo(c.rels)
+	c.streams = m.streamList.appendTo(c.streams)
+	c.actors = m.actorList.appendTo(c.actors)
 	for _, p := range m.partners {
 		c.partners = append(c.partners, *p)
 	}
-	for _, cs := range m.customerOrder {
+	for cs := range m.customerOrder.all {
 		c.customers = append(c.customers, *cs)
 	}
-	for _, s := range m.subOrder {
+	for s := range m.subOrder.all {
 		c.subViews = append(c.subViews, *s)
 	}
-	for _, r := range m.relOrder {
+	for r := range m.relOrder.all {
 		c.relViews = append(c.relViews, *r)
 	}
 	for k, a := range m.access {
