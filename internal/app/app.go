@@ -161,9 +161,6 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	model.ReadLogFrom(store)
 	a.proj = &projector{store: store, model: model}
 	go func() { a.runDone <- a.proj.run(a.runCtx) }()
-	if settle {
-		go settleGC(a.runCtx, store, model, cfg.GCHeadroom, slog.Default())
-	}
 
 	cmdOpts := []command.Option{command.WithTimeout(cfg.MutationTimeout), command.WithHandoff(model), command.WithClaimGrace(cfg.ClaimGrace)}
 	if cfg.EventStoreURL == "" {
@@ -253,6 +250,10 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	}
 	metrics.WatchLag(probe)
 	go logWhenReady(a.runCtx, probe, model, started)
+	if settle {
+		// logWhenReady's probes tell it when the rebuild is over.
+		go settleGC(a.runCtx, probe.CaughtUp, cfg.GCHeadroom, slog.Default())
+	}
 	httpCfg := httpapi.Config{
 		Playground: pg,
 		CORS:       cfg.CORS,

@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
-
-	"github.com/partnercenter/multichannel/eventstore"
-	"github.com/partnercenter/multichannel/projections"
 )
 
 // defaultGOGC is the garbage collector's target when GOGC is not set: the
@@ -131,8 +128,8 @@ func foldingGC() bool {
 // large model grows to five times what is live (GOGC 400): 2.4 GB resident
 // for the 476 MiB of a 1,000,000-event log. headroom.Min 0, or GOMEMLIMIT
 // set, keeps TuneGC's limit.
-func settleGC(ctx context.Context, store eventstore.Store, model *projections.Model, headroom GCHeadroom, logger *slog.Logger) {
-	for !caughtUpOnce(ctx, store, model) {
+func settleGC(ctx context.Context, caughtUp func() bool, headroom GCHeadroom, logger *slog.Logger) {
+	for !caughtUp() {
 		select {
 		case <-ctx.Done():
 			return
@@ -222,15 +219,6 @@ func readGCMemory() gcMemory {
 		m.overhead = held - v[3]
 	}
 	return m
-}
-
-// caughtUpOnce reports whether the model is within one read of the log's
-// head: the rebuild at start is over even if traffic keeps it a few
-// events behind.
-func caughtUpOnce(ctx context.Context, store eventstore.Store, model *projections.Model) bool {
-	const near = 1024
-	evs, err := store.ReadAll(ctx, model.Position(), near)
-	return err == nil && len(evs) < near
 }
 
 // minLevel drops the records of its handler below a level.

@@ -98,7 +98,7 @@ func TestSettleGC(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		settleGC(ctx, store, projections.New(nil), headroom, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		settleGC(ctx, func() bool { return true }, headroom, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	deadline := time.After(time.Minute)
 	for debug.SetMemoryLimit(-1) == memLimit {

@@ -52,10 +52,26 @@ type LagProbe struct {
 	Applied func() int
 	Total   func() (n int64, ok bool)
 
+	// RebuildInterval bounds how often a probe reads the log while the
+	// read models rebuild (DefaultRebuildProbeInterval when zero).
+	RebuildInterval time.Duration
+
 	mu       sync.Mutex
 	caughtUp bool                 // the models have reached the head once
 	head     *eventstore.Position // the head as a probe saw it, before caughtUp
+	// last is the lag the last read of a rebuild found, at lastAt.
+	last   Lag
+	lastAt time.Time
 }
+
+// DefaultRebuildProbeInterval is how often, at most, a probe reads the log
+// during a rebuild. Until the models catch up, each read is a full
+// MaxEvents+1 events, a megabyte or so: probed every 20 ms, as a start-up
+// benchmark or an eager orchestrator may, that was a fifth of the events
+// the rebuild itself read, and the allocations besides. In between, a
+// probe answers from the last read, and from the head it saw, which is
+// all a rebuild's answer needs.
+const DefaultRebuildProbeInterval = 250 * time.Millisecond
 
 // Readiness defaults: a second or so of traffic at the store's group-commit
 // rates, and a staleness no user notices.
@@ -80,11 +96,15 @@ func (p *LagProbe) limits() (int, time.Duration) {
 func (p *LagProbe) Measure(ctx context.Context) (Lag, error) {
 	limit, _ := p.limits()
 	pos := p.Position()
+	if lag, ok := p.recent(pos); ok {
+		return lag, nil
+	}
 	evs, err := p.Store.ReadAll(ctx, pos, limit+1)
 	if err != nil {
 		return Lag{}, fmt.Errorf("read the log after %s: %w", pos, err)
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch {
 	case len(evs) == 0:
 		p.caughtUp = true
@@ -96,7 +116,6 @@ func (p *LagProbe) Measure(ctx context.Context) (Lag, error) {
 		h := evs[len(evs)-1].Position
 		p.head = &h
 	}
-	p.mu.Unlock()
 	lag := Lag{Events: min(len(evs), limit), AtLeast: len(evs) > limit}
 	if len(evs) > 0 {
 		now := time.Now
@@ -107,7 +126,27 @@ func (p *LagProbe) Measure(ctx context.Context) (Lag, error) {
 			lag.Age = max(now().Sub(md.RecordedAt), 0)
 		}
 	}
+	p.last, p.lastAt = lag, time.Now()
 	return lag, nil
+}
+
+// recent is the last read's lag, while the models rebuild and that read is
+// younger than RebuildInterval. A model that has passed the head a read
+// saw has caught up, which ends the rebuild: the next probe reads.
+func (p *LagProbe) recent(pos eventstore.Position) (Lag, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.caughtUp && p.head != nil && !pos.Less(*p.head) {
+		p.caughtUp = true
+	}
+	every := p.RebuildInterval
+	if every <= 0 {
+		every = DefaultRebuildProbeInterval
+	}
+	if p.caughtUp || p.lastAt.IsZero() || time.Since(p.lastAt) >= every {
+		return Lag{}, false
+	}
+	return p.last, true
 }
 
 // Ready is the readiness check (/readyz): nil when the read models follow

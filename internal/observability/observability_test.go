@@ -274,6 +274,7 @@ type fakeLog struct {
 	mu     sync.Mutex
 	events []eventstore.RecordedEvent
 	err    error
+	reads  int
 }
 
 func (f *fakeLog) append(at time.Time) {
@@ -287,6 +288,7 @@ func (f *fakeLog) append(at time.Time) {
 func (f *fakeLog) ReadAll(ctx context.Context, after eventstore.Position, max int) ([]eventstore.RecordedEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -357,6 +359,52 @@ func TestReadiness(t *testing.T) {
 	probe.Stopped = func() error { return errors.New("out of order") }
 	if err := probe.Ready(ctx); err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Fatalf("stopped: %v", err)
+	}
+}
+
+// TestRebuildProbesReadTheLogAtMostEveryInterval: while the read models
+// rebuild, however often /readyz is asked, the log is read once per
+// RebuildInterval (each read is a page of MaxEvents+1 events); passing the
+// head a read saw still ends the rebuild at once, and once caught up every
+// probe reads.
+func TestRebuildProbesReadTheLogAtMostEveryInterval(t *testing.T) {
+	t.Parallel()
+	log := &fakeLog{}
+	for range 50 {
+		log.append(time.Now())
+	}
+	var mu sync.Mutex
+	pos := eventstore.Position{Commit: 1, Prepare: 1}
+	probe := &observability.LagProbe{
+		Store: log, MaxEvents: 100, RebuildInterval: time.Hour,
+		Position: func() eventstore.Position { mu.Lock(); defer mu.Unlock(); return pos },
+	}
+	ctx := context.Background()
+	for range 200 {
+		if err := probe.Ready(ctx); err == nil || !strings.Contains(err.Error(), "rebuilding") {
+			t.Fatalf("rebuilding: %v", err)
+		}
+	}
+	log.mu.Lock()
+	reads := log.reads
+	log.mu.Unlock()
+	if reads != 1 {
+		t.Fatalf("200 probes of a rebuild read the log %d times, want 1", reads)
+	}
+	mu.Lock()
+	pos = eventstore.Position{Commit: 50, Prepare: 50} // the head the read saw
+	mu.Unlock()
+	if err := probe.Ready(ctx); err != nil {
+		t.Fatalf("past the head: %v", err)
+	}
+	for range 3 {
+		probe.Ready(ctx)
+	}
+	log.mu.Lock()
+	reads = log.reads
+	log.mu.Unlock()
+	if reads != 5 {
+		t.Fatalf("caught up, 4 probes read the log %d times, want 4", reads-1)
 	}
 }
 
@@ -441,5 +489,44 @@ func BenchmarkRequest(b *testing.B) {
 			}
 			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/request")
 		})
+	}
+}
+
+// pagedLog is a fakeLog that is also an eventstore.PageReader.
+type pagedLog struct {
+	fakeLog
+	pages int
+}
+
+func (f *pagedLog) ReadAllInto(ctx context.Context, after eventstore.Position, max int, p *eventstore.Page) error {
+	f.pages++
+	evs, err := f.ReadAll(ctx, after, max)
+	p.Events = evs
+	return err
+}
+
+// TestWriteHealthPassesPagesThrough: wrapped in WriteHealth, a store that
+// reads pages into memory that comes back still does (the server's read
+// models catch up through the wrapper), and one that does not is read
+// with ReadAll.
+func TestWriteHealthPassesPagesThrough(t *testing.T) {
+	t.Parallel()
+	paged := &pagedLog{}
+	paged.append(time.Now())
+	var store eventstore.Store = &observability.WriteHealth{Store: paged}
+	pr, ok := store.(eventstore.PageReader)
+	if !ok {
+		t.Fatal("WriteHealth hides the store's PageReader")
+	}
+	var p eventstore.Page
+	if err := pr.ReadAllInto(context.Background(), eventstore.Start, 10, &p); err != nil || len(p.Events) != 1 || paged.pages != 1 {
+		t.Fatalf("paged read: %d events, %d pages, %v", len(p.Events), paged.pages, err)
+	}
+	plain := &fakeLog{}
+	plain.append(time.Now())
+	store = &observability.WriteHealth{Store: plain}
+	pr = store.(eventstore.PageReader)
+	if err := pr.ReadAllInto(context.Background(), eventstore.Start, 10, &p); err != nil || len(p.Events) != 1 || plain.reads != 1 {
+		t.Fatalf("plain read: %d events, %d reads, %v", len(p.Events), plain.reads, err)
 	}
 }

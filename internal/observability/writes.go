@@ -35,7 +35,24 @@ type WriteHealth struct {
 	failure  error
 }
 
-var _ eventstore.Store = (*WriteHealth)(nil)
+var (
+	_ eventstore.Store      = (*WriteHealth)(nil)
+	_ eventstore.PageReader = (*WriteHealth)(nil)
+)
+
+// ReadAllInto implements eventstore.PageReader with the store's own, so
+// that the wrapper does not hide it from the read models' catch-up (a
+// rebuild of the log then allocates an array for every event's bytes). A
+// store that is not one is read with ReadAll, whose events outlive the
+// page anyway.
+func (w *WriteHealth) ReadAllInto(ctx context.Context, after eventstore.Position, max int, p *eventstore.Page) error {
+	if pr, ok := w.Store.(eventstore.PageReader); ok {
+		return pr.ReadAllInto(ctx, after, max, p)
+	}
+	evs, err := w.Store.ReadAll(ctx, after, max)
+	p.Events = evs
+	return err
+}
 
 // Append implements eventstore.Store and records its outcome.
 func (w *WriteHealth) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
