@@ -94,6 +94,17 @@ type Page struct {
 	Bytes []byte
 }
 
+// PositionReader is implemented by a store that can look events up by
+// their positions in the global log. It is optional: a page of the API's
+// event history names its events by position, and the embedded store
+// finds one by its sequence number with a single lookup in the log's own
+// B-tree, where ReadStream searches the stream index first.
+type PositionReader interface {
+	// ReadAt returns the events at the given positions, in that order. A
+	// position that holds no event is an error wrapping ErrEventNotFound.
+	ReadAt(ctx context.Context, positions []Position) ([]RecordedEvent, error)
+}
+
 // StreamAppend is one entry of a batch: what one Append would take.
 type StreamAppend struct {
 	Stream   string
@@ -256,6 +267,9 @@ var (
 	ErrStreamNotFound = errors.New("stream not found")
 	// ErrBadPosition is returned for a position string the store did not issue.
 	ErrBadPosition = errors.New("bad position")
+	// ErrEventNotFound is returned by PositionReader.ReadAt for a position
+	// that holds no event.
+	ErrEventNotFound = errors.New("no event at that position")
 	// ErrUnavailable wraps failures to reach the store, or to write it (a
 	// full disk, a file made read-only, an I/O error): retryable by the
 	// caller, since each clears without a restart.

@@ -171,3 +171,33 @@ func TestEventViewUpcastsAndRejectsUnknown(t *testing.T) {
 		t.Fatalf("view: %+v %v", ev, err)
 	}
 }
+
+// streamsOnly is a LogReader that reads streams only, as EventStoreDB's
+// adapter does: it hides the embedded store's PositionReader.
+type streamsOnly struct{ projections.LogReader }
+
+// TestEventsReadByPositionOrByStream: a page reads its events by position
+// from a store that can, and stream by stream from one that cannot, and
+// both give the same page.
+func TestEventsReadByPositionOrByStream(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	if _, ok := any(w.f.store).(eventstore.PositionReader); !ok {
+		t.Fatal("the embedded store reads no event by position")
+	}
+	byPos, err := w.f.model.Events(ctx, auditor, projections.EventFilter{}, ptr(50), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.f.model.ReadLogFrom(streamsOnly{w.f.store})
+	byStream, err := w.f.model.Events(ctx, auditor, projections.EventFilter{}, ptr(50), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(byPos)
+	b, _ := json.Marshal(byStream)
+	if len(byPos.Edges) < 10 || string(a) != string(b) {
+		t.Fatalf("%d edges by position, %d by stream:\n%s\n%s", len(byPos.Edges), len(byStream.Edges), a, b)
+	}
+}

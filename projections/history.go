@@ -74,13 +74,31 @@ func (m *Model) History(ctx context.Context, v domain.Actor, stream string,
 // readEdges reads the payloads of the indexed events refs from the log.
 func (m *Model) readEdges(ctx context.Context, refs []eventRef) ([]EventEdge, error) {
 	log := m.reader()
-	edges := make([]EventEdge, 0, len(refs))
-	for _, ref := range refs {
-		got, err := log.ReadStream(ctx, ref.stream, eventstore.Forwards, ref.rev, 1)
-		if err != nil {
-			return nil, fmt.Errorf("read %s@%d: %w", ref.stream, ref.rev, err)
+	var byPos []eventstore.RecordedEvent
+	if pr, ok := log.(eventstore.PositionReader); ok && len(refs) > 0 {
+		// One lookup per event in the log's own order, in one read,
+		// instead of a stream read each.
+		positions := make([]eventstore.Position, len(refs))
+		for i, ref := range refs {
+			positions[i] = ref.pos
 		}
-		if len(got) != 1 || got[0].Position != ref.pos {
+		var err error
+		if byPos, err = pr.ReadAt(ctx, positions); err != nil {
+			return nil, fmt.Errorf("read %d events by position: %w", len(refs), err)
+		}
+	}
+	edges := make([]EventEdge, 0, len(refs))
+	for i, ref := range refs {
+		var got []eventstore.RecordedEvent
+		if byPos != nil {
+			got = byPos[i : i+1]
+		} else {
+			var err error
+			if got, err = log.ReadStream(ctx, ref.stream, eventstore.Forwards, ref.rev, 1); err != nil {
+				return nil, fmt.Errorf("read %s@%d: %w", ref.stream, ref.rev, err)
+			}
+		}
+		if len(got) != 1 || got[0].Position != ref.pos || got[0].Stream != ref.stream || got[0].Revision != ref.rev {
 			return nil, fmt.Errorf("%s@%d is not the indexed event at %s", ref.stream, ref.rev, ref.pos)
 		}
 		ev, err := m.EventView(got[0])

@@ -30,7 +30,11 @@ import (
 // number, in log order, at most a page.
 const logQuery = `SELECT seq, stream, revision, id, type, data, metadata FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2`
 
-// The columns of logQuery.
+// seqQuery is the other statement a logConn runs: the event at a sequence
+// number, found in the log's own B-tree. Its columns are logQuery's.
+const seqQuery = `SELECT seq, stream, revision, id, type, data, metadata FROM events WHERE seq = ?1`
+
+// The columns of logQuery and seqQuery.
 const (
 	colSeq = iota
 	colStream
@@ -63,7 +67,8 @@ const maxTypes = 256
 type logConn struct {
 	tls   *libc.TLS
 	db    uintptr
-	stmt  uintptr
+	stmt  uintptr // logQuery
+	one   uintptr // seqQuery
 	types map[string]string
 }
 
@@ -99,17 +104,28 @@ func openLogConn(path string, mmap bool) (*logConn, error) {
 			return nil, err
 		}
 	}
-	q, err := libc.CString(logQuery)
-	if err != nil {
+	if c.stmt, err = c.prepare(logQuery, out); err != nil {
 		return nil, err
 	}
-	defer libc.Xfree(c.tls, q)
-	if rc := sqlite3.Xsqlite3_prepare_v3(c.tls, c.db, q, -1, sqlite3.SQLITE_PREPARE_PERSISTENT, out, 0); rc != sqlite3.SQLITE_OK {
-		return nil, c.err(rc)
+	if c.one, err = c.prepare(seqQuery, out); err != nil {
+		return nil, err
 	}
-	c.stmt = *(*uintptr)(cmem(out))
 	ok = true
 	return c, nil
+}
+
+// prepare prepares q once for the connection's life; out is room for the
+// statement's handle.
+func (c *logConn) prepare(q string, out uintptr) (uintptr, error) {
+	s, err := libc.CString(q)
+	if err != nil {
+		return 0, err
+	}
+	defer libc.Xfree(c.tls, s)
+	if rc := sqlite3.Xsqlite3_prepare_v3(c.tls, c.db, s, -1, sqlite3.SQLITE_PREPARE_PERSISTENT, out, 0); rc != sqlite3.SQLITE_OK {
+		return 0, c.err(rc)
+	}
+	return *(*uintptr)(cmem(out)), nil
 }
 
 func (c *logConn) exec(q string) error {
@@ -136,9 +152,11 @@ func (c *logConn) err(rc int32) error {
 }
 
 func (c *logConn) close() {
-	if c.stmt != 0 {
-		sqlite3.Xsqlite3_finalize(c.tls, c.stmt)
-		c.stmt = 0
+	for _, st := range []*uintptr{&c.stmt, &c.one} {
+		if *st != 0 {
+			sqlite3.Xsqlite3_finalize(c.tls, *st)
+			*st = 0
+		}
 	}
 	if c.db != 0 {
 		sqlite3.Xsqlite3_close_v2(c.tls, c.db)
@@ -181,7 +199,7 @@ func (c *logConn) readAll(ctx context.Context, minSeq int64, max int, events []e
 			return nil, c.err(rc)
 		}
 		events = append(events, eventstore.RecordedEvent{})
-		if err := c.row(&events[len(events)-1], buf); err != nil {
+		if err := c.row(c.stmt, &events[len(events)-1], buf); err != nil {
 			return nil, err
 		}
 	}
@@ -189,17 +207,17 @@ func (c *logConn) readAll(ctx context.Context, minSeq int64, max int, events []e
 
 // row decodes the current row into ev, its data and metadata into an
 // array of their own or, with buf, at the end of *buf.
-func (c *logConn) row(ev *eventstore.RecordedEvent, buf *[]byte) error {
-	seq := sqlite3.Xsqlite3_column_int64(c.tls, c.stmt, colSeq)
+func (c *logConn) row(st uintptr, ev *eventstore.RecordedEvent, buf *[]byte) error {
+	seq := sqlite3.Xsqlite3_column_int64(c.tls, st, colSeq)
 	ev.Position = position(seq)
-	ev.Revision = uint64(sqlite3.Xsqlite3_column_int64(c.tls, c.stmt, colRevision))
-	if id := c.column(colID, false); len(id) != len(ev.ID) {
+	ev.Revision = uint64(sqlite3.Xsqlite3_column_int64(c.tls, st, colRevision))
+	if id := c.column(st, colID, false); len(id) != len(ev.ID) {
 		return fmt.Errorf("event at position %d has a %d-byte id", seq, len(id))
 	} else {
 		copy(ev.ID[:], id)
 	}
-	ev.Stream = string(c.column(colStream, true))
-	typ := c.column(colType, true)
+	ev.Stream = string(c.column(st, colStream, true))
+	typ := c.column(st, colType, true)
 	if t, ok := c.types[string(typ)]; ok {
 		ev.Type = t
 	} else {
@@ -214,7 +232,7 @@ func (c *logConn) row(ev *eventstore.RecordedEvent, buf *[]byte) error {
 	// capacity is its length: the append allocates Go memory and copies
 	// both in without first zeroing what it copies over, which make and
 	// copy would (a sixth of a verification's CPU).
-	data, meta := c.column(colData, false), c.column(colMetadata, false)
+	data, meta := c.column(st, colData, false), c.column(st, colMetadata, false)
 	n := len(data)
 	if buf != nil {
 		b := *buf
@@ -243,21 +261,61 @@ func (c *logConn) row(ev *eventstore.RecordedEvent, buf *[]byte) error {
 	return nil
 }
 
-// column is the current row's value of column i, in SQLite's memory: valid
+// column is the current row's value of column i of st, in SQLite's memory: valid
 // until the next step or reset, so callers copy what they keep. text
 // reads it as text (a stream's name, a type), otherwise as a blob.
-func (c *logConn) column(i int32, text bool) []byte {
+func (c *logConn) column(st uintptr, i int32, text bool) []byte {
 	var p uintptr
 	if text {
-		p = sqlite3.Xsqlite3_column_text(c.tls, c.stmt, i)
+		p = sqlite3.Xsqlite3_column_text(c.tls, st, i)
 	} else {
-		p = sqlite3.Xsqlite3_column_blob(c.tls, c.stmt, i)
+		p = sqlite3.Xsqlite3_column_blob(c.tls, st, i)
 	}
-	n := sqlite3.Xsqlite3_column_bytes(c.tls, c.stmt, i)
+	n := sqlite3.Xsqlite3_column_bytes(c.tls, st, i)
 	if p == 0 || n <= 0 {
 		return nil
 	}
 	return unsafe.Slice((*byte)(cmem(p)), n)
+}
+
+// readAt reads the event at each sequence number, in order.
+func (c *logConn) readAt(ctx context.Context, seqs []int64) (_ []eventstore.RecordedEvent, err error) {
+	if len(seqs) > 1 {
+		// One read transaction for them all, not one per lookup (each
+		// takes and drops a lock on the WAL index).
+		if err := c.exec("BEGIN"); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if cerr := c.exec("COMMIT"); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+	}
+	events := make([]eventstore.RecordedEvent, len(seqs))
+	for i, seq := range seqs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		sqlite3.Xsqlite3_bind_int64(c.tls, c.one, 1, seq)
+		rc := sqlite3.Xsqlite3_step(c.tls, c.one)
+		var err error
+		switch rc {
+		case sqlite3.SQLITE_ROW:
+			err = c.row(c.one, &events[i], nil)
+		case sqlite3.SQLITE_DONE:
+			err = fmt.Errorf("seq %d: %w", seq, eventstore.ErrEventNotFound)
+		default:
+			err = c.err(rc)
+		}
+		if rc := sqlite3.Xsqlite3_reset(c.tls, c.one); rc != sqlite3.SQLITE_OK && err == nil {
+			err = c.err(rc)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return events, nil
 }
 
 // cmem is an address in SQLite's memory as a pointer. That memory is

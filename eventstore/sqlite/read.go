@@ -134,6 +134,36 @@ func (s *Store) ReadAllInto(ctx context.Context, after eventstore.Position, max 
 	return err
 }
 
+var _ eventstore.PositionReader = (*Store)(nil)
+
+// ReadAt implements eventstore.PositionReader: an event's position is its
+// sequence number, the log's own key.
+func (s *Store) ReadAt(ctx context.Context, positions []eventstore.Position) ([]eventstore.RecordedEvent, error) {
+	if s.isClosed() {
+		return nil, fmt.Errorf("sqlite: read at positions: %w", eventstore.ErrClosed)
+	}
+	seqs := make([]int64, len(positions))
+	for i, p := range positions {
+		if p.Commit != p.Prepare || p.Commit == 0 || p.Commit > math.MaxInt64 {
+			return nil, fmt.Errorf("sqlite: read at %s: %w", p, eventstore.ErrEventNotFound)
+		}
+		seqs[i] = int64(p.Commit)
+	}
+	c, err := s.logs.get(ctx)
+	if err != nil {
+		return nil, s.readErr(ctx, "read at positions", err)
+	}
+	events, err := c.readAt(ctx, seqs)
+	s.logs.put(c)
+	if errors.Is(err, eventstore.ErrEventNotFound) {
+		return nil, fmt.Errorf("sqlite: read at positions: %w", err)
+	}
+	if err != nil {
+		return nil, s.readErr(ctx, "read at positions", err)
+	}
+	return events, nil
+}
+
 // readLog reads at most max events after `after` onto events (a new
 // slice when nil), their bytes in arrays of their own or, with buf, at
 // the end of *buf.

@@ -508,3 +508,45 @@ func TestReadAllIntoReusesItsPage(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAtFindsEventsByPosition: ReadAt returns the event at each
+// position asked, in the order asked (repeats and all), as ReadAll read
+// them; a position that holds no event, or one this store never issues,
+// is ErrEventNotFound.
+func TestReadAtFindsEventsByPosition(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := t.Context()
+	for i := range 30 {
+		if _, err := s.Append(ctx, fmt.Sprintf("stream-%d", i%4), eventstore.Any(), event(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.ReadAll(ctx, eventstore.Start, 100)
+	if err != nil || len(all) != 30 {
+		t.Fatalf("ReadAll: %d, %v", len(all), err)
+	}
+	order := []int{29, 0, 7, 7, 13, 1}
+	var positions []eventstore.Position
+	for _, i := range order {
+		positions = append(positions, all[i].Position)
+	}
+	got, err := s.ReadAt(ctx, positions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, i := range order {
+		w := all[i]
+		if g := got[k]; g.ID != w.ID || g.Stream != w.Stream || g.Revision != w.Revision || g.Position != w.Position ||
+			g.Type != w.Type || string(g.Data) != string(w.Data) || string(g.Metadata) != string(w.Metadata) {
+			t.Fatalf("position %s: %+v, want %+v", w.Position, g, w)
+		}
+	}
+	if one, err := s.ReadAt(ctx, positions[:1]); err != nil || one[0].ID != all[29].ID {
+		t.Fatalf("one position: %v", err)
+	}
+	for _, bad := range []eventstore.Position{{Commit: 31, Prepare: 31}, {Commit: 5, Prepare: 4}, {}} {
+		if _, err := s.ReadAt(ctx, []eventstore.Position{all[0].Position, bad}); !errors.Is(err, eventstore.ErrEventNotFound) {
+			t.Fatalf("ReadAt %s: %v, want ErrEventNotFound", bad, err)
+		}
+	}
+}

@@ -138,6 +138,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	// Every append passes through writes, so that /readyz knows when the
 	// store stops taking them (reads alone still answer on a full disk).
 	writes := &observability.WriteHealth{Store: store, Hold: cfg.Ops.ReadyWriteFailureHold, Now: o.now}
+	reads := store // the store itself, with its optional readers (eventstore.PositionReader)
 	store = writes
 
 	// The collector's start-up settings (gc.go): GOGC 100 while the log
@@ -158,7 +159,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	a.model = model
 	// The model's reads take payloads from the store (each ends with its
 	// request's context, at the request deadline).
-	model.ReadLogFrom(store)
+	model.ReadLogFrom(reads)
 	a.proj = &projector{store: store, model: model}
 	go func() { a.runDone <- a.proj.run(a.runCtx) }()
 
