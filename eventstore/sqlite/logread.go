@@ -57,15 +57,6 @@ func (e *connError) Error() string { return e.msg }
 // Code is SQLite's extended result code.
 func (e *connError) Code() int { return e.code }
 
-// logConnCacheKiB is each log connection's page cache (SQLite's default
-// is 2 MiB). A lookup by position walks the log's B-tree from its root:
-// ten million events are about 4,700 interior pages over 2.1 million
-// leaves, 19 MiB, and with the default cache every lookup read three or
-// four pages from the file, a system call each, where with the interior
-// pages cached it reads the leaf alone. It is an upper bound: the cache
-// holds only pages read, and a log of a million events needs a tenth.
-const logConnCacheKiB = 32 << 10
-
 // maxTypes bounds the interned event types of one connection: a log has a
 // few dozen; one with more (a store shared with another program) pays a
 // string per row past the bound, as before.
@@ -108,9 +99,6 @@ func openLogConn(path string, mmap bool) (*logConn, error) {
 	}
 	sqlite3.Xsqlite3_extended_result_codes(c.tls, c.db, 1)
 	sqlite3.Xsqlite3_busy_timeout(c.tls, c.db, int32(busyTimeout.Milliseconds()))
-	if err := c.exec(fmt.Sprintf("PRAGMA cache_size=-%d", logConnCacheKiB)); err != nil {
-		return nil, err
-	}
 	if mmap {
 		if err := c.exec("PRAGMA mmap_size=1073741824"); err != nil {
 			return nil, err
