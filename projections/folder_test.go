@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/eventstore/eventstoretest"
 	"github.com/partnercenter/multichannel/eventstore/sqlite"
 	"github.com/partnercenter/multichannel/internal/audit"
 	"github.com/partnercenter/multichannel/projections"
@@ -113,18 +114,7 @@ func (s *spitefulPages) ReadAllInto(ctx context.Context, after eventstore.Positi
 	if cap(p.Bytes) > 0 {
 		s.reused.Add(1)
 	}
-	full := p.Bytes[:cap(p.Bytes)]
-	for i := range full {
-		full[i] = '#'
-	}
-	p.Events, p.Bytes = p.Events[:0], p.Bytes[:0]
-	for _, e := range evs {
-		at := len(p.Bytes)
-		p.Bytes = append(append(p.Bytes, e.Data...), e.Metadata...)
-		e.Data = p.Bytes[at : at+len(e.Data) : at+len(e.Data)]
-		e.Metadata = p.Bytes[at+len(e.Data) : len(p.Bytes) : len(p.Bytes)]
-		p.Events = append(p.Events, e)
-	}
+	eventstoretest.SpitefulPage(p, evs)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/partnercenter/multichannel/eventstore"
+	"github.com/partnercenter/multichannel/eventstore/eventstoretest"
 	"github.com/partnercenter/multichannel/internal/audit"
 	"github.com/partnercenter/multichannel/internal/integrity"
 )
@@ -55,17 +56,7 @@ func (s pagedStore) ReadAllInto(ctx context.Context, after eventstore.Position, 
 	if err != nil {
 		return err
 	}
-	for i := range p.Bytes[:cap(p.Bytes)] {
-		p.Bytes[:cap(p.Bytes)][i] = '#'
-	}
-	p.Events, p.Bytes = p.Events[:0], p.Bytes[:0]
-	for _, e := range evs {
-		at := len(p.Bytes)
-		p.Bytes = append(append(p.Bytes, e.Data...), e.Metadata...)
-		e.Data = p.Bytes[at : at+len(e.Data) : at+len(e.Data)]
-		e.Metadata = p.Bytes[at+len(e.Data) : len(p.Bytes) : len(p.Bytes)]
-		p.Events = append(p.Events, e)
-	}
+	eventstoretest.SpitefulPage(p, evs)
 	return nil
 }
 
