@@ -105,6 +105,36 @@ type PositionReader interface {
 	ReadAt(ctx context.Context, positions []Position) ([]RecordedEvent, error)
 }
 
+// PagePool keeps the Pages of a PageReader's reader for reads to come: a
+// page given back is read into again, so a scan allocates about as many
+// pages as it holds at once. Safe for concurrent use.
+type PagePool struct{ free chan *Page }
+
+// NewPagePool returns a pool that keeps up to n pages given back; more are
+// dropped, for the collector.
+func NewPagePool(n int) *PagePool { return &PagePool{free: make(chan *Page, n)} }
+
+// ReadAllInto reads a page with r into a page of the pool (one given back,
+// or a new one) and returns its events and the function that gives the
+// page back once nothing holds them.
+func (pp *PagePool) ReadAllInto(ctx context.Context, r PageReader, after Position, max int) ([]RecordedEvent, func(), error) {
+	var p *Page
+	select {
+	case p = <-pp.free:
+	default:
+		p = new(Page)
+	}
+	if err := r.ReadAllInto(ctx, after, max, p); err != nil {
+		return nil, nil, err
+	}
+	return p.Events, func() {
+		select {
+		case pp.free <- p:
+		default: // as many kept as the bound: this one goes
+		}
+	}, nil
+}
+
 // StreamAppend is one entry of a batch: what one Append would take.
 type StreamAppend struct {
 	Stream   string

@@ -231,27 +231,14 @@ func readLog(ctx context.Context, store eventstore.Store, pos eventstore.Positio
 		}
 	}
 	pr, _ := store.(eventstore.PageReader)
-	free := make(chan *eventstore.Page, catchUpPages)
+	pool := eventstore.NewPagePool(catchUpPages)
 	read := func() (logPage, error) {
 		if pr == nil {
 			evs, err := store.ReadAll(ctx, pos, CatchUpPage)
 			return logPage{events: evs}, err
 		}
-		var p *eventstore.Page
-		select {
-		case p = <-free:
-		default:
-			p = new(eventstore.Page)
-		}
-		if err := pr.ReadAllInto(ctx, pos, CatchUpPage, p); err != nil {
-			return logPage{}, err
-		}
-		return logPage{events: p.Events, release: func() {
-			select {
-			case free <- p:
-			default:
-			}
-		}}, nil
+		evs, release, err := pool.ReadAllInto(ctx, pr, pos, CatchUpPage)
+		return logPage{events: evs, release: release}, err
 	}
 	for {
 		p, err := read()
@@ -277,8 +264,9 @@ func readLog(ctx context.Context, store eventstore.Store, pos eventstore.Positio
 // foldFrom folds the pages of the channel until it is closed or one fails:
 // a short page (a live event) is joined by what else has arrived, up to a
 // batch, without waiting for more, so a batch is as large as the reader is
-// ahead. A page read into memory that comes back is folded alone, and
-// given back once applied.
+// ahead. A page read into memory that comes back (the catch-up's, all
+// before the first live event) is folded alone, and given back once
+// applied.
 func foldFrom(pages <-chan logPage, m *Model) error {
 	f := m.NewFolder()
 	for p := range pages {
@@ -296,17 +284,8 @@ func foldFrom(pages <-chan logPage, m *Model) error {
 				if !ok {
 					break more
 				}
-				if q.release != nil {
-					// Not joined: fold what was gathered, then the page.
-					if err := f.Fold(batch); err != nil {
-						return f.Close()
-					}
-					batch = nil
-					if err := f.FoldThen(q.events, q.release); err != nil {
-						return f.Close()
-					}
-					break more
-				}
+				// q is a live event too: readLog sends every page that
+				// comes back before it subscribes.
 				batch = append(batch, q.events...)
 			default:
 				break more

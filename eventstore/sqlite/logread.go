@@ -211,11 +211,11 @@ func (c *logConn) row(st uintptr, ev *eventstore.RecordedEvent, buf *[]byte) err
 	seq := sqlite3.Xsqlite3_column_int64(c.tls, st, colSeq)
 	ev.Position = position(seq)
 	ev.Revision = uint64(sqlite3.Xsqlite3_column_int64(c.tls, st, colRevision))
-	if id := c.column(st, colID, false); len(id) != len(ev.ID) {
+	id := c.column(st, colID, false)
+	if len(id) != len(ev.ID) {
 		return fmt.Errorf("event at position %d has a %d-byte id", seq, len(id))
-	} else {
-		copy(ev.ID[:], id)
 	}
+	copy(ev.ID[:], id)
 	ev.Stream = string(c.column(st, colStream, true))
 	typ := c.column(st, colType, true)
 	if t, ok := c.types[string(typ)]; ok {

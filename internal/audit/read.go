@@ -57,25 +57,14 @@ func scanLog(ctx context.Context, store eventstore.Store, after eventstore.Posit
 	if !reuse {
 		pr = nil
 	}
-	free := make(chan *eventstore.Page, spare)
+	pool := eventstore.NewPagePool(spare)
 	read := func(pos eventstore.Position) page {
 		if pr == nil {
 			evs, err := store.ReadAll(ctx, pos, pageSize)
 			return page{events: evs, release: func() {}, err: err}
 		}
-		var p *eventstore.Page
-		select {
-		case p = <-free:
-		default:
-			p = new(eventstore.Page)
-		}
-		err := pr.ReadAllInto(ctx, pos, pageSize, p)
-		return page{events: p.Events, err: err, release: func() {
-			select {
-			case free <- p:
-			default: // more pages than spares: this one goes
-			}
-		}}
+		evs, release, err := pool.ReadAllInto(ctx, pr, pos, pageSize)
+		return page{events: evs, release: release, err: err}
 	}
 	// Two pages in flight: one being consumed, one read ahead.
 	pages := make(chan page, 1)

@@ -108,10 +108,6 @@ func (p *LagProbe) Measure(ctx context.Context) (Lag, error) {
 	switch {
 	case len(evs) == 0:
 		p.caughtUp = true
-	case p.head != nil && !pos.Less(*p.head):
-		// The models passed the head an earlier probe saw: the rebuild is
-		// over even if traffic keeps the lag above zero.
-		p.caughtUp = true
 	case !p.caughtUp && len(evs) <= limit:
 		h := evs[len(evs)-1].Position
 		p.head = &h
@@ -131,8 +127,9 @@ func (p *LagProbe) Measure(ctx context.Context) (Lag, error) {
 }
 
 // recent is the last read's lag, while the models rebuild and that read is
-// younger than RebuildInterval. A model that has passed the head a read
-// saw has caught up, which ends the rebuild: the next probe reads.
+// younger than RebuildInterval. A model that has passed the head an
+// earlier read saw has caught up, even if traffic keeps the lag above
+// zero: that ends the rebuild, and the probe reads.
 func (p *LagProbe) recent(pos eventstore.Position) (Lag, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
