@@ -90,18 +90,24 @@ func (s *Store) AppendBatch(ctx context.Context, entries []eventstore.StreamAppe
 	return resp.results, resp.err
 }
 
-// submit queues req for the writer and waits for its answer. The error is
-// ctx's, or ErrClosed; the answer's own error is in the response.
+// submit commits req or queues it for the writer, and waits for its
+// answer. The error is ctx's, or ErrClosed; the answer's own error is in
+// the response.
 func (s *Store) submit(ctx context.Context, req *appendRequest) (appendResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return appendResponse{}, err
 	}
 	req.done = make(chan appendResponse, 1)
-	// The read lock keeps Close from closing the queue under a send.
+	// The read lock keeps Close from closing the queue under a send, and
+	// the write connection under a direct commit.
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
 		return appendResponse{}, eventstore.ErrClosed
+	}
+	if resp, ok := s.w.direct(req); ok {
+		s.mu.RUnlock()
+		return resp, nil
 	}
 	select {
 	case s.queue <- req:
@@ -144,34 +150,82 @@ const AnyRetryWindow = 1000
 // the writer writes it, so forgetting every cached head is always safe.
 const maxCachedHeads = 200_000
 
-// writer owns the write connection and the head cache.
+// writer owns the write connection and the head cache. Whoever holds
+// its turn (the writer goroutine, or an appender committing directly)
+// uses them; nobody else does.
 type writer struct {
 	s     *Store
 	db    *sql.DB
 	heads map[string]head
 
+	// conn is the write connection, held from the first commit on (nil
+	// until then, and after a failure that needs the file opened afresh),
+	// with the statements prepared on it. Transactions are BEGIN and
+	// COMMIT on it, not a *sql.Tx: database/sql starts a goroutine per
+	// Tx to watch its context, and starting it and waking it at the end
+	// woke a parked thread twice per commit.
+	conn                               *sql.Conn
 	insert, loadHead, byRevision, byID *sql.Stmt
+	begin, commitTx, rollback          *sql.Stmt
+
+	// turn holds a token while someone commits.
+	turn chan struct{}
+	// last is how many appends the last commit answered, average the
+	// commits' moving average of it (weight 1/8): how concurrent the
+	// appenders are (see run).
+	last    int
+	average float64
 }
 
 func newWriter(s *Store) (*writer, error) {
-	w := &writer{s: s, db: s.wdb, heads: make(map[string]head)}
-	var err error
+	w := &writer{s: s, db: s.wdb, heads: make(map[string]head), turn: make(chan struct{}, 1)}
+	if err := w.open(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// open takes the write connection and prepares the writer's statements on it.
+func (w *writer) open() error {
+	conn, err := w.db.Conn(context.Background())
+	if err != nil {
+		return fmt.Errorf("open the write connection: %w", err)
+	}
+	w.conn = conn
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
 			return nil
 		}
 		var st *sql.Stmt
-		st, err = w.db.Prepare(q)
+		st, err = conn.PrepareContext(context.Background(), q)
 		return st
 	}
 	w.insert = prep(`INSERT INTO events (stream, revision, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)`)
 	w.loadHead = prep(`SELECT revision, seq FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1`)
 	w.byRevision = prep(`SELECT id, seq FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
 	w.byID = prep(`SELECT revision FROM events WHERE stream = ? AND revision >= ? AND id = ? ORDER BY revision LIMIT 1`)
+	w.begin = prep(`BEGIN`)
+	w.commitTx = prep(`COMMIT`)
+	w.rollback = prep(`ROLLBACK`)
 	if err != nil {
-		return nil, fmt.Errorf("prepare writer statements: %w", err)
+		w.release()
+		return fmt.Errorf("prepare writer statements: %w", err)
 	}
-	return w, nil
+	return nil
+}
+
+// release closes the statements and gives the connection back to db.
+func (w *writer) release() {
+	for _, st := range []**sql.Stmt{&w.insert, &w.loadHead, &w.byRevision, &w.byID, &w.begin, &w.commitTx, &w.rollback} {
+		if *st != nil {
+			(*st).Close()
+			*st = nil
+		}
+	}
+	if w.conn != nil {
+		w.conn.Close()
+		w.conn = nil
+	}
 }
 
 // run is the writer goroutine: it takes every append waiting in the queue,
@@ -189,28 +243,22 @@ func newWriter(s *Store) (*writer, error) {
 // 5 appends to about 15, and the CPU per append fell (docs/load.md). The
 // average keeps one small batch from making the next small too: with the
 // last batch alone as the target, one commit in eight answered a single
-// append. A lone appender never waits; after a burst, it waits lingerGap
-// at most, until the average has decayed.
+// append. A lone appender commits by itself (direct); after a burst, it
+// waits lingerGap at most, until the average has decayed.
 func (w *writer) run() {
 	defer close(w.s.done)
-	defer func() {
-		for _, st := range []*sql.Stmt{w.insert, w.loadHead, w.byRevision, w.byID} {
-			st.Close()
-		}
-	}()
 	batch := make([]*appendRequest, 0, w.s.opts.maxBatch)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
-	last := 0      // appends in the last batch
-	average := 0.0 // moving average of the batches' appends (weight 1/8)
 	for {
 		req, ok := <-w.s.queue
 		if !ok {
 			return
 		}
+		w.turn <- struct{}{} // wait out a direct commit
 		batch = append(batch[:0], req)
 		open := w.drain(&batch)
-		target := max(last, int(average+0.5))
+		target := max(w.last, int(w.average+0.5))
 		if open && target > 1 && len(batch) < target && w.s.opts.lingerMax > 0 {
 			deadline := time.Now().Add(w.s.opts.lingerMax)
 		wait:
@@ -231,11 +279,48 @@ func (w *writer) run() {
 				}
 			}
 		}
-		last = len(batch)
-		average += (float64(last) - average) / 8
-		w.commit(batch)
+		w.commitCounted(batch)
+		<-w.turn
 		clear(batch) // let the answered requests be collected
 	}
+}
+
+// direct commits req on its caller's goroutine when no other append is
+// waiting or being committed and recent commits answered one append each:
+// a lone appender's case, which then hands nothing to the writer
+// goroutine and waits for no answer from it. Appenders that are
+// concurrent queue as before, so that their appends share commits. The
+// caller holds s.mu's read lock, which keeps Close waiting.
+func (w *writer) direct(req *appendRequest) (appendResponse, bool) {
+	if len(w.s.queue) > 0 {
+		return appendResponse{}, false
+	}
+	select {
+	case w.turn <- struct{}{}:
+	default:
+		return appendResponse{}, false // a commit is under way: join the queue
+	}
+	defer func() { <-w.turn }()
+	if len(w.s.queue) > 0 || max(w.last, int(w.average+0.5)) > 1 {
+		return appendResponse{}, false
+	}
+	w.commitCounted([]*appendRequest{req})
+	return <-req.done, true
+}
+
+// commitCounted commits batch and counts it into the moving average. The
+// caller holds the turn.
+func (w *writer) commitCounted(batch []*appendRequest) {
+	w.last = len(batch)
+	w.average += (float64(w.last) - w.average) / 8
+	w.commit(batch)
+}
+
+// close releases the connection, once the writer goroutine has exited
+// and no direct commit can start.
+func (w *writer) close() {
+	w.turn <- struct{}{}
+	w.release()
 }
 
 // lingerGap is how long the writer waits for one more append before it
@@ -391,27 +476,39 @@ func (w *writer) commitBatch(req *appendRequest) {
 // appends are answered, so that the writer's part of a checkpoint, when
 // one is due, delays no append of that commit.
 func (w *writer) checkpoint(events int) {
-	if events > 0 {
-		w.s.ckpt.committed(w.db, events)
+	if events > 0 && w.conn != nil {
+		w.s.ckpt.committed(w.conn, events)
 	}
 }
 
 // inTx runs fn in one write transaction and commits it when fn says that
 // it wrote; otherwise (nothing written, or an error) it rolls back.
 func (w *writer) inTx(heads map[string]head, fn func(*batchTx) (bool, error)) error {
-	tx, err := w.db.Begin()
-	if err != nil {
+	if w.conn == nil {
+		if err := w.open(); err != nil {
+			return err
+		}
+	}
+	if _, err := w.begin.Exec(); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback()
-	b := &batchTx{heads: heads, tx: tx, w: w}
+	committed := false
+	defer func() {
+		if !committed {
+			// Ends the read, or the write that failed (failed rolls back
+			// again after a failed COMMIT, which can leave it open).
+			_, _ = w.rollback.Exec()
+		}
+	}()
+	b := &batchTx{heads: heads, w: w}
 	wrote, err := fn(b)
 	if err != nil || !wrote {
-		return err // nothing to make durable; the deferred rollback ends the read
+		return err // nothing to make durable
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := w.commitTx.Exec(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	committed = true
 	return nil
 }
 
@@ -423,11 +520,14 @@ func (w *writer) failed(err error, appends int) error {
 	// A COMMIT that fails can leave SQLite's transaction open on the
 	// one write connection, and every later batch would then fail to
 	// begin: end it. "No transaction is active" is the usual answer.
-	_, _ = w.db.Exec("ROLLBACK")
+	if w.conn != nil {
+		_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK")
+	}
 	if reopen {
-		// Close the idle write connection so that the next batch opens
-		// the file afresh (the statements prepare themselves again on
-		// it): the store recovers by itself once the file is writable.
+		// Close the write connection so that the next batch opens the
+		// file afresh (and prepares the statements again on it): the
+		// store recovers by itself once the file is writable.
+		w.release()
 		w.db.SetMaxIdleConns(0)
 		w.db.SetMaxIdleConns(1)
 	}
@@ -453,32 +553,19 @@ func (w *writer) committed(batchHeads map[string]head, written []eventstore.Reco
 	}
 }
 
-// batchTx is one batch's transaction: its statements and the heads it moved.
+// batchTx is one batch's transaction: the heads it moved and the events
+// it wrote.
 type batchTx struct {
 	heads map[string]head
-	tx    *sql.Tx
 	w     *writer
-	// The writer's statements bound to tx, each on its first use (the
-	// transaction's end closes them): a lone append to a new stream needs
-	// only insert, and binding all four to every transaction cost a lone
-	// append about 3% of the writer's CPU.
-	ins, head, rev, id *sql.Stmt
 	// written are the events inserted, for the tail once committed.
 	written []eventstore.RecordedEvent
 }
 
-// stmt returns st bound to the transaction, binding it into *bound once.
-func (b *batchTx) stmt(bound **sql.Stmt, st *sql.Stmt) *sql.Stmt {
-	if *bound == nil {
-		*bound = b.tx.Stmt(st)
-	}
-	return *bound
-}
-
-func (b *batchTx) insert() *sql.Stmt     { return b.stmt(&b.ins, b.w.insert) }
-func (b *batchTx) loadHead() *sql.Stmt   { return b.stmt(&b.head, b.w.loadHead) }
-func (b *batchTx) byRevision() *sql.Stmt { return b.stmt(&b.rev, b.w.byRevision) }
-func (b *batchTx) byID() *sql.Stmt       { return b.stmt(&b.id, b.w.byID) }
+func (b *batchTx) insert() *sql.Stmt     { return b.w.insert }
+func (b *batchTx) loadHead() *sql.Stmt   { return b.w.loadHead }
+func (b *batchTx) byRevision() *sql.Stmt { return b.w.byRevision }
+func (b *batchTx) byID() *sql.Stmt       { return b.w.byID }
 
 // head returns stream's head as of this point in the batch.
 func (w *writer) head(b *batchTx, stream string) (head, error) {

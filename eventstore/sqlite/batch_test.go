@@ -27,15 +27,13 @@ func TestFailedBatchFailsAllAndKeepsHeads(t *testing.T) {
 	}
 	defer s.Close()
 	// A trigger refuses one event type, standing in for a disk error.
-	if _, err := s.wdb.Exec(`CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.type = 'Poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
+	if err := ExecOnWriter(s, `CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.type = 'Poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
 		t.Fatal(err)
 	}
-	// A second writer on the same connection drives batches directly, so
-	// their makeup is not left to timing. The store's own writer is idle.
-	w, err := newWriter(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The test drives the writer's batches directly, so that their makeup
+	// is not left to timing.
+	w, release := heldWriter(s)
+	defer release()
 	existing := "batch-" + uuid.NewString()
 	first := request(existing, eventstore.NoStream(), "Ok")
 	w.commit([]*appendRequest{first})
@@ -91,10 +89,8 @@ func TestAppendBatchCommitsAloneAmongAppends(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	w, err := newWriter(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, release := heldWriter(s)
+	defer release()
 	ev := func(typ string) []eventstore.EventData {
 		return []eventstore.EventData{{ID: uuid.Must(uuid.NewV7()), Type: typ, Data: []byte(`{}`)}}
 	}

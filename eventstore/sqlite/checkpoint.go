@@ -124,9 +124,9 @@ func newCheckpointer(path string, o options) (*checkpointer, error) {
 
 // committed is called by the writer after each commit that wrote n
 // events, and after it has answered the commit's appends: it runs the
-// writer's part of a finished checkpoint on db (the write connection, idle
-// between commits), then wakes the checkpointer when another is due.
-func (c *checkpointer) committed(db *sql.DB, n int) {
+// writer's part of a finished checkpoint on conn (the write connection,
+// idle between commits), then wakes the checkpointer when another is due.
+func (c *checkpointer) committed(conn *sql.Conn, n int) {
 	c.mu.Lock()
 	c.pending += n
 	c.behind += n
@@ -144,7 +144,7 @@ func (c *checkpointer) committed(db *sql.DB, n int) {
 	if tail {
 		// The background checkpoint is idle: it only starts when poked,
 		// below, by this goroutine.
-		complete, err := c.tail(db, restart)
+		complete, err := c.tail(conn, restart)
 		c.mu.Lock()
 		c.tails++
 		if restart {
@@ -176,15 +176,10 @@ func (c *checkpointer) committed(db *sql.DB, n int) {
 // tail runs the writer's checkpoint: PASSIVE, or RESTART with a short
 // busy timeout, so that the commits it holds wait little for a reader that
 // does not move on.
-func (c *checkpointer) tail(db *sql.DB, restart bool) (bool, error) {
+func (c *checkpointer) tail(conn *sql.Conn, restart bool) (bool, error) {
 	if !restart {
-		return checkpoint(db, "PASSIVE")
+		return checkpoint(conn, "PASSIVE")
 	}
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		return false, fmt.Errorf("checkpoint (RESTART): %w", err)
-	}
-	defer conn.Close()
 	if _, err := conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA busy_timeout = %d", restartBusyTimeout.Milliseconds())); err != nil {
 		return false, fmt.Errorf("checkpoint (RESTART): %w", err)
 	}

@@ -19,8 +19,8 @@ func TestCommitRunsNoCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var pages int
-	if err := s.wdb.QueryRow("PRAGMA wal_autocheckpoint").Scan(&pages); err != nil {
+	pages, err := WriterPragma(s, "wal_autocheckpoint")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if pages != 0 {

@@ -54,10 +54,8 @@ func TestObserverSeesEachCommit(t *testing.T) {
 	// A batch driven directly (its makeup is not left to timing): three
 	// appends, one of them refused by its expected revision, write two
 	// events in one commit.
-	w, err := newWriter(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, release := heldWriter(s)
+	defer release()
 	batch := []*appendRequest{
 		request("obs-2", eventstore.NoStream(), "A"),
 		request("obs-1", eventstore.Exact(1), "C"),
@@ -70,7 +68,7 @@ func TestObserverSeesEachCommit(t *testing.T) {
 	}
 
 	// A failed batch is reported with its error.
-	if _, err := s.wdb.Exec(`CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.type = 'Poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
+	if _, err := w.conn.ExecContext(context.Background(), `CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.type = 'Poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
 		t.Fatal(err)
 	}
 	w.commit([]*appendRequest{request("obs-3", eventstore.Any(), "Poison")})

@@ -135,12 +135,13 @@ type Store struct {
 	logs  *logConns // readers of the global log (logread.go)
 
 	// Writer side (nil on a read-only store).
-	wdb    *sql.DB // exactly one connection, used only by the writer goroutine
+	wdb    *sql.DB // exactly one connection, held by the writer (append.go)
 	lock   *fileLock
 	queue  chan *appendRequest
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
 	done   chan struct{} // closed when the writer goroutine has exited
+	w      *writer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -331,6 +332,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		lock.release()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	s.w = w
 	go w.run()
 	return s, nil
 }
@@ -438,6 +440,7 @@ func (s *Store) Close() error {
 			close(s.queue) // the writer drains what is queued, then exits
 			s.mu.Unlock()
 			<-s.done
+			s.w.close()
 			if err := s.ckpt.close(); err != nil {
 				errs = append(errs, err)
 			}
