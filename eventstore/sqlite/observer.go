@@ -16,8 +16,9 @@ type CommitStats struct {
 	Err error
 }
 
-// Observer is told about every group commit (metrics). It is called on the
-// writer goroutine, so it must be quick and must not append.
+// Observer is told about every group commit (metrics). It is called by
+// the writer (its goroutine, or a lone appender's), so it must be quick
+// and must not append.
 type Observer interface {
 	ObserveCommit(CommitStats)
 }
